@@ -1,0 +1,389 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fernet/fernet-go"
+	"golang.org/x/term"
+
+	"sentryhub/store"
+	"sentryhub/store/vault"
+)
+
+// openStore opens and migrates the database of cfg.
+func openStore(ctx context.Context, cfg Config) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.DBPath())
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// cliActor names the operator in audit entries written from the CLI.
+func cliActor() string {
+	u := os.Getenv("USER")
+	if u == "" {
+		u = "unknown"
+	}
+	return "cli:" + u
+}
+
+func runMigrate(ctx context.Context, m Main, args []string) error {
+	sub, rest, err := subcommand(args, "up", "status")
+	if err != nil {
+		fmt.Fprintln(m.Stderr, "Usage: sentryhub migrate up|status [--data-dir DIR]")
+		return err
+	}
+	fs := m.flagSet("migrate "+sub, "migrate "+sub+" [flags]")
+	cfg, err := loadConfig(fs, rest, m.Getenv, loadOptions{noServer: true})
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DBPath())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if sub == "up" {
+		if err := db.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	st, err := db.MigrationStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tFILE")
+	for _, s := range st {
+		state, at := "pending", "-"
+		if s.Applied {
+			state, at = "applied", s.AppliedAt.UTC().Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Version, state, at, s.Source)
+	}
+	return tw.Flush()
+}
+
+func runAdmin(ctx context.Context, m Main, args []string) error {
+	_, rest, err := subcommand(args, "create")
+	if err != nil {
+		fmt.Fprintln(m.Stderr, "Usage: sentryhub admin create --email E [--role admin|viewer]")
+		return err
+	}
+	fs := m.flagSet("admin create", "admin create --email E [--role admin|viewer] [flags]\n\nThe password is read from a prompt, or from the first line of stdin when stdin is\nnot a terminal (never from the command line, where it would land in shell history).")
+	email := fs.String("email", "", "email address to log in with (required)")
+	role := fs.String("role", store.RoleAdmin, "admin (can change settings) or viewer (read-only)")
+	cfg, err := loadConfig(fs, rest, m.Getenv, loadOptions{noServer: true})
+	if err != nil {
+		return err
+	}
+	if *email == "" {
+		fs.Usage()
+		return errors.New("--email is required")
+	}
+	pw, err := m.readPassword()
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u, err := db.CreateUser(ctx, cliActor(), *email, *role, pw)
+	if err != nil {
+		var ve *store.ValidationError
+		if errors.As(err, &ve) {
+			return fmt.Errorf("%s: %s", ve.Message, formatFields(ve.Fields))
+		}
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("a user with email %s already exists", *email)
+		}
+		return err
+	}
+	fmt.Fprintf(m.Stderr, "created %s user %s (id %d)\n", u.Role, u.Email, u.ID)
+	return nil
+}
+
+func formatFields(f map[string]string) string {
+	var parts []string
+	for k, v := range f {
+		parts = append(parts, k+" "+v)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// readPassword prompts twice on a terminal, or reads one line from a pipe.
+func (m Main) readPassword() (string, error) {
+	if f, ok := m.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(m.Stderr, "Password: ")
+		p1, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(m.Stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		fmt.Fprint(m.Stderr, "Repeat password: ")
+		p2, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(m.Stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if string(p1) != string(p2) {
+			return "", errors.New("passwords do not match")
+		}
+		return string(p1), nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(m.Stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on stdin")
+	}
+	return line, nil
+}
+
+func runToken(ctx context.Context, m Main, args []string) error {
+	sub, rest, err := subcommand(args, "create", "list", "revoke")
+	if err != nil {
+		fmt.Fprintln(m.Stderr, "Usage: sentryhub token create --name N --scope S[,S...] | list | revoke --id N")
+		return err
+	}
+	fs := m.flagSet("token "+sub, "token "+sub+" [flags]")
+	var name, scopes *string
+	var id *int64
+	switch sub {
+	case "create":
+		name = fs.String("name", "", "what the token is for, e.g. erp-sync (required)")
+		scopes = fs.String("scope", "", "comma-separated scopes: "+strings.Join(store.Scopes, ", ")+" (required; admin implies all)")
+	case "revoke":
+		id = fs.Int64("id", 0, "id of the token to revoke (see token list)")
+	}
+	cfg, err := loadConfig(fs, rest, m.Getenv, loadOptions{noServer: true})
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch sub {
+	case "create":
+		sc, err := store.ParseScopes(*scopes)
+		if err != nil {
+			var ve *store.ValidationError
+			errors.As(err, &ve)
+			return fmt.Errorf("--scope: %s", ve.Fields["scopes"])
+		}
+		plain, t, err := db.CreateToken(ctx, cliActor(), *name, sc)
+		if err != nil {
+			var ve *store.ValidationError
+			if errors.As(err, &ve) {
+				return fmt.Errorf("--name: %s", ve.Fields["name"])
+			}
+			return err
+		}
+		// The token alone goes to stdout so scripts can capture it.
+		fmt.Fprintln(m.Stdout, plain)
+		fmt.Fprintf(m.Stderr, "created token %d %q with scopes %s; it is shown only once\n", t.ID, t.Name, strings.Join(t.Scopes, ","))
+	case "list":
+		toks, err := db.ListTokens(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tSCOPES\tCREATED\tLAST USED\tSTATE")
+		for _, t := range toks {
+			last, state := "never", "active"
+			if t.LastUsedAt != nil {
+				last = *t.LastUsedAt
+			}
+			if t.RevokedAt != nil {
+				state = "revoked " + *t.RevokedAt
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s…\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Prefix, strings.Join(t.Scopes, ","), t.CreatedAt, last, state)
+		}
+		return tw.Flush()
+	case "revoke":
+		if *id <= 0 && fs.NArg() == 0 {
+			return errors.New("--id is required")
+		}
+		if err := db.RevokeToken(ctx, cliActor(), *id); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no active token with id %d", *id)
+			}
+			return err
+		}
+		fmt.Fprintf(m.Stderr, "revoked token %d\n", *id)
+	}
+	return nil
+}
+
+func runRotateKey(ctx context.Context, m Main, args []string) error {
+	fs := m.flagSet("rotate-key", "rotate-key --new-key-file FILE [flags]\n\nRe-encrypts every connector credential and webhook secret with the new key in one\ntransaction, then tells you to restart with SENTRY_ENCRYPTION_KEY set to the new key.\nStop serve first so no secret is written during the rotation.")
+	keyFile := fs.String("new-key-file", "", "file holding the new Fernet key (required)")
+	cfg, err := loadConfig(fs, args, m.Getenv, loadOptions{requireKey: true, noServer: true})
+	if err != nil {
+		return err
+	}
+	if *keyFile == "" {
+		fs.Usage()
+		return errors.New("--new-key-file is required")
+	}
+	raw, err := os.ReadFile(*keyFile)
+	if err != nil {
+		return fmt.Errorf("read new key: %w", err)
+	}
+	newKey, err := parseKey(string(raw))
+	if err != nil {
+		return fmt.Errorf("%s %v", *keyFile, err)
+	}
+	oldKey, err := cfg.Key()
+	if err != nil {
+		return err
+	}
+	if *oldKey == *newKey {
+		return errors.New("the new key is the current key")
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := vault.New(db, oldKey).Rotate(ctx, cliActor(), newKey)
+	if err != nil {
+		return fmt.Errorf("%w (nothing was changed)", err)
+	}
+	fmt.Fprintf(m.Stderr, "re-encrypted %d connector credentials and %d webhook secrets.\nNow restart serve with SENTRY_ENCRYPTION_KEY set to the new key.\n", res.Credentials, res.WebhookSecrets)
+	return nil
+}
+
+func runAudit(ctx context.Context, m Main, args []string) error {
+	_, rest, err := subcommand(args, "verify")
+	if err != nil {
+		fmt.Fprintln(m.Stderr, "Usage: sentryhub audit verify [--data-dir DIR]")
+		return err
+	}
+	fs := m.flagSet("audit verify", "audit verify [flags]\n\nWalks the audit log's hash chain and names the first broken row.")
+	cfg, err := loadConfig(fs, rest, m.Getenv, loadOptions{noServer: true})
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DBPath())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := db.VerifyAudit(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "audit log OK: %d entries, hash chain intact\n", n)
+	return nil
+}
+
+func runBackup(ctx context.Context, m Main, args []string) error {
+	fs := m.flagSet("backup", "backup --to FILE [flags]\n\nWrites a consistent copy of the database (VACUUM INTO); safe while serve runs.")
+	to := fs.String("to", "", "file to write (must not exist)")
+	cfg, err := loadConfig(fs, args, m.Getenv, loadOptions{noServer: true})
+	if err != nil {
+		return err
+	}
+	if *to == "" {
+		fs.Usage()
+		return errors.New("--to is required")
+	}
+	if _, err := os.Stat(cfg.DBPath()); err != nil {
+		return fmt.Errorf("no database at %s: %w", cfg.DBPath(), err)
+	}
+	db, err := store.Open(ctx, cfg.DBPath())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Backup(ctx, *to); err != nil {
+		return err
+	}
+	fi, err := os.Stat(*to)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stderr, "backup written to %s (%s bytes)\n", *to, strconv.FormatInt(fi.Size(), 10))
+	return nil
+}
+
+func runKeygen(ctx context.Context, m Main, args []string) error {
+	fs := m.flagSet("keygen", "keygen\n\nPrints a new random Fernet key. Store it in a secret manager and pass it as SENTRY_ENCRYPTION_KEY.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var k fernet.Key
+	if err := k.Generate(); err != nil {
+		return fmt.Errorf("generate key: %w", err)
+	}
+	fmt.Fprintln(m.Stdout, k.Encode())
+	return nil
+}
+
+func runVersion(ctx context.Context, m Main, args []string) error {
+	fs := m.flagSet("version", "version")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, "sentryhub", Version)
+	return nil
+}
+
+// runHealthcheck probes /healthz of a local serve; the Docker HEALTHCHECK
+// uses it because the runtime image has no curl.
+func runHealthcheck(ctx context.Context, m Main, args []string) error {
+	fs := m.flagSet("healthcheck", "healthcheck [--addr HOST:PORT]")
+	addr := fs.String("addr", m.Getenv("SENTRY_ADDR"), "address serve listens on (SENTRY_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a := *addr
+	if a == "" {
+		a = "127.0.0.1:8080"
+	}
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("bad address %q: %w", a, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthz: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz answered %s", resp.Status)
+	}
+	return nil
+}

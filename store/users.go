@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Roles of admin UI users.
+const (
+	RoleAdmin  = "admin"
+	RoleViewer = "viewer"
+)
+
+// User is an admin UI account.
+type User struct {
+	ID        int64  `json:"id"`
+	Email     string `json:"email"`
+	Role      string `json:"role"`
+	CreatedAt string `json:"created_at"`
+	Disabled  bool   `json:"disabled"`
+}
+
+// MinPasswordLen is the shortest password CreateUser accepts.
+const MinPasswordLen = 12
+
+// argon2id parameters (RFC 9106 second recommended option, with 64 MiB).
+const (
+	argonTime    = 1
+	argonMemory  = 64 * 1024
+	argonThreads = 2
+	argonKeyLen  = 32
+)
+
+// HashPassword returns an argon2id hash in the PHC string form.
+func HashPassword(password string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// CheckPassword reports whether password matches a hash from HashPassword.
+func CheckPassword(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// dummyHash is checked against when the account does not exist, so a login
+// for an unknown email costs the same time as one with a wrong password.
+const dummyHash = "$argon2id$v=19$m=65536,t=1,p=2$c29tZXNhbHRzb21lc2FsdA$2B2Tb0NqY0yeRIoD4cnkYQlvwDoaV9IhEJW6n4Qv3wU"
+
+// CreateUser adds a user with a hashed password. It returns a
+// *ValidationError for a bad email, role or short password and ErrConflict
+// when the email is taken.
+func (db *DB) CreateUser(ctx context.Context, actor, email, role, password string) (User, error) {
+	fields := map[string]string{}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email {
+		fields["email"] = "must be a plain email address"
+	}
+	if role != RoleAdmin && role != RoleViewer {
+		fields["role"] = "must be admin or viewer"
+	}
+	if len(password) < MinPasswordLen {
+		fields["password"] = fmt.Sprintf("must be at least %d characters", MinPasswordLen)
+	}
+	if len(fields) > 0 {
+		return User{}, &ValidationError{Message: "invalid user", Fields: fields}
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return User{}, err
+	}
+	u := User{Email: email, Role: role, CreatedAt: formatTime(db.now())}
+	err = db.WithTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?)`,
+			u.Email, hash, u.Role, u.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("create user %s: %w", email, interpretError(err))
+		}
+		u.ID, _ = res.LastInsertId()
+		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "user.create", Target: fmt.Sprintf("user:%d", u.ID),
+			Diff: map[string]any{"email": u.Email, "role": u.Role}})
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// ErrBadCredentials is returned by Authenticate for an unknown email, a
+// wrong password or a disabled account, without saying which.
+var ErrBadCredentials = errors.New("invalid email or password")
+
+// Authenticate checks an email and password and returns the user.
+func (db *DB) Authenticate(ctx context.Context, email, password string) (User, error) {
+	var u User
+	var hash string
+	var disabled int
+	err := db.r.QueryRowContext(ctx, `SELECT id, email, role, created_at, disabled, password_hash FROM users WHERE email = ?`, email).
+		Scan(&u.ID, &u.Email, &u.Role, &u.CreatedAt, &disabled, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		CheckPassword(dummyHash, password)
+		return User{}, ErrBadCredentials
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if !CheckPassword(hash, password) || disabled != 0 {
+		return User{}, ErrBadCredentials
+	}
+	return u, nil
+}
+
+// GetUser returns the user with id, or ErrNotFound.
+func (db *DB) GetUser(ctx context.Context, id int64) (User, error) {
+	var u User
+	var disabled int
+	err := db.r.QueryRowContext(ctx, `SELECT id, email, role, created_at, disabled FROM users WHERE id = ?`, id).
+		Scan(&u.ID, &u.Email, &u.Role, &u.CreatedAt, &disabled)
+	if err != nil {
+		return User{}, fmt.Errorf("get user %d: %w", id, interpretError(err))
+	}
+	u.Disabled = disabled != 0
+	return u, nil
+}
+
+// CountUsers returns how many users exist.
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// SetPassword replaces a user's password (used by demo to issue a fresh
+// one-time password on every start).
+func (db *DB) SetPassword(ctx context.Context, actor string, id int64, password string) error {
+	if len(password) < MinPasswordLen {
+		return &ValidationError{Message: "invalid password", Fields: map[string]string{"password": fmt.Sprintf("must be at least %d characters", MinPasswordLen)}}
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	return db.WithTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
+		if err != nil {
+			return fmt.Errorf("set password: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("set password for user %d: %w", id, ErrNotFound)
+		}
+		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "user.set_password", Target: fmt.Sprintf("user:%d", id),
+			Diff: map[string]any{"password": "changed"}})
+	})
+}
+
+// UserByEmail returns the user with email, or ErrNotFound.
+func (db *DB) UserByEmail(ctx context.Context, email string) (User, error) {
+	var u User
+	var disabled int
+	err := db.r.QueryRowContext(ctx, `SELECT id, email, role, created_at, disabled FROM users WHERE email = ?`, email).
+		Scan(&u.ID, &u.Email, &u.Role, &u.CreatedAt, &disabled)
+	if err != nil {
+		return User{}, fmt.Errorf("get user %s: %w", email, interpretError(err))
+	}
+	u.Disabled = disabled != 0
+	return u, nil
+}

@@ -1,0 +1,131 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"sentryhub/store"
+)
+
+// Error is an error with an HTTP status and a stable machine code, raised by
+// handlers for problems that are not store errors.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Fields  map[string]string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func badRequest(msg string, fields map[string]string) error {
+	return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: msg, Fields: fields}
+}
+
+var (
+	errUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+		Message: "missing or invalid credentials: send an API token in X-WMS-Token or log in"}
+	errForbidden = &Error{Status: http.StatusForbidden, Code: "forbidden",
+		Message: "these credentials do not grant access to this resource"}
+)
+
+func forbiddenScope(scope string) error {
+	return &Error{Status: http.StatusForbidden, Code: "forbidden",
+		Message: "this token lacks the " + scope + " scope (or this user is not an admin)"}
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// toAPIError maps any error to its HTTP form. 5xx get a generic message so
+// internals (paths, SQL) never reach a client.
+func toAPIError(err error) *Error {
+	var we *Error
+	var ve *store.ValidationError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &we):
+		return we
+	case errors.As(err, &ve):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: ve.Message, Fields: ve.Fields}
+	case errors.As(err, &mbe):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: "request body exceeds the size limit"}
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: conflictMessage(err)}
+	case errors.Is(err, store.ErrInvalid):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: err.Error()}
+	case errors.Is(err, store.ErrBadToken):
+		return errUnauthorized
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log for the request id"}
+}
+
+// conflictMessage drops driver detail that errors.Join appended to a
+// unique-constraint conflict, keeping the operation's own message.
+func conflictMessage(err error) string {
+	msg := err.Error()
+	if i := indexNewline(msg); i >= 0 {
+		return msg[:i]
+	}
+	return msg
+}
+
+func indexNewline(s string) int {
+	for i := range len(s) {
+		if s[i] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+// writeError writes err as the JSON error envelope, logging only 5xx.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(r.Context())),
+			slog.String("path", r.URL.Path), slog.Any("error", err))
+	}
+	if ae.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Token header="X-WMS-Token"`)
+	}
+	writeJSON(w, ae.Status, errorBody{Error: errorDetail{Code: ae.Code, Message: ae.Message, Fields: ae.Fields}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decodeJSON reads one JSON object into v, refusing unknown fields and
+// trailing data, so a typo in a field name is an error rather than ignored.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return badRequest("request body is not valid JSON for this endpoint: "+err.Error(), nil)
+	}
+	if dec.More() {
+		return badRequest("request body must hold exactly one JSON object", nil)
+	}
+	return nil
+}

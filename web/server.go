@@ -1,0 +1,232 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"sentryhub/assets"
+	"sentryhub/clock"
+	"sentryhub/store"
+)
+
+// Config configures a Server. Zero durations and sizes get defaults.
+type Config struct {
+	// SessionSecret derives the cookie signing and encryption keys (the
+	// hub passes its Fernet key, so rotating it logs everyone out).
+	SessionSecret   []byte
+	SecureCookies   bool
+	SessionIdle     time.Duration // default 2h
+	SessionAbsolute time.Duration // default 12h
+	MaxBodyBytes    int64         // default 1 MiB
+	// Login throttling: failures allowed per account and per client address
+	// within LoginWindow before further attempts are refused.
+	LoginFailuresPerAccount int // default 5
+	LoginFailuresPerAddr    int // default 20
+	LoginWindow             time.Duration
+	Version                 string
+}
+
+// Server is the HTTP surface. Build it with New and serve Handler.
+type Server struct {
+	cfg      Config
+	db       *store.DB
+	log      *slog.Logger
+	clock    clock.Clock
+	sessions *sessions.CookieStore
+	registry *prometheus.Registry
+	metrics  *httpMetrics
+	acctThr  *throttle
+	addrThr  *throttle
+	mux      *http.ServeMux
+}
+
+// New returns a Server over db. registry receives the HTTP metrics and is
+// what /metrics serves (the app registers the other areas' collectors on it).
+func New(cfg Config, db *store.DB, log *slog.Logger, c clock.Clock, registry *prometheus.Registry) (*Server, error) {
+	if len(cfg.SessionSecret) < 16 {
+		return nil, errors.New("web: session secret too short")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.SessionIdle, 2*time.Hour)
+	def(&cfg.SessionAbsolute, 12*time.Hour)
+	def(&cfg.LoginWindow, 15*time.Minute)
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.LoginFailuresPerAccount <= 0 {
+		cfg.LoginFailuresPerAccount = 5
+	}
+	if cfg.LoginFailuresPerAddr <= 0 {
+		cfg.LoginFailuresPerAddr = 20
+	}
+	m, err := newHTTPMetrics(registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		db:       db,
+		log:      log,
+		clock:    c,
+		sessions: newSessionStore(derive(cfg.SessionSecret, "session-hash"), derive(cfg.SessionSecret, "session-block"), cfg.SecureCookies, cfg.SessionAbsolute),
+		registry: registry,
+		metrics:  m,
+		acctThr:  newThrottle(c, cfg.LoginFailuresPerAccount, cfg.LoginWindow),
+		addrThr:  newThrottle(c, cfg.LoginFailuresPerAddr, cfg.LoginWindow),
+		mux:      http.NewServeMux(),
+	}
+	s.routes()
+	return s, nil
+}
+
+// derive makes an independent 32-byte key per purpose from one secret.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("sentryhub/" + purpose))
+	return m.Sum(nil)
+}
+
+// Handle registers h on the mux; other areas (webhooks, connectors) add
+// their routes through it before the server starts.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler returns the full middleware chain around the routes:
+// recover -> request id -> access log -> body limit -> security headers ->
+// cross-origin protection (every unsafe method) -> mux.
+func (s *Server) Handler() http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &Error{Status: http.StatusForbidden, Code: "cross_origin",
+			Message: "cross-origin request refused: state-changing requests must come from this site"})
+	}))
+	var h http.Handler = s.mux
+	h = cop.Handler(h)
+	h = securityHeaders(h)
+	h = s.limitBody(h)
+	h = s.accessLog(h)
+	h = withRequestID(h)
+	h = s.recoverer(h)
+	return h
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.Handle("GET /healthz", s.public(s.healthz))
+	m.Handle("GET /readyz", s.public(s.readyz))
+	m.Handle("GET /metrics", s.public(s.metricsHandler()))
+	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(assets.StaticFS())))
+
+	m.Handle("GET /api/admin/tokens", s.api(store.ScopeAdmin, s.listTokens))
+	m.Handle("POST /api/admin/tokens", s.api(store.ScopeAdmin, s.createToken))
+	m.Handle("DELETE /api/admin/tokens/{id}", s.api(store.ScopeAdmin, s.revokeToken))
+	m.Handle("GET /api/admin/audit", s.api(store.ScopeAdmin, s.listAudit))
+
+	s.uiRoutes()
+	m.Handle("/api/", s.public(func(w http.ResponseWriter, r *http.Request) error {
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such API endpoint: " + r.Method + " " + r.URL.Path}
+	}))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.db.Ready(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+func (s *Server) metricsHandler() handlerFunc {
+	h := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h.ServeHTTP(w, r)
+		return nil
+	}
+}
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sentryhub_http_requests_total", Help: "HTTP requests by method, route and status code.",
+		}, []string{"method", "route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sentryhub_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
+		}, []string{"route"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register http metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *httpMetrics) observe(method, route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// NewHTTPServer wraps h with all four timeouts set, so a slow client cannot
+// hold a connection open indefinitely.
+func NewHTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve runs srv on ln until ctx ends, then shuts down gracefully, giving
+// in-flight requests up to grace to finish.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}

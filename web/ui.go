@@ -1,0 +1,263 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
+
+	"sentryhub/store"
+)
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func (s *Server) uiRoutes() {
+	m := s.mux
+	m.Handle("GET /login", s.public(s.loginForm))
+	m.Handle("POST /login", s.public(s.login))
+	m.Handle("POST /logout", s.public(s.logout))
+	m.Handle("GET /{$}", s.page(s.dashboard))
+	m.Handle("GET /tokens", s.page(s.tokensPage))
+	m.Handle("POST /tokens", s.page(s.tokensCreate))
+	m.Handle("POST /tokens/{id}/revoke", s.page(s.tokensRevoke))
+	m.Handle("GET /audit", s.page(s.auditPage))
+}
+
+// page wraps a UI handler: no session redirects to the login form.
+func (s *Server) page(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info(r.Context()).route = r.Pattern
+		u, err := s.sessionUser(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if u == nil {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		info(r.Context()).actor = "user:" + u.Email
+		s.touchSession(w, r)
+		ctx := context.WithValue(r.Context(), ctxPrincipal{}, Principal{User: u})
+		if err := h(w, r.WithContext(ctx)); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) error {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	return c.Render(r.Context(), w)
+}
+
+func (s *Server) layoutFor(r *http.Request, title, current string) layoutData {
+	u := principal(r.Context()).User
+	return layoutData{Title: title, Current: current, Email: u.Email, Role: u.Role}
+}
+
+// safeNext keeps post-login redirects on this site: only absolute paths,
+// never "//host" or a scheme.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
+	if u, _ := s.sessionUser(r); u != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	return s.render(w, r, http.StatusOK, loginPage(loginData{Next: safeNext(r.URL.Query().Get("next"))}))
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return badRequest("invalid form", nil)
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	password := r.PostForm.Get("password")
+	next := safeNext(r.PostForm.Get("next"))
+	ip := clientIP(r)
+	fail := func(status int, msg string) error {
+		return s.render(w, r, status, loginPage(loginData{Email: email, Error: msg, Next: next}))
+	}
+	for _, k := range []struct {
+		t   *throttle
+		key string
+	}{{s.acctThr, accountKey(email)}, {s.addrThr, addrKey(ip)}} {
+		if blocked, wait := k.t.blocked(k.key); blocked {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			s.log.WarnContext(r.Context(), "login throttled", slog.String("remote", ip), slog.String("request_id", requestID(r.Context())))
+			return fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %d minutes.", int(wait.Minutes())+1))
+		}
+	}
+	u, err := s.db.Authenticate(r.Context(), email, password)
+	if errors.Is(err, store.ErrBadCredentials) {
+		s.acctThr.fail(accountKey(email))
+		s.addrThr.fail(addrKey(ip))
+		s.log.InfoContext(r.Context(), "login failed", slog.String("remote", ip), slog.String("request_id", requestID(r.Context())))
+		return fail(http.StatusUnauthorized, "Invalid email or password.")
+	}
+	if err != nil {
+		return err
+	}
+	s.acctThr.reset(accountKey(email))
+	if err := s.startSession(w, r, u); err != nil {
+		return err
+	}
+	s.log.InfoContext(r.Context(), "login", slog.Int64("user_id", u.ID), slog.String("request_id", requestID(r.Context())))
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	s.endSession(w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	users, err := s.db.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	toks, err := s.db.ListTokens(ctx)
+	if err != nil {
+		return err
+	}
+	active := 0
+	for _, t := range toks {
+		if t.RevokedAt == nil {
+			active++
+		}
+	}
+	d := dashboardData{Layout: s.layoutFor(r, "Dashboard", "/"), Users: users, ActiveTokens: active, AuditOK: true}
+	n, err := s.db.VerifyAudit(ctx)
+	d.AuditEntries = n
+	var ce *store.AuditChainError
+	switch {
+	case errors.As(err, &ce):
+		d.AuditOK, d.AuditProblem = false, ce.Error()
+	case err != nil:
+		return err
+	}
+	return s.render(w, r, http.StatusOK, dashboardPage(d))
+}
+
+func (s *Server) tokensView(r *http.Request) (tokensData, error) {
+	toks, err := s.db.ListTokens(r.Context())
+	if err != nil {
+		return tokensData{}, err
+	}
+	d := tokensData{Layout: s.layoutFor(r, "API tokens", "/tokens"), Scopes: store.Scopes,
+		CanWrite: principal(r.Context()).User.Role == store.RoleAdmin}
+	for _, t := range toks {
+		row := tokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scopes: t.Scopes, CreatedBy: t.CreatedBy,
+			CreatedAt: t.CreatedAt, LastUsed: "never", Revoked: t.RevokedAt != nil}
+		if t.LastUsedAt != nil {
+			row.LastUsed = *t.LastUsedAt
+		}
+		d.Tokens = append(d.Tokens, row)
+	}
+	return d, nil
+}
+
+func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.tokensView(r)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, tokensPage(d))
+}
+
+func (s *Server) requireAdminUser(r *http.Request) error {
+	if principal(r.Context()).User.Role != store.RoleAdmin {
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "viewers cannot change settings"}
+	}
+	return nil
+}
+
+func (s *Server) tokensCreate(w http.ResponseWriter, r *http.Request) error {
+	if err := s.requireAdminUser(r); err != nil {
+		return err
+	}
+	if err := r.ParseForm(); err != nil {
+		return badRequest("invalid form", nil)
+	}
+	name := r.PostForm.Get("name")
+	plain, t, err := s.db.CreateToken(r.Context(), principal(r.Context()).Actor(), name, r.PostForm["scope"])
+	d, verr := s.tokensView(r)
+	if verr != nil {
+		return verr
+	}
+	var ve *store.ValidationError
+	if errors.As(err, &ve) {
+		var msgs []string
+		for f, m := range ve.Fields {
+			msgs = append(msgs, f+": "+m)
+		}
+		d.Error = "Token not created: " + strings.Join(msgs, "; ")
+		return s.render(w, r, http.StatusUnprocessableEntity, tokensPage(d))
+	}
+	if err != nil {
+		return err
+	}
+	d.NewToken, d.NewName = plain, t.Name
+	return s.render(w, r, http.StatusOK, tokensPage(d))
+}
+
+func (s *Server) tokensRevoke(w http.ResponseWriter, r *http.Request) error {
+	if err := s.requireAdminUser(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.db.RevokeToken(r.Context(), principal(r.Context()).Actor(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	http.Redirect(w, r, "/tokens", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
+	before, err := queryInt(r, "before", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	const pageSize = 50
+	entries, err := s.db.ListAudit(r.Context(), before, pageSize)
+	if err != nil {
+		return err
+	}
+	d := auditData{Layout: s.layoutFor(r, "Audit log", "/audit"), ChainOK: true}
+	n, verr := s.db.VerifyAudit(r.Context())
+	var ce *store.AuditChainError
+	switch {
+	case errors.As(verr, &ce):
+		d.ChainOK, d.ChainMsg = false, ce.Error()
+	case verr != nil:
+		return verr
+	default:
+		d.ChainMsg = fmt.Sprintf("Hash chain verified: %d entries intact.", n)
+	}
+	for _, e := range entries {
+		d.Entries = append(d.Entries, auditRow{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Target: e.Target, Diff: string(e.Diff)})
+	}
+	if len(entries) == pageSize && entries[len(entries)-1].ID > 1 {
+		d.NextBefore = entries[len(entries)-1].ID
+	}
+	return s.render(w, r, http.StatusOK, auditPage(d))
+}
