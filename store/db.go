@@ -30,6 +30,8 @@ type DB struct {
 	r    *sql.DB
 	// Now is the clock used for timestamps written by store methods.
 	Now func() time.Time
+
+	outbox outbox // wake-up target and prepared write statements (events.go)
 }
 
 // The pragmas go in the DSN because modernc applies each _pragma on every new
