@@ -345,6 +345,14 @@ func TestDemoStartsAndPrintsLogin(t *testing.T) {
 	if code, _ := getJSON(t, "GET", base+"/readyz", "", nil); code != 200 {
 		t.Fatalf("readyz %d", code)
 	}
+	// Demo data: a warehouse with stock and orders in several states.
+	tok := strings.TrimSpace(run(t, env("SENTRY_DATA_DIR", dir), "", "token", "create", "--name", "t", "--scope", "admin").stdout)
+	if code, body := getJSON(t, "GET", base+"/api/v1/inventory?warehouse_id=1", tok, nil); code != 200 || len(body["inventory"].([]any)) != 4 {
+		t.Fatalf("demo inventory: %d %v", code, body)
+	}
+	if code, body := getJSON(t, "GET", base+"/api/v1/events?limit=1000", tok, nil); code != 200 || len(body["events"].([]any)) < 10 {
+		t.Fatalf("demo events: %d %v", code, body)
+	}
 }
 
 func TestBackupWhileWriting(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,7 +112,68 @@ func demoAdmin(ctx context.Context, db *store.DB) (string, error) {
 	return pw, nil
 }
 
-// seedDemo adds demo data; later areas extend it.
+// seedDemo adds a warehouse, items, stock and orders in various states the
+// first time the demo runs on a data directory.
 func seedDemo(ctx context.Context, h *hub) error {
+	db := h.db
+	whs, err := db.ListWarehouses(ctx)
+	if err != nil || len(whs) > 0 {
+		return err
+	}
+	meta := store.OpMeta{Actor: "demo"}
+	wh, err := db.CreateWarehouse(ctx, meta, store.WarehouseInput{Code: "MAIN", Name: "Main warehouse"})
+	if err != nil {
+		return fmt.Errorf("seed demo warehouse: %w", err)
+	}
+	whID := wh.Value.ID
+	items := []struct {
+		sku, name, barcode string
+		stock              int64
+	}{
+		{"WIDGET-1", "Blue widget", "4006381333931", 120},
+		{"GADGET-9", "Gadget, large", "4006381333948", 40},
+		{"BOX-S", "Shipping box, small", "", 500},
+		{"TAPE-50", "Packing tape 50 m", "", 60},
+	}
+	for _, it := range items {
+		if _, err := db.UpsertItem(ctx, meta, store.ItemInput{SKU: it.sku, Name: it.name, Barcode: it.barcode}); err != nil {
+			return fmt.Errorf("seed demo item: %w", err)
+		}
+		if _, err := db.ApplyAdjustment(ctx, meta, store.AdjustmentInput{WarehouseID: whID, SKU: it.sku, Delta: it.stock, Reason: "opening stock"}); err != nil {
+			return fmt.Errorf("seed demo stock: %w", err)
+		}
+	}
+	shipTo := []byte(`{"name":"Ada Lovelace","street":"12 Analytical Way","city":"London","postal_code":"N1 9GU","country":"GB"}`)
+	for i, stage := range []string{"shipped", "packed", "picked", "open", "open"} {
+		so, err := db.CreateSalesOrder(ctx, meta, store.SalesOrderInput{
+			OrderNumber: fmt.Sprintf("SO-%d", 1001+i), WarehouseID: whID, ShipTo: shipTo,
+			Lines: []store.OrderLine{{SKU: "WIDGET-1", Qty: int64(1 + i)}, {SKU: "BOX-S", Qty: 1}},
+		})
+		if err != nil {
+			return fmt.Errorf("seed demo order: %w", err)
+		}
+		id := so.Value.ID
+		steps := map[string]int{"open": 0, "picked": 1, "packed": 2, "shipped": 3}[stage]
+		if steps >= 1 {
+			if _, err := db.PickSalesOrder(ctx, meta, id); err != nil {
+				return fmt.Errorf("seed demo pick: %w", err)
+			}
+		}
+		if steps >= 2 {
+			if _, err := db.PackSalesOrder(ctx, meta, id); err != nil {
+				return fmt.Errorf("seed demo pack: %w", err)
+			}
+		}
+		if steps >= 3 {
+			if _, err := db.ShipSalesOrder(ctx, meta, id, store.ShipInput{Carrier: "UPS", Tracking: "1Z999AA10123456784"}); err != nil {
+				return fmt.Errorf("seed demo ship: %w", err)
+			}
+		}
+	}
+	if _, err := db.CreatePurchaseOrder(ctx, meta, store.PurchaseOrderInput{PONumber: "PO-2001", WarehouseID: whID, Supplier: "ACME Supplies",
+		Lines: []store.OrderLine{{SKU: "GADGET-9", Qty: 24}, {SKU: "TAPE-50", Qty: 12}}}); err != nil {
+		return fmt.Errorf("seed demo purchase order: %w", err)
+	}
+	h.log.Info("demo data seeded", slog.Int64("warehouse_id", whID))
 	return nil
 }

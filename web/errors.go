@@ -51,12 +51,15 @@ type errorDetail struct {
 func toAPIError(err error) *Error {
 	var we *Error
 	var ve *store.ValidationError
+	var ce *store.ConflictError
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &we):
 		return we
 	case errors.As(err, &ve):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: ve.Message, Fields: ve.Fields}
+	case errors.As(err, &ce):
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: ce.Message, Fields: ce.Fields}
 	case errors.As(err, &mbe):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: "request body exceeds the size limit"}
 	case errors.Is(err, store.ErrNotFound):

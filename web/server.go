@@ -50,6 +50,7 @@ type Server struct {
 	acctThr  *throttle
 	addrThr  *throttle
 	mux      *http.ServeMux
+	catalog  []catalogEntry
 }
 
 // New returns a Server over db. registry receives the HTTP metrics and is
@@ -79,6 +80,10 @@ func New(cfg Config, db *store.DB, log *slog.Logger, c clock.Clock, registry *pr
 	if err != nil {
 		return nil, err
 	}
+	catalog, err := loadCatalog()
+	if err != nil {
+		return nil, fmt.Errorf("web: load event catalog: %w", err)
+	}
 	s := &Server{
 		cfg:      cfg,
 		db:       db,
@@ -90,6 +95,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger, c clock.Clock, registry *pr
 		acctThr:  newThrottle(c, cfg.LoginFailuresPerAccount, cfg.LoginWindow),
 		addrThr:  newThrottle(c, cfg.LoginFailuresPerAddr, cfg.LoginWindow),
 		mux:      http.NewServeMux(),
+		catalog:  catalog,
 	}
 	s.routes()
 	return s, nil
@@ -137,6 +143,8 @@ func (s *Server) routes() {
 	m.Handle("DELETE /api/admin/tokens/{id}", s.api(store.ScopeAdmin, s.revokeToken))
 	m.Handle("GET /api/admin/audit", s.api(store.ScopeAdmin, s.listAudit))
 
+	s.warehouseRoutes()
+	s.eventRoutes()
 	s.uiRoutes()
 	m.Handle("/api/", s.public(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such API endpoint: " + r.Method + " " + r.URL.Path}

@@ -22,14 +22,14 @@ import (
 )
 
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB
 	db    *store.DB
 	clock *clock.Fake
 	srv   *httptest.Server
 	s     *Server
 }
 
-func newTestEnv(t *testing.T) *testEnv {
+func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"))
