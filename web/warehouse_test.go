@@ -111,7 +111,7 @@ func TestSalesOrderFlowOverHTTP(t *testing.T) {
 
 	for _, step := range []struct {
 		path, status, event string
-		body          any
+		body                any
 	}{
 		{"/pick", "picked", "pick.confirmed", nil},
 		{"/pack", "packed", "pack.confirmed", ""},
