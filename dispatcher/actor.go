@@ -1,0 +1,385 @@
+package dispatcher
+
+import (
+	"container/heap"
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"sentryhub/store"
+)
+
+// eventRef is an event as it goes on the wire, shared by every delivery of
+// it (all subscriptions, all retries): body is the canonical envelope,
+// serialized once, and exactly what is signed and sent.
+type eventRef struct {
+	id        int64
+	eventType string
+	lane      string // aggregate_type + "/" + aggregate_id
+	body      []byte
+}
+
+func newEventRef(ev *store.Event) (*eventRef, error) {
+	body, err := ev.Envelope()
+	if err != nil {
+		return nil, err
+	}
+	return &eventRef{id: ev.ID, eventType: ev.EventType, lane: ev.AggregateType + "/" + ev.AggregateID, body: body}, nil
+}
+
+// delivery is an open delivery row held in its lane. Only the actor that
+// owns the lane touches it, except that the worker sending it reads id and
+// ev (never written after creation).
+type delivery struct {
+	id       int64
+	ev       *eventRef
+	attempts int
+	nextAt   time.Time // zero: due as soon as it heads its lane
+	lastSec  int64     // unix second of the last attempt
+}
+
+// Lane states.
+const (
+	laneIdle    = iota // empty, or head not scheduled yet
+	laneReady          // in the ready queue
+	laneWaiting        // in the timer heap
+	laneBusy           // head in flight
+)
+
+// lane is one FIFO of a subscription: (aggregate_type, aggregate_id).
+type lane struct {
+	key   string
+	q     []*delivery
+	state int
+	due   time.Time
+	idx   int
+}
+
+type laneHeap []*lane
+
+func (h laneHeap) Len() int           { return len(h) }
+func (h laneHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h laneHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].idx = i; h[j].idx = j }
+func (h *laneHeap) Push(x any)        { l := x.(*lane); l.idx = len(*h); *h = append(*h, l) }
+func (h *laneHeap) Pop() any {
+	old := *h
+	l := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	l.idx = -1
+	return l
+}
+
+// actorConfig is a subscription's sending configuration.
+type actorConfig struct {
+	send        *sendConfig
+	maxInFlight int
+	rate        float64 // per second; 0: unlimited
+	paused      bool
+}
+
+// actorMsg is what the engine tells an actor: new deliveries to queue (in
+// id order, after their commit) and/or a new configuration.
+type actorMsg struct {
+	add []*delivery
+	cfg *actorConfig
+}
+
+type workResult struct {
+	j   *job
+	res sendResult
+}
+
+// actor runs one subscription's lanes: it decides what is sent when, hands
+// attempts to its workers, and turns their results into delivery updates
+// for the engine. Everything but the workers runs on its one goroutine.
+type actor struct {
+	d     *Dispatcher
+	subID int64
+	cfg   actorConfig
+	lim   *rate.Limiter
+
+	lanes     map[string]*lane
+	ready     []*lane
+	readyHead int
+	timers    laneHeap
+	inflight  int
+	rateAt    time.Time // when the token bucket next allows a send
+	blocked   bool      // waiting for the engine to catch up
+	timerAt   time.Time
+	timerC    <-chan time.Time
+
+	inbox   *mailbox[actorMsg]
+	results chan workResult
+	jobs    chan *job
+	workers int
+	wg      sync.WaitGroup
+}
+
+func newActor(d *Dispatcher, subID int64, cfg actorConfig) *actor {
+	a := &actor{
+		d: d, subID: subID,
+		lanes:   map[string]*lane{},
+		inbox:   newMailbox[actorMsg](),
+		results: make(chan workResult, store.MaxMaxInFlight),
+		jobs:    make(chan *job, store.MaxMaxInFlight),
+	}
+	a.setConfig(cfg, d.clock.Now())
+	return a
+}
+
+func (a *actor) setConfig(cfg actorConfig, now time.Time) {
+	if cfg.rate > 0 {
+		burst := max(1, int(cfg.rate))
+		if a.lim == nil {
+			a.lim = rate.NewLimiter(rate.Limit(cfg.rate), burst)
+			// Start with a full bucket, like rate.NewLimiter, but on the
+			// injected clock.
+			a.lim.SetLimitAt(now, rate.Limit(cfg.rate))
+		} else {
+			a.lim.SetLimitAt(now, rate.Limit(cfg.rate))
+			a.lim.SetBurstAt(now, burst)
+		}
+	} else {
+		a.lim = nil
+	}
+	a.cfg = cfg
+}
+
+// run is the actor's loop. fetchCtx ending stops new sends (shutdown or
+// deletion); the loop then waits for the attempts in flight, which run
+// under workCtx, and returns once none is left.
+func (a *actor) run(fetchCtx, workCtx context.Context) {
+	defer func() {
+		close(a.jobs)
+		a.wg.Wait()
+	}()
+	fetchDone := fetchCtx.Done()
+	stopping := false
+	for {
+		now := a.d.clock.Now()
+		for _, m := range a.inbox.take() {
+			a.apply(m, now)
+		}
+		active := !stopping && !a.cfg.paused
+		if active {
+			a.promote(now)
+			a.dispatch(workCtx, now)
+		}
+		if stopping && a.inflight == 0 {
+			return
+		}
+		var timerC <-chan time.Time
+		if active {
+			timerC = a.arm(now)
+		}
+		var drained <-chan struct{}
+		if active && a.blocked {
+			drained = a.d.eng.drained.wait()
+		}
+		select {
+		case <-fetchDone:
+			stopping, fetchDone = true, nil
+		case <-a.inbox.signal:
+		case r := <-a.results:
+			a.handle(r)
+			for more := true; more; {
+				select {
+				case r := <-a.results:
+					a.handle(r)
+				default:
+					more = false
+				}
+			}
+		case <-timerC:
+			a.timerC = nil
+		case <-drained:
+		}
+	}
+}
+
+func (a *actor) apply(m actorMsg, now time.Time) {
+	if m.cfg != nil {
+		a.setConfig(*m.cfg, now)
+	}
+	for _, dl := range m.add {
+		l := a.lanes[dl.ev.lane]
+		if l == nil {
+			l = &lane{key: dl.ev.lane, idx: -1}
+			a.lanes[l.key] = l
+		}
+		l.q = append(l.q, dl)
+		if l.state == laneIdle {
+			a.schedule(l, now)
+		}
+	}
+}
+
+// schedule places an idle lane according to its head: ready now, waiting
+// for its retry (or dead-letter) time, or gone when empty.
+func (a *actor) schedule(l *lane, now time.Time) {
+	if len(l.q) == 0 {
+		l.state = laneIdle
+		delete(a.lanes, l.key)
+		return
+	}
+	head := l.q[0]
+	if head.attempts >= MaxAttempts || head.nextAt.After(now) {
+		l.state, l.due = laneWaiting, head.nextAt
+		heap.Push(&a.timers, l)
+		return
+	}
+	l.state = laneReady
+	a.ready = append(a.ready, l)
+}
+
+func (a *actor) readyLen() int { return len(a.ready) - a.readyHead }
+
+func (a *actor) popReady() *lane {
+	l := a.ready[a.readyHead]
+	a.ready[a.readyHead] = nil
+	a.readyHead++
+	if a.readyHead > 1024 && a.readyHead*2 > len(a.ready) {
+		n := copy(a.ready, a.ready[a.readyHead:])
+		clear(a.ready[n:])
+		a.ready = a.ready[:n]
+		a.readyHead = 0
+	}
+	return l
+}
+
+// promote moves lanes whose time has come to the ready queue, and
+// dead-letters heads whose last attempt failed DeadLetterDelay ago.
+func (a *actor) promote(now time.Time) {
+	for len(a.timers) > 0 && !a.timers[0].due.After(now) {
+		l := heap.Pop(&a.timers).(*lane)
+		head := l.q[0]
+		if head.attempts >= MaxAttempts {
+			a.d.eng.record(record{sub: a.subID, terminal: true, dead: true, upd: store.DeliveryUpdate{
+				ID: head.id, Status: store.DeliveryDead, Attempts: head.attempts, CompletedAt: now}})
+			a.d.metrics.deadLetters.Inc()
+			a.d.log.Warn("webhook delivery dead-lettered", slog.Int64("subscription_id", a.subID),
+				slog.Int64("delivery_id", head.id), slog.Int64("event_id", head.ev.id), slog.Int("attempts", head.attempts))
+			l.q[0] = nil
+			l.q = l.q[1:]
+			l.state = laneIdle
+			a.schedule(l, now)
+			continue
+		}
+		l.state = laneReady
+		a.ready = append(a.ready, l)
+	}
+}
+
+// dispatch starts sends while the subscription has in-flight room, the
+// token bucket allows, and the engine is keeping up.
+func (a *actor) dispatch(workCtx context.Context, now time.Time) {
+	a.rateAt = time.Time{}
+	a.blocked = false
+	for a.inflight < a.cfg.maxInFlight && a.readyLen() > 0 {
+		if a.d.eng.backlogged() {
+			a.blocked = true
+			return
+		}
+		if a.lim != nil {
+			if tok := a.lim.TokensAt(now); tok < 1 {
+				a.rateAt = now.Add(time.Duration((1-tok)/a.cfg.rate*float64(time.Second)) + time.Millisecond)
+				return
+			}
+			a.lim.AllowN(now, 1)
+		}
+		l := a.popReady()
+		head := l.q[0]
+		l.state = laneBusy
+		a.inflight++
+		for a.workers < a.cfg.maxInFlight {
+			a.workers++
+			a.wg.Add(1)
+			go a.worker(workCtx)
+		}
+		// Shown as in_flight once committed; a no-op if the outcome
+		// arrives in the same batch.
+		a.d.eng.record(record{sub: a.subID, mark: true, upd: store.DeliveryUpdate{
+			ID: head.id, Status: store.DeliveryInFlight, Attempts: head.attempts}})
+		a.jobs <- &job{d: head, cfg: a.cfg.send}
+	}
+}
+
+func (a *actor) worker(ctx context.Context) {
+	defer a.wg.Done()
+	for j := range a.jobs {
+		a.results <- workResult{j: j, res: a.d.send(ctx, j)}
+	}
+}
+
+// arm returns a channel that fires when the next lane is due or the token
+// bucket refills, reusing the pending timer when it fires early enough.
+func (a *actor) arm(now time.Time) <-chan time.Time {
+	var due time.Time
+	if len(a.timers) > 0 {
+		due = a.timers[0].due
+	}
+	if !a.rateAt.IsZero() && a.readyLen() > 0 && (due.IsZero() || a.rateAt.Before(due)) {
+		due = a.rateAt
+	}
+	if due.IsZero() {
+		return a.timerC
+	}
+	if a.timerC != nil && !a.timerAt.After(due) {
+		return a.timerC
+	}
+	a.timerAt, a.timerC = due, a.d.clock.After(due.Sub(now))
+	return a.timerC
+}
+
+// handle turns a finished attempt into the delivery's next state.
+func (a *actor) handle(r workResult) {
+	a.inflight--
+	dl, res := r.j.d, r.res
+	l := a.lanes[dl.ev.lane]
+	l.state = laneIdle
+	now := a.d.clock.Now()
+	if res.released {
+		// Shutdown or deletion: no attempt happened as far as the
+		// consumer contract goes; the row is released to pending.
+		a.schedule(l, now)
+		return
+	}
+	dl.attempts++
+	dl.lastSec = res.start.Unix()
+	att := &store.Attempt{At: res.start.UTC().Format(store.TimeFormat), DurationMS: res.duration.Milliseconds(),
+		StatusCode: res.status, ErrorKind: res.kind}
+	rec := record{sub: a.subID, upd: store.DeliveryUpdate{ID: dl.id, Attempts: dl.attempts, Attempt: att}}
+	a.d.metrics.observe(res)
+	switch {
+	case res.ok:
+		rec.upd.Status, rec.upd.CompletedAt = store.DeliverySucceeded, res.end
+		rec.terminal, rec.successAt = true, res.end
+		l.q[0] = nil
+		l.q = l.q[1:]
+	default:
+		if dl.attempts < MaxAttempts {
+			dl.nextAt = nextAttemptAt(dl.attempts, res.end, dl.lastSec, a.d.cfg.Jitter())
+		} else {
+			dl.nextAt = res.end.Add(DeadLetterDelay)
+		}
+		rec.upd.Status, rec.upd.NextAttemptAt = store.DeliveryPending, dl.nextAt
+		rec.failureAt, rec.kind, rec.status = res.end, res.kind, res.status
+		a.d.log.Debug("webhook attempt failed", slog.Int64("subscription_id", a.subID),
+			slog.Int64("delivery_id", dl.id), slog.Int64("event_id", dl.ev.id), slog.Int("attempt", dl.attempts),
+			slog.String("error_kind", string(res.kind)), slog.Int("status_code", res.status),
+			slog.Any("error", res.err), slog.Time("next_attempt_at", dl.nextAt))
+		if res.kind == store.KindUnknown && res.err != nil && isBodyMismatch(res.err) {
+			a.d.log.Error("webhook body check failed: bytes sent differ from bytes signed", slog.Int64("subscription_id", a.subID),
+				slog.Int64("delivery_id", dl.id), slog.Any("error", res.err))
+		}
+	}
+	a.d.eng.record(rec)
+	if a.d.hooks.afterResult != nil {
+		a.d.hooks.afterResult(a.subID, dl.id, rec.upd)
+	}
+	a.schedule(l, now)
+}

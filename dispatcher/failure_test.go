@@ -1,0 +1,278 @@
+package dispatcher
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"sentryhub/ssrf"
+	"sentryhub/store"
+)
+
+// Short timeouts so every timeout case takes well under a second.
+const (
+	testConnect = 300 * time.Millisecond
+	testRead    = 500 * time.Millisecond
+	testWall    = 800 * time.Millisecond
+)
+
+// target is a consumer endpoint for one failure case.
+type target struct {
+	url string
+	tls *tls.Config // what the dispatcher trusts, if not the default
+}
+
+func serve(t *testing.T, h http.HandlerFunc) target {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return target{url: srv.URL + "/hook"}
+}
+
+// TestFailureMatrix sends one delivery to each kind of broken consumer and
+// checks the first attempt's classification, status code and duration.
+func TestFailureMatrix(t *testing.T) {
+	status := func(code int) func(t *testing.T) target {
+		return func(t *testing.T) target {
+			return serve(t, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(code)
+				w.Write([]byte(`{"error":"nope"}`))
+			})
+		}
+	}
+	var redirectTargetHit atomic.Bool
+	for _, tc := range []struct {
+		name     string
+		target   func(t *testing.T) target
+		ok       bool
+		kind     store.ErrorKind
+		status   int
+		min, max time.Duration // attempt duration bounds
+	}{
+		{name: "500", target: status(500), kind: store.Kind5xx, status: 500},
+		{name: "503", target: status(503), kind: store.Kind5xx, status: 503},
+		{name: "404", target: status(404), kind: store.Kind4xx, status: 404},
+		{name: "429", target: status(429), kind: store.Kind4xx, status: 429},
+		{name: "401", target: status(401), kind: store.Kind4xx, status: 401},
+		{name: "204 is success", target: status(204), ok: true, status: 204},
+		{name: "redirect is not followed", kind: store.KindUnknown, status: 302, target: func(t *testing.T) target {
+			other := serve(t, func(w http.ResponseWriter, r *http.Request) { redirectTargetHit.Store(true) })
+			return serve(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other.url, http.StatusFound)
+			})
+		}},
+		{name: "connection refused", kind: store.KindConnection, target: func(t *testing.T) target {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			ln.Close()
+			return target{url: "http://" + addr + "/hook"}
+		}},
+		{name: "connection reset before a response", kind: store.KindConnection, target: func(t *testing.T) target {
+			return serve(t, func(w http.ResponseWriter, r *http.Request) {
+				c, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					c.Close()
+				}
+			})
+		}},
+		{name: "TLS certificate not trusted", kind: store.KindTLS, target: func(t *testing.T) target {
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			t.Cleanup(srv.Close)
+			return target{url: srv.URL + "/hook"}
+		}},
+		{name: "TLS to a plain HTTP port", kind: store.KindTLS, target: func(t *testing.T) target {
+			u := serve(t, func(w http.ResponseWriter, r *http.Request) {}).url
+			return target{url: strings.Replace(u, "http://", "https://", 1)}
+		}},
+		{name: "TLS trusted succeeds through the pinned dial", ok: true, status: 200, target: func(t *testing.T) target {
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			t.Cleanup(srv.Close)
+			pool := x509.NewCertPool()
+			pool.AddCert(srv.Certificate())
+			return target{url: srv.URL + "/hook", tls: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		}},
+		{name: "timeout at connect (TLS handshake never answered)", kind: store.KindTimeout,
+			min: testConnect * 9 / 10, max: testConnect + time.Second, target: func(t *testing.T) target {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var conns []net.Conn
+				var mu sync.Mutex
+				go func() {
+					for {
+						c, err := ln.Accept()
+						if err != nil {
+							return
+						}
+						mu.Lock()
+						conns = append(conns, c) // accept, never speak
+						mu.Unlock()
+					}
+				}()
+				t.Cleanup(func() {
+					ln.Close()
+					mu.Lock()
+					defer mu.Unlock()
+					for _, c := range conns {
+						c.Close()
+					}
+				})
+				return target{url: "https://" + ln.Addr().String() + "/hook"}
+			}},
+		{name: "a read stalls past the read timeout", kind: store.KindTimeout, status: 200,
+			min: testRead * 9 / 10, max: testWall, target: func(t *testing.T) target {
+				stop := make(chan struct{})
+				t.Cleanup(func() { close(stop) })
+				return serve(t, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Length", "10")
+					w.WriteHeader(200)
+					w.Write([]byte("12345"))
+					w.(http.Flusher).Flush()
+					select {
+					case <-stop:
+					case <-r.Context().Done():
+					}
+				})
+			}},
+		{name: "slow drip beyond the wall clock", kind: store.KindTimeout, status: 200,
+			min: testWall * 9 / 10, max: testWall + time.Second, target: func(t *testing.T) target {
+				return serve(t, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Length", "1000")
+					w.WriteHeader(200)
+					// A byte every 100 ms: every read is well inside the read
+					// timeout, only the wall clock can stop it.
+					for range 1000 {
+						if _, err := w.Write([]byte("x")); err != nil {
+							return
+						}
+						w.(http.Flusher).Flush()
+						select {
+						case <-time.After(100 * time.Millisecond):
+						case <-r.Context().Done():
+							return
+						}
+					}
+				})
+			}},
+		{name: "Content-Length over 64 KiB is not read", kind: store.Kind5xx, status: 200,
+			max: 300 * time.Millisecond, target: func(t *testing.T) target {
+				stop := make(chan struct{})
+				t.Cleanup(func() { close(stop) })
+				return serve(t, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Length", "10000000")
+					w.WriteHeader(200)
+					w.(http.Flusher).Flush()
+					select { // would stall any reader of the body
+					case <-stop:
+					case <-r.Context().Done():
+					}
+				})
+			}},
+		{name: "a large chunked body is cut at 64 KiB and still succeeds", ok: true, status: 200,
+			target: func(t *testing.T) target {
+				return serve(t, func(w http.ResponseWriter, r *http.Request) {
+					chunk := []byte(strings.Repeat("x", 16<<10))
+					for range 64 { // 1 MiB, without a Content-Length
+						if _, err := w.Write(chunk); err != nil {
+							return
+						}
+					}
+				})
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tg := tc.target(t)
+			e := newEnv(t, func(c *Config) {
+				c.ConnectTimeout, c.ReadTimeout, c.HTTPTimeout = testConnect, testRead, testWall
+				c.TLSConfig = tg.tls
+			})
+			outs := e.watch()
+			e.start()
+			e.create(store.SubscriptionCreate{URL: tg.url})
+			e.appendEvents(1, 1)
+			o := nextOutcome(t, outs)
+			a := o.upd.Attempt
+			if tc.ok {
+				if o.upd.Status != store.DeliverySucceeded || a.StatusCode != tc.status {
+					t.Fatalf("want success with %d, got %+v %+v", tc.status, o.upd, a)
+				}
+			} else if o.upd.Status != store.DeliveryPending || a.ErrorKind != tc.kind || a.StatusCode != tc.status {
+				t.Fatalf("want kind %q status %d, got status %s kind %q code %d", tc.kind, tc.status, o.upd.Status, a.ErrorKind, a.StatusCode)
+			}
+			d := time.Duration(a.DurationMS) * time.Millisecond
+			if d < tc.min || (tc.max > 0 && d > tc.max) {
+				t.Fatalf("attempt took %v, want between %v and %v", d, tc.min, tc.max)
+			}
+		})
+	}
+	t.Run("redirect target never requested", func(t *testing.T) {
+		// Runs after the parallel cases above have finished.
+		if redirectTargetHit.Load() {
+			t.Fatal("the dispatcher followed a redirect")
+		}
+	})
+}
+
+// rebinder answers the first lookup with a public address and every later
+// one with loopback: DNS rebinding.
+type rebinder struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (r *rebinder) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	if r.calls == 1 {
+		return []netip.Addr{netip.MustParseAddr("93.184.216.34")}, nil
+	}
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
+// TestDNSRebinding: the URL passes the guard when the subscription is saved
+// (a public address), then resolves to loopback at dispatch: the attempt is
+// refused (ssrf_rejected) and nothing reaches the loopback listener.
+func TestDNSRebinding(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	res := &rebinder{}
+	e := newEnv(t, func(c *Config) {
+		// Production setting: nothing exempt.
+		c.Guard = ssrf.New(ssrf.Config{Resolver: res})
+	})
+	outs := e.watch()
+	e.start()
+	e.create(store.SubscriptionCreate{URL: "http://rebind.example.com:" + port + "/hook"})
+	e.appendEvents(1, 1)
+	o := nextOutcome(t, outs)
+	if o.upd.Attempt.ErrorKind != store.KindSSRFRejected || o.upd.Status != store.DeliveryPending {
+		t.Fatalf("outcome %+v %+v", o.upd, o.upd.Attempt)
+	}
+	if hits.Load() != 0 {
+		t.Fatal("the request reached the rebound address")
+	}
+	if res.calls < 2 {
+		t.Fatalf("resolver called %d times: the dispatch must resolve again", res.calls)
+	}
+	// Saving a URL that resolves to loopback is refused up front too.
+	_, _, err := e.d.CreateSubscription(context.Background(), "test", store.SubscriptionCreate{Name: "x", URL: "http://rebind.example.com/"})
+	if err == nil || !strings.Contains(err.Error(), "webhook URL refused") {
+		t.Fatalf("create with a loopback-resolving URL: %v", err)
+	}
+}

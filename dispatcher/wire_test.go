@@ -1,0 +1,514 @@
+package dispatcher
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sentryhub/store"
+)
+
+// outcome is one attempt result as the actor recorded it.
+type outcome struct {
+	sub, id int64
+	upd     store.DeliveryUpdate
+}
+
+// watch returns a channel receiving every attempt outcome. Call before
+// start.
+func (e *env) watch() chan outcome {
+	ch := make(chan outcome, 100000)
+	e.d.hooks.afterResult = func(sub, id int64, upd store.DeliveryUpdate) { ch <- outcome{sub, id, upd} }
+	return ch
+}
+
+func nextOutcome(t testing.TB, ch chan outcome) outcome {
+	t.Helper()
+	select {
+	case o := <-ch:
+		return o
+	case <-time.After(waitTimeout):
+		t.Fatal("timed out waiting for an attempt outcome")
+	}
+	return outcome{}
+}
+
+// requireTools reports whether the named tools are on PATH; without them a
+// test is skipped locally and fails in CI (CI=true).
+func requireTools(t *testing.T, tools ...string) bool {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is required in CI: %v", tool, err)
+			}
+			t.Logf("skipping the %s check: %v", tool, err)
+			return false
+		}
+	}
+	return true
+}
+
+// The seed contract's reference Python verifier, verbatim.
+const seedPythonVerifier = `
+import hmac
+import hashlib
+import time
+REPLAY_WINDOW_S = 300 # 5 minutes
+def verify_webhook(headers, raw_body, secret_for_generation):
+    """Returns True if the request is from Sentry, False otherwise.
+    headers: dict-like with the X-Sentry-* headers
+    raw_body: bytes; pass the exact bytes that arrived on the wire
+    secret_for_generation: callable taking int (1 or 2) and returning bytes
+    """
+    sig_header = headers.get("X-Sentry-Signature", "")
+    if not sig_header.startswith("sha256="):
+        return False
+    received_hex = sig_header[len("sha256="):]
+    try:
+        generation = int(headers.get("X-Sentry-Signature-Generation", ""))
+        timestamp = int(headers.get("X-Sentry-Timestamp", ""))
+    except ValueError:
+        return False
+    if generation not in (1, 2):
+        return False
+    if abs(int(time.time()) - timestamp) > REPLAY_WINDOW_S:
+        return False
+    secret = secret_for_generation(generation)
+    if secret is None:
+        # Generation rotated past its 24h dual-accept window.
+        return False
+    signing_input = f"{timestamp}.".encode("utf-8") + raw_body
+    expected = hmac.new(secret, signing_input, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, received_hex)
+`
+
+// The seed contract's reference Node verifier, verbatim.
+const seedNodeVerifier = `
+const crypto = require('crypto');
+const REPLAY_WINDOW_S = 300;
+function verifyWebhook(headers, rawBody, secretForGeneration) {
+  const sigHeader = headers['x-sentry-signature'] || '';
+  if (!sigHeader.startsWith('sha256=')) return false;
+  const receivedHex = sigHeader.slice('sha256='.length);
+  const generation = parseInt(headers['x-sentry-signature-generation'], 10);
+  const timestamp = parseInt(headers['x-sentry-timestamp'], 10);
+  if (![1, 2].includes(generation)) return false;
+  if (Math.abs(Math.floor(Date.now() / 1000) - timestamp) > REPLAY_WINDOW_S) return false;
+  const secret = secretForGeneration(generation);
+  if (!secret) return false;
+  const signingInput = Buffer.concat([
+    Buffer.from(` + "`${timestamp}.`" + `, 'utf-8'),
+    rawBody,
+  ]);
+  const expected = crypto.createHmac('sha256', secret).update(signingInput).digest('hex');
+  const a = Buffer.from(expected, 'hex');
+  const b = Buffer.from(receivedHex, 'hex');
+  if (a.length !== b.length) return false;
+  return crypto.timingSafeEqual(a, b);
+}
+`
+
+// wireCase is one captured request handed to the external verifiers.
+type wireCase struct {
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body_b64"`
+	Gen1    string            `json:"gen1_b64"`
+	Gen2    string            `json:"gen2_b64,omitempty"`
+	WhSec   string            `json:"whsec,omitempty"`
+}
+
+func wireCases(reqs []captured, gen1, gen2 []byte, whsec string) []wireCase {
+	var out []wireCase
+	for _, r := range reqs {
+		h := map[string]string{}
+		for k := range r.header {
+			h[k] = r.header.Get(k)
+		}
+		c := wireCase{Headers: h, Body: base64.StdEncoding.EncodeToString(r.body),
+			Gen1: base64.StdEncoding.EncodeToString(gen1), WhSec: whsec}
+		if gen2 != nil {
+			c.Gen2 = base64.StdEncoding.EncodeToString(gen2)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func writeCases(t *testing.T, cases []wireCase) string {
+	b, err := json.Marshal(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "cases.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runPythonVerifier runs the seed's verify_webhook on every case and
+// returns its verdicts.
+func runPythonVerifier(t *testing.T, cases []wireCase) []bool {
+	t.Helper()
+	script := seedPythonVerifier + `
+import base64, json, sys
+out = []
+for c in json.load(open(sys.argv[1])):
+    gens = {1: base64.b64decode(c["gen1_b64"])}
+    if c.get("gen2_b64"):
+        gens[2] = base64.b64decode(c["gen2_b64"])
+    out.append(verify_webhook(c["headers"], base64.b64decode(c["body_b64"]), lambda g: gens.get(g)))
+print(json.dumps(out))
+`
+	return runVerdicts(t, exec.Command("python3", "-c", script, writeCases(t, cases)))
+}
+
+// runNodeVerifier runs the seed's Node verifyWebhook on every case (with
+// lowercase header names, as Node delivers them), and, when modules is
+// set, the standardwebhooks library's Webhook.verify on the whsec form.
+func runNodeVerifier(t *testing.T, cases []wireCase, modules string) (seed, standard []bool) {
+	t.Helper()
+	script := seedNodeVerifier + `
+const fs = require('fs');
+let Webhook = null;
+if (process.argv[2]) { Webhook = require(process.argv[2] + '/node_modules/standardwebhooks').Webhook; }
+const out = { seed: [], standard: [] };
+for (const c of JSON.parse(fs.readFileSync(process.argv[1]))) {
+  const headers = {};
+  for (const [k, v] of Object.entries(c.headers)) headers[k.toLowerCase()] = v;
+  const gens = { 1: Buffer.from(c.gen1_b64, 'base64') };
+  if (c.gen2_b64) gens[2] = Buffer.from(c.gen2_b64, 'base64');
+  const body = Buffer.from(c.body_b64, 'base64');
+  out.seed.push(verifyWebhook(headers, body, (g) => gens[g]));
+  if (Webhook && c.whsec) {
+    try { new Webhook(c.whsec).verify(body.toString('utf8'), headers); out.standard.push(true); }
+    catch (e) { out.standard.push(false); }
+  }
+}
+console.log(JSON.stringify(out));
+`
+	args := []string{"-e", script, writeCases(t, cases)}
+	if modules != "" {
+		args = append(args, modules)
+	}
+	cmd := exec.Command("node", args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node verifier: %v\n%s", err, stderr.String())
+	}
+	var out struct {
+		Seed     []bool `json:"seed"`
+		Standard []bool `json:"standard"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("node verifier output %q: %v", stdout.String(), err)
+	}
+	return out.Seed, out.Standard
+}
+
+func runVerdicts(t *testing.T, cmd *exec.Cmd) []bool {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd.Path, err, stderr.String())
+	}
+	var out []bool
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("verifier output %q: %v", stdout.String(), err)
+	}
+	return out
+}
+
+// installStandardWebhooks installs the standardwebhooks npm package into a
+// temporary directory, once per test binary.
+var npmOnce struct {
+	sync.Once
+	dir string
+	err error
+}
+
+func installStandardWebhooks(t *testing.T) string {
+	t.Helper()
+	if !requireTools(t, "node", "npm") {
+		return ""
+	}
+	npmOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sentryhub-npm-")
+		if err != nil {
+			npmOnce.err = err
+			return
+		}
+		cmd := exec.Command("npm", "install", "--prefix", dir, "--no-audit", "--no-fund", "standardwebhooks")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			npmOnce.err = err
+			npmOnce.dir = string(out)
+			return
+		}
+		npmOnce.dir = dir
+	})
+	if npmOnce.err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("npm install standardwebhooks: %v\n%s", npmOnce.err, npmOnce.dir)
+		}
+		t.Logf("skipping the standardwebhooks library check: npm install failed: %v", npmOnce.err)
+		return ""
+	}
+	return npmOnce.dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if npmOnce.dir != "" && npmOnce.err == nil {
+		os.RemoveAll(npmOnce.dir)
+	}
+	os.Exit(code)
+}
+
+// verifyStandard is the Standard Webhooks verification algorithm from its
+// specification, independent of the dispatcher's code.
+func verifyStandard(h http.Header, body []byte, whsec string, now time.Time) bool {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(whsec, "whsec_"))
+	if err != nil {
+		return false
+	}
+	id, tsStr, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
+	ts, err := strconv.ParseInt(tsStr, 10, 64)
+	if err != nil || id == "" || now.Unix()-ts > 300 || ts-now.Unix() > 300 {
+		return false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + tsStr + "."))
+	m.Write(body)
+	want := base64.StdEncoding.EncodeToString(m.Sum(nil))
+	for _, s := range strings.Fields(sigs) {
+		if v, sig, ok := strings.Cut(s, ","); ok && v == "v1" && hmac.Equal([]byte(sig), []byte(want)) {
+			return true
+		}
+	}
+	return false
+}
+
+var deliveryIDRe = regexp.MustCompile(`^([0-9]+):([0-9]+)$`)
+
+func TestWireFormat(t *testing.T) {
+	e := newEnv(t)
+	c := newConsumer(t, nil, nil)
+	e.start()
+	_, key := e.create(store.SubscriptionCreate{URL: c.srv.URL + "/hook"})
+	ids := e.appendEvents(6, 2)
+	got := c.waitN(t, len(ids))
+
+	evs, _, err := e.db.ListEvents(context.Background(), store.EventQuery{After: ids[0] - 1, Limit: len(ids)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[int64]store.Event{}
+	for _, ev := range evs {
+		byID[ev.ID] = ev
+	}
+	for _, r := range got {
+		id := r.eventID(t)
+		ev := byID[id]
+		want, err := ev.Envelope()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(r.body, want) {
+			t.Fatalf("body differs from the canonical envelope:\n got %s\nwant %s", r.body, want)
+		}
+		h := r.header
+		if h.Get("Content-Type") != "application/json" || h.Get("X-Sentry-Signature-Generation") != "1" ||
+			h.Get("X-Sentry-Event-Type") != ev.EventType || h.Get("Content-Length") != "" && h.Get("Content-Length") != strconv.Itoa(len(want)) {
+			t.Fatalf("headers %v", h)
+		}
+		m := deliveryIDRe.FindStringSubmatch(h.Get("X-Sentry-Delivery-Id"))
+		if m == nil || m[1] != strconv.FormatInt(id, 10) || m[2] != h.Get("X-Sentry-Timestamp") {
+			t.Fatalf("X-Sentry-Delivery-Id %q, timestamp %q", h.Get("X-Sentry-Delivery-Id"), h.Get("X-Sentry-Timestamp"))
+		}
+		ts, _ := strconv.ParseInt(h.Get("X-Sentry-Timestamp"), 10, 64)
+		if d := time.Now().Unix() - ts; d < 0 || d > 5 {
+			t.Fatalf("X-Sentry-Timestamp %d is not the dispatch time", ts)
+		}
+		if h.Get("webhook-id") != "" || h.Get("webhook-signature") != "" {
+			t.Fatal("Standard Webhooks headers must be opt-in")
+		}
+		if !verifySentry(h, r.body, gen1Only(key), time.Now()) {
+			t.Fatalf("the seed verifier (Go port) rejects %v", h)
+		}
+		if verifySentry(h, r.body, gen1Only([]byte("wrong")), time.Now()) {
+			t.Fatal("a wrong secret verifies")
+		}
+	}
+
+	cases := wireCases(got, key, nil, "")
+	// A tampered copy of the first request must fail everywhere.
+	bad := cases[0]
+	bad.Body = base64.StdEncoding.EncodeToString(append(got[0].body, ' '))
+	cases = append(cases, bad)
+	wantVerdicts := func(verdicts []bool, who string) {
+		t.Helper()
+		if len(verdicts) != len(cases) {
+			t.Fatalf("%s returned %d verdicts for %d cases", who, len(verdicts), len(cases))
+		}
+		for i, v := range verdicts {
+			if v != (i < len(cases)-1) {
+				t.Fatalf("%s verdict %d = %v", who, i, v)
+			}
+		}
+	}
+	if requireTools(t, "python3") {
+		wantVerdicts(runPythonVerifier(t, cases), "seed Python verifier")
+	}
+	if requireTools(t, "node") {
+		seed, _ := runNodeVerifier(t, cases, "")
+		wantVerdicts(seed, "seed Node verifier")
+	}
+}
+
+func TestStandardWebhooks(t *testing.T) {
+	e := newEnv(t, withFakeClock(time.Now().Truncate(time.Second)))
+	outs := e.watch()
+	var mu sync.Mutex
+	failures := 1
+	c := newConsumer(t, e.fake.Now, func(w http.ResponseWriter, r *http.Request, cp captured) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures > 0 {
+			failures--
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	e.start()
+	sub, key := e.create(store.SubscriptionCreate{URL: c.srv.URL, StandardWebhooks: true})
+	whsec := "whsec_" + base64.StdEncoding.EncodeToString(key)
+	e.appendEvents(1, 1)
+	first := c.wait(t)
+	o := nextOutcome(t, outs)
+	e.fake.Set(o.upd.NextAttemptAt)
+	retry := c.wait(t)
+	nextOutcome(t, outs)
+
+	// webhook-id is stable across retries of one delivery, while the
+	// timestamp and both signatures are fresh.
+	if first.header.Get("webhook-id") == "" || first.header.Get("webhook-id") != retry.header.Get("webhook-id") {
+		t.Fatalf("webhook-id %q then %q", first.header.Get("webhook-id"), retry.header.Get("webhook-id"))
+	}
+	if first.header.Get("webhook-timestamp") == retry.header.Get("webhook-timestamp") ||
+		retry.header.Get("webhook-timestamp") != retry.header.Get("X-Sentry-Timestamp") {
+		t.Fatal("webhook-timestamp must be the (fresh) dispatch time")
+	}
+	if first.header.Get("X-Sentry-Delivery-Id") == retry.header.Get("X-Sentry-Delivery-Id") {
+		t.Fatal("X-Sentry-Delivery-Id must change on a retry")
+	}
+	// A replay is a new delivery: a new webhook-id.
+	ds := deliveries(t, e.db, sub.ID, "")
+	eventually(t, "first delivery succeeded", func() bool {
+		d, err := e.db.Delivery(context.Background(), sub.ID, ds[0].ID)
+		return err == nil && d.Status == store.DeliverySucceeded
+	})
+	if _, err := e.d.Replay(context.Background(), "test", sub.ID, ds[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	replay := c.wait(t)
+	if replay.header.Get("webhook-id") == first.header.Get("webhook-id") {
+		t.Fatal("a replay must carry a new webhook-id")
+	}
+	reqs := []captured{first, retry, replay}
+	for _, r := range reqs {
+		if !verifyStandard(r.header, r.body, whsec, e.fake.Now()) {
+			t.Fatalf("Standard Webhooks verification (spec algorithm) fails: %v", r.header)
+		}
+		if !verifySentry(r.header, r.body, gen1Only(key), e.fake.Now()) {
+			t.Fatal("the X-Sentry signature must still be there")
+		}
+	}
+	// The real library, as receivers run it (its clock is the wall clock;
+	// the fake clock started at the wall clock's time).
+	if dir := installStandardWebhooks(t); dir != "" {
+		cases := wireCases(reqs, key, nil, whsec)
+		tampered := cases[0]
+		tampered.Body = base64.StdEncoding.EncodeToString(bytes.Replace(first.body, []byte(`"event_id"`), []byte(`"event_id" `), 1))
+		cases = append(cases, tampered)
+		seed, std := runNodeVerifier(t, cases, dir)
+		for i := range cases {
+			want := i < len(cases)-1
+			if std[i] != want || seed[i] != want {
+				t.Fatalf("case %d: standardwebhooks %v, seed verifier %v, want %v", i, std[i], seed[i], want)
+			}
+		}
+		t.Logf("standardwebhooks (npm) and the seed's Node verifier agree on %d requests", len(cases))
+	}
+}
+
+func TestNoSecretOrBodyInLogsOrDatabase(t *testing.T) {
+	e := newEnv(t)
+	const leak = "postgres://admin:hunter2@db.internal/prod"
+	c := newConsumer(t, nil, func(w http.ResponseWriter, r *http.Request, cp captured) bool {
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte("stack trace: " + leak))
+		return true
+	})
+	outs := e.watch()
+	e.start()
+	_, key := e.create(store.SubscriptionCreate{URL: c.srv.URL + "/hook?token=querysecret"})
+	// A network failure too: its error names the URL unless stripped.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String() + "/hook?token=querysecret"
+	ln.Close()
+	e.create(store.SubscriptionCreate{Name: "refused", URL: refused})
+	e.appendEvents(3, 3)
+	kinds := map[store.ErrorKind]int{}
+	for range 6 {
+		o := nextOutcome(t, outs)
+		kinds[o.upd.Attempt.ErrorKind]++
+	}
+	if kinds[store.Kind5xx] != 3 || kinds[store.KindConnection] != 3 {
+		t.Fatalf("outcomes %v", kinds)
+	}
+	e.stop()
+	e.db.Close()
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(e.db.Path + suffix)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("hunter2")) || bytes.Contains(b, []byte("stack trace")) {
+			t.Fatalf("a response body was persisted in %s", e.db.Path+suffix)
+		}
+		if bytes.Contains(b, key) {
+			t.Fatalf("the plaintext secret is in %s", e.db.Path+suffix)
+		}
+	}
+	logs := e.logs.String()
+	for _, bad := range []string{string(key), "hunter2", "querysecret", `"aggregate_id":`, `"seq":`} {
+		if strings.Contains(logs, bad) {
+			t.Fatalf("logs contain %q:\n%s", bad, logs)
+		}
+	}
+	if !strings.Contains(logs, "webhook attempt failed") {
+		t.Fatalf("failed attempts are not logged:\n%s", logs)
+	}
+}
