@@ -44,6 +44,7 @@ func (m Main) commands() []command {
 		{"backup", "write a consistent copy of the database while serve runs", runBackup},
 		{"keygen", "print a new random Fernet key for SENTRY_ENCRYPTION_KEY", runKeygen},
 		{"healthcheck", "exit 0 when a local serve answers /healthz (for container health checks)", runHealthcheck},
+		{"bench", "measure the webhook dispatcher end to end (dispatch)", runBench},
 		{"version", "print the version", runVersion},
 	}
 }

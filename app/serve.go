@@ -73,6 +73,12 @@ func (m Main) serve(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 	if err != nil {
 		return err
 	}
+	if err := wireDispatcher(ctx, h, reg); err != nil {
+		return err
+	}
+	if err := wireConnectors(ctx, h, reg); err != nil {
+		return err
+	}
 	if prepare != nil {
 		if err := prepare(ctx, h); err != nil {
 			return err
