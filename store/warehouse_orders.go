@@ -320,7 +320,9 @@ type ShipInput struct {
 }
 
 // ShipSalesOrder ships a packed order: its lines leave the warehouse's stock,
-// it records carrier and tracking, and appends ship.confirmed. An unknown id
+// it records carrier and tracking, and appends ship.confirmed. For an order
+// with a source reference it also queues the fulfillment push to that
+// source (see GetFulfillmentPush), in the same transaction. An unknown id
 // gives ErrNotFound; bad input a *ValidationError; an order that is not
 // packed, or stock short of any line, a *ConflictError (nothing changes).
 func (db *DB) ShipSalesOrder(ctx context.Context, meta OpMeta, id string, in ShipInput) (Result[SalesOrder], error) {
@@ -352,9 +354,13 @@ func (db *DB) ShipSalesOrder(ctx context.Context, meta OpMeta, id string, in Shi
 		if err := o.updateSalesOrder(ctx, so); err != nil {
 			return SalesOrder{}, false, err
 		}
-		_, err = o.emit(ctx, EventShipConfirmed, AggregateSalesOrder, so.ID, so.WarehouseID, o.txnID,
-			shipData{OrderNumber: so.OrderNumber, Carrier: so.Carrier, Tracking: so.Tracking, Lines: so.Lines})
-		return so, false, err
+		if _, err := o.emit(ctx, EventShipConfirmed, AggregateSalesOrder, so.ID, so.WarehouseID, o.txnID,
+			shipData{OrderNumber: so.OrderNumber, Carrier: so.Carrier, Tracking: so.Tracking, Lines: so.Lines}); err != nil {
+			return SalesOrder{}, false, err
+		}
+		// An order from a connector owes its source a fulfillment push; queue
+		// it in this transaction so a crash cannot lose it (connector_fulfillment.go).
+		return so, false, o.queueFulfillmentPush(ctx, so, o.txnID)
 	})
 }
 
