@@ -1,0 +1,356 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"sentryhub/clock"
+	"sentryhub/store"
+)
+
+// runGroup owns the goroutines of launched runs. Their context outlives
+// the worker's by a grace period, so at shutdown a run in progress may
+// finish; after the grace it is cancelled and releases its row as
+// interrupted (the next start runs it again).
+type runGroup struct {
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	live   bool
+}
+
+func (g *runGroup) open(parent context.Context) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(parent))
+	g.live = true
+}
+
+// spawn runs fn in an owned goroutine; false once the group is closed.
+func (g *runGroup) spawn(fn func(ctx context.Context)) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.live {
+		return false
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		fn(g.ctx)
+	}()
+	return true
+}
+
+// close stops new spawns, waits up to grace for runs to finish, then
+// cancels the rest and waits for them.
+func (g *runGroup) close(c clock.Clock, grace time.Duration) {
+	g.mu.Lock()
+	if !g.live {
+		g.mu.Unlock()
+		return
+	}
+	g.live = false
+	cancel := g.cancel
+	g.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-c.After(grace):
+		cancel()
+		<-done
+	}
+	cancel()
+}
+
+// SchedulerConfig tunes the scheduler. Zero fields get the defaults.
+type SchedulerConfig struct {
+	// MaxJitter caps the random delay added to each next run (30s); the
+	// delay is at most a tenth of the schedule's period, so hourly syncs of
+	// many warehouses do not all start on the same second.
+	MaxJitter time.Duration
+	// Refresh is the longest the scheduler sleeps before re-reading the
+	// schedules (1m), so edits made by another process are picked up.
+	Refresh time.Duration
+	// Grace is how long runs in progress may continue after shutdown (10s).
+	Grace time.Duration
+	// Rand returns jitter in [0,1) (math/rand/v2 when nil).
+	Rand func() float64
+	// OnTick, when set, is called after each pass with the next wake-up
+	// time, once the scheduler is already waiting for it (tests wait on it
+	// instead of sleeping).
+	OnTick func(next time.Time)
+}
+
+// Scheduler starts syncs when their schedules are due. Schedules live in
+// SQLite with their next run time, which the scheduler advances with a
+// compare-and-set before starting a run: a restart neither loses a due run
+// nor runs one twice, and missed runs are coalesced into one.
+type Scheduler struct {
+	cfg    SchedulerConfig
+	db     *store.DB
+	runner *Runner
+	clock  clock.Clock
+	log    *slog.Logger
+	wake   chan struct{}
+	group  runGroup
+
+	mu       sync.Mutex
+	inflight map[store.SyncKey]bool
+}
+
+// NewScheduler returns a scheduler running syncs through runner.
+func NewScheduler(cfg SchedulerConfig, db *store.DB, runner *Runner, c clock.Clock, log *slog.Logger) *Scheduler {
+	if cfg.MaxJitter <= 0 {
+		cfg.MaxJitter = 30 * time.Second
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = time.Minute
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 10 * time.Second
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Scheduler{cfg: cfg, db: db, runner: runner, clock: c, log: log,
+		wake: make(chan struct{}, 1), inflight: map[store.SyncKey]bool{}}
+}
+
+// Wake makes the scheduler re-read the schedules now (after an edit).
+func (s *Scheduler) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// NextRun returns the first run of spec after now, jittered.
+func (s *Scheduler) NextRun(spec ScheduleSpec, now time.Time) time.Time {
+	next := spec.Next(now)
+	if next.IsZero() {
+		return next
+	}
+	period := spec.Interval
+	if spec.Cron != nil {
+		period = spec.Cron.Next(next).Sub(next)
+	}
+	j := min(s.cfg.MaxJitter, period/10)
+	if j <= 0 {
+		return next
+	}
+	return next.Add(time.Duration(s.cfg.Rand() * float64(j)))
+}
+
+// Run schedules until ctx ends, then lets runs in progress finish within
+// the grace period. It returns nil.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.group.open(ctx)
+	defer s.group.close(s.clock, s.cfg.Grace)
+	for {
+		next, err := s.tick(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("scheduler pass failed", slog.Any("error", err))
+		}
+		wait := max(next.Sub(s.clock.Now()), 0)
+		timer := s.clock.After(wait)
+		if s.cfg.OnTick != nil {
+			s.cfg.OnTick(next)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-timer:
+		}
+	}
+}
+
+// tick starts every due schedule and returns when to look again.
+func (s *Scheduler) tick(ctx context.Context) (time.Time, error) {
+	now := s.clock.Now()
+	next := now.Add(s.cfg.Refresh)
+	schedules, err := s.db.ListSchedules(ctx, "", 0)
+	if err != nil {
+		return next, err
+	}
+	for _, sc := range schedules {
+		if !sc.Enabled {
+			continue
+		}
+		if sc.NextRunAt.After(now) {
+			if sc.NextRunAt.Before(next) {
+				next = sc.NextRunAt
+			}
+			continue
+		}
+		spec, bad := ParseSchedule(sc.IntervalSeconds, sc.Cron)
+		if bad != nil {
+			s.log.Error("invalid stored schedule", slog.String("sync", sc.SyncKey.String()), slog.Any("problems", bad))
+			continue
+		}
+		nr := s.NextRun(spec, now)
+		won, err := s.db.AdvanceSchedule(ctx, sc.SyncKey, sc.NextRunAt, nr)
+		if err != nil {
+			return next, err
+		}
+		if !won {
+			continue // another scheduler took this slot, or an admin changed it
+		}
+		if nr.Before(next) {
+			next = nr
+		}
+		s.launch(sc.SyncKey)
+	}
+	return next, nil
+}
+
+func (s *Scheduler) launch(k store.SyncKey) {
+	s.mu.Lock()
+	if s.inflight[k] {
+		s.mu.Unlock()
+		s.log.Info("scheduled sync skipped: previous run still in progress", slog.String("sync", k.String()))
+		return
+	}
+	s.inflight[k] = true
+	s.mu.Unlock()
+	ok := s.group.spawn(func(ctx context.Context) {
+		defer func() {
+			s.mu.Lock()
+			delete(s.inflight, k)
+			s.mu.Unlock()
+		}()
+		_, err := s.runner.Run(ctx, k, RunOptions{Trigger: "schedule"})
+		var dup *store.DuplicateRunError
+		switch {
+		case errors.As(err, &dup):
+			s.log.Info("scheduled sync skipped: already running", slog.String("sync", k.String()), slog.String("run_id", dup.RunID))
+		case err != nil:
+			s.log.Warn("scheduled sync not started", slog.String("sync", k.String()), slog.Any("error", err))
+		}
+	})
+	if !ok {
+		s.mu.Lock()
+		delete(s.inflight, k)
+		s.mu.Unlock()
+	}
+}
+
+// FulfillmentWorker pushes queued fulfillments: every PollEvery (and when
+// woken) it runs the fulfillment sync of each connector + warehouse with
+// pushes due, through the runner's state machine.
+type FulfillmentWorker struct {
+	runner *Runner
+	every  time.Duration
+	wake   chan struct{}
+	// OnDrain, when set, is called after each pass once the worker is
+	// waiting again (tests wait on it instead of sleeping). Set it before
+	// Run.
+	OnDrain func()
+}
+
+// NewFulfillmentWorker returns a worker polling every `every` (5s when 0).
+func NewFulfillmentWorker(runner *Runner, every time.Duration) *FulfillmentWorker {
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	return &FulfillmentWorker{runner: runner, every: every, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes the worker look for due pushes now.
+func (w *FulfillmentWorker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run works the queue until ctx ends. It returns nil.
+func (w *FulfillmentWorker) Run(ctx context.Context) error {
+	for {
+		if err := w.Drain(ctx); err != nil && ctx.Err() == nil {
+			w.runner.Log.Error("fulfillment pass failed", slog.Any("error", err))
+		}
+		timer := w.runner.Clock.After(w.every)
+		if w.OnDrain != nil {
+			w.OnDrain()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.wake:
+		case <-timer:
+		}
+	}
+}
+
+// Drain runs one pass: a fulfillment run per connector + warehouse with due
+// pushes. Pushes whose source has no connector able to push are marked
+// skipped.
+func (w *FulfillmentWorker) Drain(ctx context.Context) error {
+	r := w.runner
+	keys, err := r.DB.DueFulfillmentKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if ctx.Err() != nil {
+			return nil
+		}
+		info, _, ok := r.Registry.Lookup(k.Connector)
+		if !ok || !info.Supports(CapPushFulfillment) {
+			reason := "connector " + k.Connector + " is not registered"
+			if ok {
+				reason = "connector " + k.Connector + " does not support push_fulfillment"
+			}
+			if err := r.settleDue(ctx, k, store.FulfillmentSkipped, reason, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		_, err := r.Run(ctx, store.SyncKey{Connector: k.Connector, WarehouseID: k.WarehouseID, SyncType: SyncFulfillment},
+			RunOptions{Trigger: "fulfillment"})
+		var dup *store.DuplicateRunError
+		if err != nil && !errors.As(err, &dup) {
+			r.Log.Warn("fulfillment run not started", slog.String("connector", k.Connector),
+				slog.Int64("warehouse_id", k.WarehouseID), slog.Any("error", err))
+		}
+	}
+	return nil
+}
+
+// settleDue records one attempt on every due push of k: status with
+// message, retried after delay when status is pending.
+func (r *Runner) settleDue(ctx context.Context, k store.FulfillmentKey, status store.FulfillmentStatus, msg string, delay time.Duration) error {
+	pushes, err := r.DB.ListFulfillmentPushes(ctx, store.FulfillmentFilter{Connector: k.Connector,
+		WarehouseID: k.WarehouseID, DueOnly: true, Limit: 500})
+	if err != nil {
+		return err
+	}
+	for _, p := range pushes {
+		a := store.FulfillmentAttempt{Status: status, Error: msg, Counted: true}
+		if status == store.FulfillmentPending {
+			if p.Attempts+1 >= r.cfg.MaxPushAttempts {
+				a.Status = store.FulfillmentFailed
+			} else {
+				a.NextAttemptAt = r.Clock.Now().Add(max(delay, r.pushDelay(p.Attempts+1)))
+			}
+		}
+		if err := r.DB.RecordFulfillmentAttempt(ctx, p.ID, a); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		r.Metrics.push(k.Connector, string(a.Status))
+	}
+	return nil
+}
