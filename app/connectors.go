@@ -1,0 +1,71 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sentryhub/clock"
+	"sentryhub/connectors"
+	"sentryhub/connectors/shopify"
+	"sentryhub/ssrf"
+)
+
+// connectorOptions lets tests point first-party connectors at fakes; the
+// zero value is production.
+type connectorOptions struct {
+	shopify shopify.Options
+}
+
+// registerConnectors registers every first-party connector, explicitly and
+// by name: the registry is a value built here, not package state filled by
+// init functions. A refused registration is returned with the connector's
+// name so serve exits non-zero with a clear message. The example connector
+// is a template for developers and is not registered.
+func registerConnectors(r *connectors.Registry, o connectorOptions) error {
+	for _, c := range []struct {
+		name     string
+		register func(*connectors.Registry) error
+	}{
+		{shopify.Name, func(r *connectors.Registry) error { return shopify.Register(r, o.shopify) }},
+	} {
+		if err := c.register(r); err != nil {
+			return fmt.Errorf("register connector %s: %w", c.name, err)
+		}
+	}
+	return nil
+}
+
+// wireConnectors builds the connector framework over h's database and
+// vault: the registry, the HTTP pool (dialing through the SSRF guard
+// configured from SENTRY_ALLOW_PRIVATE_TARGETS), the sync runner, the
+// scheduler and the fulfillment worker. It registers the connector admin
+// API on the web server and adds three workers to h: the service (owner of
+// admin-triggered runs), the scheduler and the fulfillment loop.
+func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error {
+	_ = ctx // construction does no I/O; the workers open what they need
+	registry := connectors.NewRegistry()
+	if err := registerConnectors(registry, connectorOptions{}); err != nil {
+		return err
+	}
+	metrics, err := connectors.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	log := h.log.With(slog.String("component", "connectors"))
+	clk := clock.Real{}
+	guard := ssrf.New(ssrf.Config{AllowPrivate: h.cfg.AllowPrivateTargets})
+	pool := connectors.NewHTTPPool(connectors.HTTPConfig{UserAgent: "sentryhub/" + Version}, guard, clk, log, metrics)
+	runner := connectors.NewRunner(connectors.RunnerConfig{}, connectors.RunnerDeps{
+		Registry: registry, DB: h.db, Vault: h.vault, HTTP: pool, Clock: clk, Log: log, Metrics: metrics})
+	scheduler := connectors.NewScheduler(connectors.SchedulerConfig{}, h.db, runner, clk, log)
+	fulfillment := connectors.NewFulfillmentWorker(runner, 0)
+	svc := connectors.NewService(connectors.ServiceConfig{Registry: registry, DB: h.db, Vault: h.vault, HTTP: pool,
+		Runner: runner, Scheduler: scheduler, Fulfillment: fulfillment, Clock: clk, Log: log})
+	h.web.SetConnectors(svc)
+	h.workers = append(h.workers, svc.Serve, scheduler.Run, fulfillment.Run)
+	log.Info("connectors registered", slog.Any("connectors", registry.Names()))
+	return nil
+}
