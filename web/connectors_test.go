@@ -253,6 +253,21 @@ func TestConnectorAdminAPIEndToEnd(t *testing.T) {
 	if st, nums := e.fake.OrderFulfillment(order); st != "CLOSED" || len(nums) != 1 || nums[0] != "1ZWEB" {
 		t.Fatalf("upstream %s %v", st, nums)
 	}
+	// The order itself reports the push's outcome.
+	var got struct {
+		Status      string `json:"status"`
+		Fulfillment *struct {
+			Connector   string     `json:"connector"`
+			Status      string     `json:"status"`
+			Attempts    int        `json:"attempts"`
+			CompletedAt *time.Time `json:"completed_at"`
+		} `json:"fulfillment"`
+	}
+	e.call("GET", "/api/v1/sales-orders/"+so.ID, "", 200, &got)
+	if f := got.Fulfillment; got.Status != "shipped" || f == nil || f.Connector != "shopify" ||
+		f.Status != "succeeded" || f.Attempts != 1 || f.CompletedAt == nil {
+		t.Fatalf("order after push: %+v %+v", got, got.Fulfillment)
+	}
 	e.call("POST", "/api/admin/connectors/shopify/fulfillments/"+itoa(fl.Fulfillments[0].ID)+"/retry", "", 409, nil)
 
 	// 6. Schedules.

@@ -2,10 +2,12 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -190,12 +192,47 @@ func (s *Server) createSalesOrder(w http.ResponseWriter, r *http.Request) error 
 	})
 }
 
+// salesOrderView is a sales order as GET returns it: with, for an order
+// that came from a connector and shipped, the outcome of pushing the
+// fulfillment back to its source.
+type salesOrderView struct {
+	store.SalesOrder
+	Fulfillment *fulfillmentView `json:"fulfillment,omitempty"`
+}
+
+// fulfillmentView is the part of a fulfillment push an order's reader
+// needs; the queue's internals (lease, idempotency key) stay out.
+type fulfillmentView struct {
+	Connector     string                  `json:"connector"`
+	Status        store.FulfillmentStatus `json:"status"`
+	Attempts      int                     `json:"attempts"`
+	NextAttemptAt *time.Time              `json:"next_attempt_at,omitempty"`
+	LastError     string                  `json:"last_error,omitempty"`
+	UpstreamRef   string                  `json:"upstream_ref,omitempty"`
+	CompletedAt   *time.Time              `json:"completed_at,omitempty"`
+}
+
 func (s *Server) getSalesOrder(w http.ResponseWriter, r *http.Request) error {
 	so, err := s.db.GetSalesOrder(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, so)
+	v := salesOrderView{SalesOrder: so}
+	if so.Source != nil && so.ShippedAt != nil {
+		p, err := s.db.GetFulfillmentPush(r.Context(), so.ID)
+		switch {
+		case err == nil:
+			v.Fulfillment = &fulfillmentView{Connector: p.Connector, Status: p.Status,
+				Attempts: p.Attempts, LastError: p.LastError, UpstreamRef: p.UpstreamRef,
+				CompletedAt: p.CompletedAt}
+			if p.Status == store.FulfillmentPending {
+				v.Fulfillment.NextAttemptAt = &p.NextAttemptAt
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
