@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,13 +13,14 @@ import (
 
 	"sentryhub/clock"
 	"sentryhub/store"
+	"sentryhub/store/vault"
 )
 
 // ServiceConfig wires a Service.
 type ServiceConfig struct {
 	Registry *Registry
 	DB       *store.DB
-	Vault    CredentialVault
+	Vault    ServiceVault
 	HTTP     *HTTPPool
 	Runner   *Runner
 	// Scheduler and Fulfillment are woken after admin edits; optional.
@@ -30,6 +32,14 @@ type ServiceConfig struct {
 	TestTimeout time.Duration
 	// Grace is how long admin-triggered runs may continue after shutdown (10s).
 	Grace time.Duration
+}
+
+// ServiceVault is the vault the admin service writes through: besides
+// what runs need, it can join a transaction, so a credentials form's
+// secrets and settings are stored together or not at all.
+type ServiceVault interface {
+	CredentialVault
+	PutCredentialsTx(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64, values map[string]vault.Secret) error
 }
 
 // Service is what the admin API calls: credentials, tests, sync status,
@@ -190,15 +200,21 @@ func (s *Service) PutCredentials(ctx context.Context, actor, name string, wareho
 	if len(bad) > 0 {
 		return CredentialView{}, &store.ValidationError{Message: "invalid credentials for connector " + name + ": " + fieldSummary(bad), Fields: bad}
 	}
-	if len(sub.Secrets) > 0 {
-		if err := s.cfg.Vault.PutCredentials(ctx, actor, name, warehouseID, sub.Secrets); err != nil {
-			return CredentialView{}, err
+	// One transaction: a form's secrets and settings land together or not
+	// at all, each with its audit row.
+	err = s.cfg.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		if len(sub.Secrets) > 0 {
+			if err := s.cfg.Vault.PutCredentialsTx(ctx, tx, actor, name, warehouseID, sub.Secrets); err != nil {
+				return err
+			}
 		}
-	}
-	if len(sub.Settings) > 0 {
-		if err := s.cfg.DB.PutConnectorSettings(ctx, actor, name, warehouseID, sub.Settings); err != nil {
-			return CredentialView{}, err
+		if len(sub.Settings) > 0 {
+			return s.cfg.DB.PutConnectorSettingsTx(ctx, tx, actor, name, warehouseID, sub.Settings)
 		}
+		return nil
+	})
+	if err != nil {
+		return CredentialView{}, err
 	}
 	return s.GetCredentials(ctx, name, warehouseID)
 }

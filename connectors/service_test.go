@@ -2,6 +2,7 @@ package connectors_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"runtime"
@@ -180,4 +181,62 @@ func TestTriggerSync(t *testing.T) {
 	}
 	cancel()
 	<-served
+}
+
+// A credentials form is stored whole or not at all: when the settings write
+// fails after the secrets were written, the secrets roll back with it.
+func TestCredentialsAllOrNothing(t *testing.T) {
+	h := newHarness(t, connectors.RunnerConfig{})
+	schema := connectors.Schema{Fields: []connectors.Field{
+		{Name: "shop", Type: connectors.TypeString, Required: true, Label: "Shop"},
+		{Name: "token", Type: connectors.TypeString, Secret: true, Label: "Token"},
+	}}
+	if err := h.reg.Register("atomic", func(connectors.Env) connectors.Connector {
+		return &stub{caps: []connectors.Capability{connectors.CapSyncItems}, schema: schema}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	svc := newService(h)
+	ctx := h.ctx
+	if _, err := svc.PutCredentials(ctx, "user:a", "atomic", h.wh, raw(t, `{"shop":"acme","token":"tok_first"}`)); err != nil {
+		t.Fatal(err)
+	}
+	before, err := h.db.ListAudit(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make the settings write fail inside the transaction, after the vault
+	// has already written the new secret.
+	if err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TRIGGER fail_settings BEFORE UPDATE ON connector_settings
+			BEGIN SELECT RAISE(ABORT, 'injected settings failure'); END`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.PutCredentials(ctx, "user:a", "atomic", h.wh, raw(t, `{"shop":"acme2","token":"tok_second"}`))
+	if err == nil || !strings.Contains(err.Error(), "injected settings failure") {
+		t.Fatalf("put with failing settings: %v", err)
+	}
+	if strings.Contains(err.Error(), "tok_second") {
+		t.Fatalf("secret in error: %v", err)
+	}
+	secrets, err := h.vault.Credentials(ctx, "atomic", h.wh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(secrets["token"].Reveal()); got != "tok_first" {
+		t.Fatalf("token after failed put = %q, want the first value kept", got)
+	}
+	view, err := svc.GetCredentials(ctx, "atomic", h.wh)
+	if err != nil || view.Values["shop"] != "acme" {
+		t.Fatalf("settings after failed put: %+v %v", view, err)
+	}
+	after, err := h.db.ListAudit(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("audit rows %d -> %d: a failed put left an audit entry", len(before), len(after))
+	}
 }

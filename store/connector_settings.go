@@ -60,6 +60,32 @@ func (db *DB) GetConnectorSettings(ctx context.Context, connector string, wareho
 // "connector.settings.put" audit row naming the keys, never the values, in
 // one transaction. Bad names or values give a *ValidationError.
 func (db *DB) PutConnectorSettings(ctx context.Context, actor, connector string, warehouseID int64, values map[string]string) error {
+	if err := validateSettings(connector, warehouseID, values); err != nil {
+		return err
+	}
+	err := db.WithTx(ctx, func(tx *sql.Tx) error {
+		return db.putConnectorSettings(ctx, tx, actor, connector, warehouseID, values)
+	})
+	if err != nil {
+		return fmt.Errorf("put connector settings %s: %w", connectorTarget(connector, warehouseID), err)
+	}
+	return nil
+}
+
+// PutConnectorSettingsTx is PutConnectorSettings inside the caller's write
+// transaction (from WithTx), so settings and the credentials they go with
+// commit together or not at all.
+func (db *DB) PutConnectorSettingsTx(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64, values map[string]string) error {
+	if err := validateSettings(connector, warehouseID, values); err != nil {
+		return err
+	}
+	if err := db.putConnectorSettings(ctx, tx, actor, connector, warehouseID, values); err != nil {
+		return fmt.Errorf("put connector settings %s: %w", connectorTarget(connector, warehouseID), err)
+	}
+	return nil
+}
+
+func validateSettings(connector string, warehouseID int64, values map[string]string) error {
 	f := fieldErrs{}
 	f.checkText("connector", connector, maxNameLen, true)
 	f.checkWarehouseID("warehouse_id", warehouseID)
@@ -72,28 +98,23 @@ func (db *DB) PutConnectorSettings(ctx context.Context, actor, connector string,
 			f.add("values."+k, fmt.Sprintf("must be at most %d bytes", maxSettingLen))
 		}
 	}
-	if err := f.invalid("invalid connector settings"); err != nil {
-		return err
-	}
+	return f.invalid("invalid connector settings")
+}
+
+func (db *DB) putConnectorSettings(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64, values map[string]string) error {
 	keys := slices.Sorted(maps.Keys(values))
-	err := db.WithTx(ctx, func(tx *sql.Tx) error {
-		ts := formatTime(db.now())
-		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO connector_settings
-				(connector_name, warehouse_id, key, value, updated_at) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (connector_name, warehouse_id, key)
-				DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-				connector, warehouseID, k, values[k], ts); err != nil {
-				return fmt.Errorf("store setting %s: %w", k, interpretError(err))
-			}
+	ts := formatTime(db.now())
+	for _, k := range keys {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO connector_settings
+			(connector_name, warehouse_id, key, value, updated_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (connector_name, warehouse_id, key)
+			DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+			connector, warehouseID, k, values[k], ts); err != nil {
+			return fmt.Errorf("store setting %s: %w", k, interpretError(err))
 		}
-		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "connector.settings.put",
-			Target: connectorTarget(connector, warehouseID), Diff: map[string][]string{"keys": keys}})
-	})
-	if err != nil {
-		return fmt.Errorf("put connector settings %s: %w", connectorTarget(connector, warehouseID), err)
 	}
-	return nil
+	return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "connector.settings.put",
+		Target: connectorTarget(connector, warehouseID), Diff: map[string][]string{"keys": keys}})
 }
 
 // DeleteConnectorSettings removes every setting of connector in

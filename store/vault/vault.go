@@ -128,6 +128,32 @@ func validateScope(fields map[string]string, connector string, warehouseID int64
 // *store.ValidationError (wrapping store.ErrInvalid) for an empty connector
 // name, a warehouse id below 1, no values, an empty key name or an empty value.
 func (v *Vault) PutCredentials(ctx context.Context, actor, connector string, warehouseID int64, values map[string]Secret) error {
+	if err := validatePut(connector, warehouseID, values); err != nil {
+		return err
+	}
+	err := v.db.WithTx(ctx, func(tx *sql.Tx) error {
+		return v.putCredentials(ctx, tx, actor, connector, warehouseID, values)
+	})
+	if err != nil {
+		return fmt.Errorf("put credentials %s: %w", credentialsTarget(connector, warehouseID), err)
+	}
+	return nil
+}
+
+// PutCredentialsTx is PutCredentials inside the caller's write transaction,
+// for writes that must commit together with the credentials (a
+// connector's non-secret settings). tx must come from the same store.DB.
+func (v *Vault) PutCredentialsTx(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64, values map[string]Secret) error {
+	if err := validatePut(connector, warehouseID, values); err != nil {
+		return err
+	}
+	if err := v.putCredentials(ctx, tx, actor, connector, warehouseID, values); err != nil {
+		return fmt.Errorf("put credentials %s: %w", credentialsTarget(connector, warehouseID), err)
+	}
+	return nil
+}
+
+func validatePut(connector string, warehouseID int64, values map[string]Secret) error {
 	fields := map[string]string{}
 	validateScope(fields, connector, warehouseID)
 	if len(values) == 0 {
@@ -146,51 +172,48 @@ func (v *Vault) PutCredentials(ctx context.Context, actor, connector string, war
 	if len(fields) > 0 {
 		return &store.ValidationError{Message: "invalid credentials", Fields: fields}
 	}
-	names := slices.Sorted(maps.Keys(values))
+	return nil
+}
 
-	err := v.db.WithTx(ctx, func(tx *sql.Tx) error {
-		existing, err := credentialKeys(ctx, tx, connector, warehouseID)
+func (v *Vault) putCredentials(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64, values map[string]Secret) error {
+	names := slices.Sorted(maps.Keys(values))
+	existing, err := credentialKeys(ctx, tx, connector, warehouseID)
+	if err != nil {
+		return err
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	now := v.now()
+	ts := now.Format(store.TimeFormat)
+	created, updated := []string{}, []string{}
+	for _, name := range names {
+		tok, err := encrypt(v.key, values[name], now)
 		if err != nil {
 			return err
 		}
-		v.mu.RLock()
-		defer v.mu.RUnlock()
-		now := v.now()
-		ts := now.Format(store.TimeFormat)
-		created, updated := []string{}, []string{}
-		for _, name := range names {
-			tok, err := encrypt(v.key, values[name], now)
-			if err != nil {
-				return err
-			}
-			// created_at survives an update: it says when the credential
-			// was first set, updated_at when its value last changed.
-			_, err = tx.ExecContext(ctx, `INSERT INTO connector_credentials
-				(connector_name, warehouse_id, key, encrypted_value, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT (connector_name, warehouse_id, key)
-				DO UPDATE SET encrypted_value = excluded.encrypted_value, updated_at = excluded.updated_at`,
-				connector, warehouseID, name, tok, ts, ts)
-			if err != nil {
-				return fmt.Errorf("store credential %s: %w", name, err)
-			}
-			if slices.Contains(existing, name) {
-				updated = append(updated, name)
-			} else {
-				created = append(created, name)
-			}
+		// created_at survives an update: it says when the credential
+		// was first set, updated_at when its value last changed.
+		_, err = tx.ExecContext(ctx, `INSERT INTO connector_credentials
+			(connector_name, warehouse_id, key, encrypted_value, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (connector_name, warehouse_id, key)
+			DO UPDATE SET encrypted_value = excluded.encrypted_value, updated_at = excluded.updated_at`,
+			connector, warehouseID, name, tok, ts, ts)
+		if err != nil {
+			return fmt.Errorf("store credential %s: %w", name, err)
 		}
-		return v.db.AppendAudit(ctx, tx, store.Audit{
-			Actor:  actor,
-			Action: "credentials.put",
-			Target: credentialsTarget(connector, warehouseID),
-			Diff:   map[string][]string{"keys_created": created, "keys_updated": updated},
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("put credentials %s: %w", credentialsTarget(connector, warehouseID), err)
+		if slices.Contains(existing, name) {
+			updated = append(updated, name)
+		} else {
+			created = append(created, name)
+		}
 	}
-	return nil
+	return v.db.AppendAudit(ctx, tx, store.Audit{
+		Actor:  actor,
+		Action: "credentials.put",
+		Target: credentialsTarget(connector, warehouseID),
+		Diff:   map[string][]string{"keys_created": created, "keys_updated": updated},
+	})
 }
 
 // DeleteCredentials removes every credential of connector in warehouseID and
