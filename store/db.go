@@ -31,7 +31,8 @@ type DB struct {
 	// Now is the clock used for timestamps written by store methods.
 	Now func() time.Time
 
-	outbox outbox // wake-up target and prepared write statements (events.go)
+	outbox outbox      // wake-up target and prepared write statements (events.go)
+	group  groupCommit // batches concurrent operations into one commit (groupcommit.go)
 }
 
 // The pragmas go in the DSN because modernc applies each _pragma on every new

@@ -250,34 +250,6 @@ func (w *writeTx) QueryRowContext(ctx context.Context, q string, args ...any) *s
 	return w.tx.QueryRowContext(ctx, q, args...)
 }
 
-// update runs fn in one write transaction and commits it, then wakes the
-// Notifier if fn appended events. It returns the appended event ids.
-func (db *DB) update(ctx context.Context, fn func(w *writeTx) error) ([]int64, error) {
-	stmts, err := db.writeStmts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	// Stored times have millisecond precision; truncating here makes what an
-	// operation returns equal what a later read returns.
-	now := db.now().Truncate(time.Millisecond)
-	w := &writeTx{db: db, tx: tx, now: now, nowText: formatTime(now), prepared: stmts}
-	if err := fn(w); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", interpretError(err))
-	}
-	if len(w.eventIDs) > 0 {
-		db.notify()
-	}
-	return w.eventIDs, nil
-}
-
 // appendEvent inserts one event in w's transaction and returns its event_id.
 // ev must already be normalized (see normalizeEvent), its Data canonical.
 //

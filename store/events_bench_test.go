@@ -3,6 +3,7 @@ package store_test
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,4 +151,35 @@ func reportCPU(b *testing.B, cpu time.Duration) {
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
 	}
+}
+
+// BenchmarkShipOperationParallel ships from 8 goroutines, as concurrent HTTP
+// requests do, so concurrent operations can share a commit (groupcommit.go).
+func BenchmarkShipOperationParallel(b *testing.B) {
+	e := newWHEnv(b)
+	e.stock(e.wh1, "WIDGET-1", 1_000_000_000)
+	e.stock(e.wh1, "GADGET-9", 1_000_000_000)
+	ids := make([]string, b.N)
+	for i := range ids {
+		so := e.order(uuid.NewString(), e.wh1, line("WIDGET-1", 2), line("GADGET-9", 1))
+		e.advance(so, store.SalesOrderPacked)
+		ids[i] = so.ID
+	}
+	var next atomic.Int64
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := ids[next.Add(1)-1]
+			if _, err := e.db.ShipSalesOrder(e.ctx, e.meta(), id,
+				store.ShipInput{Carrier: "UPS", Tracking: "1Z999AA10123456784"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportCPU(b, processCPU()-start)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
