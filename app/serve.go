@@ -79,6 +79,7 @@ func (m Main) serve(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 	if err := wireConnectors(ctx, h, reg); err != nil {
 		return err
 	}
+	h.workers = append(h.workers, janitor(db, clock.Real{}, log))
 	if prepare != nil {
 		if err := prepare(ctx, h); err != nil {
 			return err

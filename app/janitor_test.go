@@ -1,0 +1,70 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"sentryhub/clock"
+	"sentryhub/store"
+)
+
+func TestJanitorPrunesAndStops(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	fc := clock.NewFake(start)
+	insert := func(age time.Duration, id string) {
+		t.Helper()
+		if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.Exec(`INSERT INTO idempotency_keys (request_id, operation, request_hash, result, actor, created_at)
+				VALUES (?, 'adjustment', 'h', '{}', 'test', ?)`, id, start.Add(-age).Format(store.TimeFormat))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+			return tx.QueryRow(`SELECT count(*) FROM idempotency_keys`).Scan(&n)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	insert(8*24*time.Hour, "old")
+	insert(time.Hour, "young")
+
+	run, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- janitor(db, fc, slog.New(slog.NewTextHandler(io.Discard, nil)))(run) }()
+
+	// The first pass runs at start; the janitor then waits for its tick.
+	<-fc.WaiterAdded()
+	if n := count(); n != 1 {
+		t.Fatalf("after the first pass %d keys remain, want 1", n)
+	}
+	// Seven days on, the young key is past the window too.
+	fc.Advance(7 * 24 * time.Hour)
+	<-fc.WaiterAdded()
+	if n := count(); n != 0 {
+		t.Fatalf("after a week %d keys remain, want 0", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("janitor stopped with %v", err)
+	}
+}
