@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -150,32 +149,18 @@ func (db *DB) ListFulfillmentPushes(ctx context.Context, f FulfillmentFilter) ([
 		f.Limit = 50
 	}
 	f.Limit = min(f.Limit, 500)
-	var where []string
-	var args []any
-	if f.Connector != "" {
-		where = append(where, "connector_name = ?")
-		args = append(args, f.Connector)
-	}
-	if f.WarehouseID != 0 {
-		where = append(where, "warehouse_id = ?")
-		args = append(args, f.WarehouseID)
-	}
-	if f.Status != "" {
-		where = append(where, "status = ?")
-		args = append(args, f.Status)
-	}
+	var w filter
+	eq(&w, "connector_name", f.Connector)
+	eq(&w, "warehouse_id", f.WarehouseID)
+	eq(&w, "status", f.Status)
 	order := " ORDER BY id DESC"
 	if f.DueOnly {
-		where = append(where, "status = 'pending'", "next_attempt_at <= ?")
-		args = append(args, formatTime(db.now()))
+		w.where("status = 'pending'")
+		w.where("next_attempt_at <= ?", formatTime(db.now()))
 		order = " ORDER BY id"
 	}
-	q := `SELECT ` + fulfillmentCols + ` FROM fulfillment_pushes`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += order + " LIMIT ?"
-	args = append(args, f.Limit)
+	q := `SELECT ` + fulfillmentCols + ` FROM fulfillment_pushes` + w.sql() + order + " LIMIT ?"
+	args := append(w.args, f.Limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list fulfillment pushes: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -66,22 +65,12 @@ func (db *DB) ListSchedules(ctx context.Context, connector string, warehouseID i
 }
 
 func listSchedules(ctx context.Context, q querier, connector string, warehouseID int64) ([]ConnectorSchedule, error) {
-	var where []string
-	var args []any
-	if connector != "" {
-		where = append(where, "connector_name = ?")
-		args = append(args, connector)
-	}
-	if warehouseID != 0 {
-		where = append(where, "warehouse_id = ?")
-		args = append(args, warehouseID)
-	}
-	qs := `SELECT ` + scheduleCols + ` FROM connector_schedules`
-	if len(where) > 0 {
-		qs += " WHERE " + strings.Join(where, " AND ")
-	}
+	var f filter
+	eq(&f, "connector_name", connector)
+	eq(&f, "warehouse_id", warehouseID)
+	qs := `SELECT ` + scheduleCols + ` FROM connector_schedules` + f.sql()
 	qs += " ORDER BY connector_name, warehouse_id, sync_type"
-	rows, err := q.QueryContext(ctx, qs, args...)
+	rows, err := q.QueryContext(ctx, qs, f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -176,22 +175,12 @@ func (db *DB) GetSyncState(ctx context.Context, k SyncKey) (SyncState, error) {
 // ListSyncStates returns the sync states of connector (every connector when
 // empty) in warehouseID (every warehouse when 0), ordered by key.
 func (db *DB) ListSyncStates(ctx context.Context, connector string, warehouseID int64) ([]SyncState, error) {
-	var where []string
-	var args []any
-	if connector != "" {
-		where = append(where, "connector_name = ?")
-		args = append(args, connector)
-	}
-	if warehouseID != 0 {
-		where = append(where, "warehouse_id = ?")
-		args = append(args, warehouseID)
-	}
-	q := `SELECT ` + syncStateCols + ` FROM sync_state`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
+	var f filter
+	eq(&f, "connector_name", connector)
+	eq(&f, "warehouse_id", warehouseID)
+	q := `SELECT ` + syncStateCols + ` FROM sync_state` + f.sql()
 	q += " ORDER BY connector_name, warehouse_id, sync_type"
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	rows, err := db.r.QueryContext(ctx, q, f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list sync states: %w", err)
 	}
@@ -460,28 +449,14 @@ func (db *DB) ListSyncRuns(ctx context.Context, f SyncRunFilter) ([]SyncRun, err
 		f.Limit = 20
 	}
 	f.Limit = min(f.Limit, 500)
-	var where []string
-	var args []any
-	if f.Connector != "" {
-		where = append(where, "connector_name = ?")
-		args = append(args, f.Connector)
-	}
-	if f.WarehouseID != 0 {
-		where = append(where, "warehouse_id = ?")
-		args = append(args, f.WarehouseID)
-	}
-	if f.SyncType != "" {
-		where = append(where, "sync_type = ?")
-		args = append(args, f.SyncType)
-	}
+	var w filter
+	eq(&w, "connector_name", f.Connector)
+	eq(&w, "warehouse_id", f.WarehouseID)
+	eq(&w, "sync_type", f.SyncType)
 	q := `SELECT id, run_id, connector_name, warehouse_id, sync_type, trigger, status, started_at,
 		finished_at, duration_ms, attempts, since, cursor, records_synced, records_skipped,
-		records_failed, took_over, notes, error_message FROM sync_runs`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, f.Limit)
+		records_failed, took_over, notes, error_message FROM sync_runs` + w.sql() + " ORDER BY id DESC LIMIT ?"
+	args := append(w.args, f.Limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list sync runs: %w", err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,22 +31,12 @@ type InventoryFilter struct {
 // ListInventory returns the inventory levels matching f, by warehouse and
 // sku. Levels appear once stock first moves for the pair.
 func (db *DB) ListInventory(ctx context.Context, f InventoryFilter) ([]InventoryLevel, error) {
-	var where []string
-	var args []any
-	if f.WarehouseID != 0 {
-		where = append(where, "warehouse_id = ?")
-		args = append(args, f.WarehouseID)
-	}
-	if f.SKU != "" {
-		where = append(where, "sku = ?")
-		args = append(args, f.SKU)
-	}
-	q := `SELECT id, warehouse_id, sku, on_hand, updated_at FROM inventory_levels`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
+	var w filter
+	eq(&w, "warehouse_id", f.WarehouseID)
+	eq(&w, "sku", f.SKU)
+	q := `SELECT id, warehouse_id, sku, on_hand, updated_at FROM inventory_levels` + w.sql()
 	q += " ORDER BY warehouse_id, sku"
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	rows, err := db.r.QueryContext(ctx, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list inventory: %w", err)
 	}
