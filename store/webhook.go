@@ -315,18 +315,32 @@ func validateSubscriptionName(name string, fields map[string]string) string {
 	return name
 }
 
-func validateSubscriptionLimits(pending, dlq *int64, rate *float64, inFlight *int, fields map[string]string) {
-	if pending != nil && (*pending < 1 || *pending > MaxPendingCeiling) {
-		fields["pending_ceiling"] = fmt.Sprintf("must be between 1 and %d", MaxPendingCeiling)
+// applySubscriptionLimits validates and sets the limits given (nil leaves
+// one as it is), naming each bad one in fields.
+func applySubscriptionLimits(s *Subscription, pending, dlq *int64, rate *float64, inFlight *int, fields map[string]string) {
+	if pending != nil {
+		if *pending < 1 || *pending > MaxPendingCeiling {
+			fields["pending_ceiling"] = fmt.Sprintf("must be between 1 and %d", MaxPendingCeiling)
+		}
+		s.PendingCeiling = *pending
 	}
-	if dlq != nil && (*dlq < 1 || *dlq > MaxDLQCeiling) {
-		fields["dlq_ceiling"] = fmt.Sprintf("must be between 1 and %d", MaxDLQCeiling)
+	if dlq != nil {
+		if *dlq < 1 || *dlq > MaxDLQCeiling {
+			fields["dlq_ceiling"] = fmt.Sprintf("must be between 1 and %d", MaxDLQCeiling)
+		}
+		s.DLQCeiling = *dlq
 	}
-	if rate != nil && (math.IsNaN(*rate) || *rate < 0 || *rate > MaxRateLimitPerSec) {
-		fields["rate_limit_per_sec"] = fmt.Sprintf("must be between 0 (no limit) and %d", MaxRateLimitPerSec)
+	if rate != nil {
+		if math.IsNaN(*rate) || *rate < 0 || *rate > MaxRateLimitPerSec {
+			fields["rate_limit_per_sec"] = fmt.Sprintf("must be between 0 (no limit) and %d", MaxRateLimitPerSec)
+		}
+		s.RateLimitPerSec = *rate
 	}
-	if inFlight != nil && (*inFlight < 1 || *inFlight > MaxMaxInFlight) {
-		fields["max_in_flight"] = fmt.Sprintf("must be between 1 and %d", MaxMaxInFlight)
+	if inFlight != nil {
+		if *inFlight < 1 || *inFlight > MaxMaxInFlight {
+			fields["max_in_flight"] = fmt.Sprintf("must be between 1 and %d", MaxMaxInFlight)
+		}
+		s.MaxInFlight = *inFlight
 	}
 }
 
@@ -363,19 +377,7 @@ func (c SubscriptionCreate) Normalize(allowHTTP bool) (Subscription, error) {
 	if c.Filter != nil {
 		s.Filter = NormalizeFilter(*c.Filter, "subscription_filter.", fields)
 	}
-	validateSubscriptionLimits(c.PendingCeiling, c.DLQCeiling, c.RateLimitPerSec, c.MaxInFlight, fields)
-	if c.PendingCeiling != nil {
-		s.PendingCeiling = *c.PendingCeiling
-	}
-	if c.DLQCeiling != nil {
-		s.DLQCeiling = *c.DLQCeiling
-	}
-	if c.RateLimitPerSec != nil {
-		s.RateLimitPerSec = *c.RateLimitPerSec
-	}
-	if c.MaxInFlight != nil {
-		s.MaxInFlight = *c.MaxInFlight
-	}
+	applySubscriptionLimits(&s, c.PendingCeiling, c.DLQCeiling, c.RateLimitPerSec, c.MaxInFlight, fields)
 	if len(fields) > 0 {
 		return Subscription{}, &ValidationError{Message: "invalid webhook subscription", Fields: fields}
 	}
@@ -451,19 +453,7 @@ func (p SubscriptionPatch) Apply(cur Subscription, allowHTTP bool) (Subscription
 			fields["status"] = `must be "active" or "paused"`
 		}
 	}
-	validateSubscriptionLimits(p.PendingCeiling, p.DLQCeiling, p.RateLimitPerSec, p.MaxInFlight, fields)
-	if p.PendingCeiling != nil {
-		next.PendingCeiling = *p.PendingCeiling
-	}
-	if p.DLQCeiling != nil {
-		next.DLQCeiling = *p.DLQCeiling
-	}
-	if p.RateLimitPerSec != nil {
-		next.RateLimitPerSec = *p.RateLimitPerSec
-	}
-	if p.MaxInFlight != nil {
-		next.MaxInFlight = *p.MaxInFlight
-	}
+	applySubscriptionLimits(&next, p.PendingCeiling, p.DLQCeiling, p.RateLimitPerSec, p.MaxInFlight, fields)
 	if p.StandardWebhooks != nil {
 		next.StandardWebhooks = *p.StandardWebhooks
 	}
