@@ -487,7 +487,7 @@ func (db *DB) ListEvents(ctx context.Context, q EventQuery) ([]Event, bool, erro
 	return events, hasMore, nil
 }
 
-func scanEvent(rows *sql.Rows) (Event, error) {
+func scanEvent(rows interface{ Scan(...any) error }) (Event, error) {
 	var ev Event
 	var ts, visible string
 	var data []byte
@@ -578,4 +578,14 @@ func appendJSONString(b []byte, s string) ([]byte, error) {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"'), nil
+}
+
+// LatestEvent returns the newest event in the outbox, or ErrNotFound when
+// it is empty. It is one seek at the end of the primary key.
+func (db *DB) LatestEvent(ctx context.Context) (Event, error) {
+	ev, err := scanEvent(db.r.QueryRowContext(ctx, selectEventSQL+` ORDER BY event_id DESC LIMIT 1`))
+	if err != nil {
+		return Event{}, fmt.Errorf("latest event: %w", interpretError(err))
+	}
+	return ev, nil
 }

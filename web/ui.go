@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 
@@ -152,8 +153,47 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
+
+	whs, err := s.db.ListWarehouses(ctx)
+	if err != nil {
+		return err
+	}
+	d.Warehouses = len(whs)
+	switch ev, err := s.db.LatestEvent(ctx); {
+	case err == nil:
+		d.LastEvent = &dashboardEvent{ID: ev.ID, Type: ev.EventType, At: uiTime(ev.VisibleAt)}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+
+	subs, err := s.db.Subscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	d.Subscriptions = len(subs)
+	for _, sub := range subs {
+		if sub.Status == store.SubscriptionPaused {
+			d.PausedSubs = append(d.PausedSubs, dashboardSub{ID: sub.ID, Name: sub.Name, Reason: sub.PauseReason})
+		}
+	}
+
+	states, err := s.db.ListSyncStates(ctx, "", 0)
+	if err != nil {
+		return err
+	}
+	for _, st := range states {
+		if st.ConsecutiveErrors > 0 || st.Status == store.SyncError {
+			d.FailingSyncs = append(d.FailingSyncs, dashboardSync{Connector: st.Connector, WarehouseID: st.WarehouseID,
+				SyncType: st.SyncType, Errors: st.ConsecutiveErrors, Status: string(st.Status), Message: st.LastErrorMessage})
+		} else {
+			d.HealthySyncs++
+		}
+	}
 	return s.render(w, r, http.StatusOK, dashboardPage(d))
 }
+
+// uiTime renders a stored time for people: UTC to the second.
+func uiTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
 func (s *Server) tokensView(r *http.Request) (tokensData, error) {
 	toks, err := s.db.ListTokens(r.Context())

@@ -1,0 +1,73 @@
+package web
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"sentryhub/store"
+)
+
+// The dashboard leads with what needs attention: paused subscriptions (and
+// why) and failing syncs, each linking to its page.
+func TestDashboardAttention(t *testing.T) {
+	e := newWebhookEnv(t, true)
+	e.user("ops@example.com", store.RoleAdmin)
+	c := e.browser()
+	e.login(c, "ops@example.com", "correct horse battery")
+
+	calm := parse(t, e.do(c, "GET", "/", nil, nil))
+	if find(calm, "div", "id", "attention") != nil {
+		t.Fatal("attention card on a healthy hub")
+	}
+	if got := text(find(calm, "div", "id", "stat-last-event")); got != "0" {
+		t.Fatalf("events on an empty hub: %q", got)
+	}
+
+	tok := e.token(store.ScopeWarehouseWrite)
+	e.seedWarehouse(tok)
+	var sub struct {
+		ID int64 `json:"id"`
+	}
+	e.callJSON("POST", "/api/admin/webhooks", `{"name":"erp","url":"http://127.0.0.1:9/hook"}`, 201, &sub)
+	e.callJSON("PATCH", "/api/admin/webhooks/"+itoa(sub.ID), `{"status":"paused"}`, 200, nil)
+
+	ctx := context.Background()
+	key := store.SyncKey{Connector: "shopify", WarehouseID: 1, SyncType: "orders"}
+	for range store.DefaultSyncErrorThreshold {
+		run := uuid.NewString()
+		if _, err := e.db.ClaimSync(ctx, key, store.ClaimOptions{RunID: run}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.FinishSync(ctx, key, run, store.SyncRunRecord{Status: store.RunFailed, Error: "401 Unauthorized: check the access token"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dash := parse(t, e.do(c, "GET", "/", nil, nil))
+	att := find(dash, "div", "id", "attention")
+	if att == nil {
+		t.Fatal("no attention card")
+	}
+	paused := text(find(dash, "ul", "id", "paused-subs"))
+	if !strings.Contains(paused, "erp") || !strings.Contains(paused, "paused by an admin") {
+		t.Fatalf("paused list %q", paused)
+	}
+	failing := text(find(dash, "table", "id", "failing-syncs"))
+	for _, want := range []string{"shopify", "orders", "error", "3 failed in a row", "check the access token"} {
+		if !strings.Contains(failing, want) {
+			t.Fatalf("failing syncs %q lack %q", failing, want)
+		}
+	}
+	if got := text(find(dash, "div", "id", "stat-warehouses")); got != "1" {
+		t.Fatalf("warehouses %q", got)
+	}
+	if got := text(find(dash, "div", "id", "stat-last-event")); got == "0" || got == "" {
+		t.Fatalf("latest event id %q after seeding", got)
+	}
+	if got := text(find(dash, "div", "id", "stat-syncs")); got != "0/1" {
+		t.Fatalf("sync health %q", got)
+	}
+}
