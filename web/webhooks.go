@@ -52,6 +52,7 @@ func (s *Server) SetWebhooks(svc WebhookService) {
 	m.Handle("GET "+base+"/{id}/dlq", s.api(store.ScopeAdmin, h.dlq))
 	m.Handle("POST "+base+"/{id}/replay-batch", s.api(store.ScopeAdmin, h.replayBatch))
 	m.Handle("GET "+base+"/{id}/stats", s.api(store.ScopeAdmin, h.stats))
+	s.webhookUIRoutes(svc)
 }
 
 type webhookAPI struct {
