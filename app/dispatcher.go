@@ -37,6 +37,7 @@ func wireDispatcher(ctx context.Context, h *hub, reg *prometheus.Registry) error
 	if err != nil {
 		return fmt.Errorf("webhook dispatcher: %w", err)
 	}
+	h.webhooks = d
 	h.db.SetNotifier(d)
 	h.web.SetWebhooks(d)
 	h.workers = append(h.workers, d.Run)

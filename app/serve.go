@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"sentryhub/clock"
+	"sentryhub/dispatcher"
 	"sentryhub/store"
 	"sentryhub/store/vault"
 	"sentryhub/web"
@@ -41,6 +42,9 @@ type hub struct {
 	vault *vault.Vault
 	log   *slog.Logger
 	web   *web.Server
+	// webhooks is the dispatcher, for the demo to manage its sink's
+	// subscription through the same audited operations as the admin API.
+	webhooks *dispatcher.Dispatcher
 	// extra background workers (the demo sink, later the dispatcher and
 	// scheduler), each run under the same errgroup as the HTTP server.
 	workers []func(ctx context.Context) error
