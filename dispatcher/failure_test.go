@@ -18,11 +18,13 @@ import (
 	"sentryhub/store"
 )
 
-// Short timeouts so every timeout case takes well under a second.
+// Short timeouts so the timeout cases take seconds, not the production 5-10
+// s, yet long enough that a TLS handshake or a read on a loaded CI machine
+// under -race never hits them by accident (300 ms once did).
 const (
-	testConnect = 300 * time.Millisecond
-	testRead    = 500 * time.Millisecond
-	testWall    = 800 * time.Millisecond
+	testConnect = 1 * time.Second
+	testRead    = 2 * time.Second
+	testWall    = 3 * time.Second
 )
 
 // target is a consumer endpoint for one failure case.
@@ -167,7 +169,7 @@ func TestFailureMatrix(t *testing.T) {
 				})
 			}},
 		{name: "Content-Length over 64 KiB is not read", kind: store.Kind5xx, status: 200,
-			max: 300 * time.Millisecond, target: func(t *testing.T) target {
+			max: testRead / 2, target: func(t *testing.T) target {
 				stop := make(chan struct{})
 				t.Cleanup(func() { close(stop) })
 				return serve(t, func(w http.ResponseWriter, r *http.Request) {
