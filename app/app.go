@@ -24,6 +24,9 @@ type Main struct {
 	// Ready, when set, receives the server's base URL once it listens
 	// (tests use it instead of polling).
 	Ready func(url string)
+	// connectors points first-party connectors at fakes in tests; the
+	// zero value is production.
+	connectors connectorOptions
 }
 
 type command struct {

@@ -51,13 +51,23 @@ func run(t *testing.T, getenv func(string) string, stdin string, args ...string)
 // its base URL.
 func startServe(t *testing.T, getenv func(string) string, args ...string) string {
 	t.Helper()
+	return startServeMain(t, getenv, nil, args...)
+}
+
+// startServeMain is startServe with a hook to adjust Main before it runs
+// (tests aim first-party connectors at fakes through it).
+func startServeMain(t *testing.T, getenv func(string) string, adjust func(*Main), args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	urlc := make(chan string, 1)
 	done := make(chan int, 1)
 	var logs syncBuffer
+	m := Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &logs, Getenv: getenv,
+		Ready: func(u string) { urlc <- u }}
+	if adjust != nil {
+		adjust(&m)
+	}
 	go func() {
-		m := Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &logs, Getenv: getenv,
-			Ready: func(u string) { urlc <- u }}
 		done <- m.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...))
 	}()
 	t.Cleanup(func() {

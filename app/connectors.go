@@ -47,7 +47,7 @@ func registerConnectors(r *connectors.Registry, o connectorOptions) error {
 func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error {
 	_ = ctx // construction does no I/O; the workers open what they need
 	registry := connectors.NewRegistry()
-	if err := registerConnectors(registry, connectorOptions{}); err != nil {
+	if err := registerConnectors(registry, h.connectors); err != nil {
 		return err
 	}
 	metrics, err := connectors.NewMetrics(reg)

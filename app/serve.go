@@ -45,6 +45,9 @@ type hub struct {
 	// webhooks is the dispatcher, for the demo to manage its sink's
 	// subscription through the same audited operations as the admin API.
 	webhooks *dispatcher.Dispatcher
+	// connectors configures the first-party connectors (tests aim them at
+	// fake upstreams; zero is production).
+	connectors connectorOptions
 	// extra background workers (the demo sink, later the dispatcher and
 	// scheduler), each run under the same errgroup as the HTTP server.
 	workers []func(ctx context.Context) error
@@ -68,7 +71,7 @@ func (m Main) serve(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	h := &hub{cfg: cfg, db: db, vault: vault.New(db, key), log: log}
+	h := &hub{cfg: cfg, db: db, vault: vault.New(db, key), log: log, connectors: m.connectors}
 	h.web, err = web.New(web.Config{
 		SessionSecret: []byte(key.Encode()),
 		SecureCookies: cfg.SecureCookies(),

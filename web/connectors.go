@@ -50,6 +50,7 @@ func (s *Server) SetConnectors(svc ConnectorService) {
 	m.Handle("GET "+base+"/{name}/runs", s.api(store.ScopeAdmin, h.runs))
 	m.Handle("GET "+base+"/{name}/fulfillments", s.api(store.ScopeAdmin, h.fulfillments))
 	m.Handle("POST "+base+"/{name}/fulfillments/{id}/retry", s.api(store.ScopeAdmin, h.retryFulfillment))
+	s.connectorUIRoutes(svc)
 }
 
 type connectorAPI struct {
