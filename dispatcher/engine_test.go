@@ -540,10 +540,11 @@ func TestGracefulShutdown(t *testing.T) {
 		for range 3 {
 			<-arrived
 		}
-		stopped := make(chan struct{})
-		go func() { e.stop(); close(stopped) }()
+		// Shutdown begins (ctx cancelled) before the consumer answers, so
+		// the lanes' next deliveries must not start.
+		e.cancel()
 		close(release)
-		<-stopped
+		e.stop()
 		if n := len(c.all()); n != 3 {
 			t.Fatalf("%d requests, want only the 3 in flight at shutdown", n)
 		}
