@@ -10,3 +10,12 @@ import "embed"
 //
 //go:embed schemas
 var Schemas embed.FS
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI returns the OpenAPI 3.1 document of the HTTP API (served at
+// GET /api/openapi.json). Its event envelope refers to the event schemas
+// by the URL the hub serves them at, /api/v1/events/schema/{type}/{version},
+// which are the files of Schemas. Callers must not modify the slice.
+func OpenAPI() []byte { return openAPI }

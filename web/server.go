@@ -1,15 +1,18 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -49,8 +52,42 @@ type Server struct {
 	metrics  *httpMetrics
 	acctThr  *throttle
 	addrThr  *throttle
-	mux      *http.ServeMux
+	mux      *routeMux
 	catalog  []catalogEntry
+}
+
+// routeMux is the server's ServeMux. It remembers every pattern registered
+// on it, so a test can hold the routes against the OpenAPI document
+// (assets/openapi.json): an endpoint without docs, or docs for an endpoint
+// that is gone, fails web/openapi_test.go.
+type routeMux struct {
+	mux      *http.ServeMux
+	mu       sync.Mutex
+	patterns []string
+}
+
+func newRouteMux() *routeMux { return &routeMux{mux: http.NewServeMux()} }
+
+// Handle registers h for pattern, as http.ServeMux.Handle does.
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.mux.Handle(pattern, h)
+	m.mu.Lock()
+	m.patterns = append(m.patterns, pattern)
+	m.mu.Unlock()
+}
+
+// HandleFunc registers f for pattern, as http.ServeMux.HandleFunc does.
+func (m *routeMux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(f))
+}
+
+func (m *routeMux) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.mux.ServeHTTP(w, r) }
+
+// registered returns the patterns registered so far, in order.
+func (m *routeMux) registered() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.patterns...)
 }
 
 // New returns a Server over db. registry receives the HTTP metrics and is
@@ -94,7 +131,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger, c clock.Clock, registry *pr
 		metrics:  m,
 		acctThr:  newThrottle(c, cfg.LoginFailuresPerAccount, cfg.LoginWindow),
 		addrThr:  newThrottle(c, cfg.LoginFailuresPerAddr, cfg.LoginWindow),
-		mux:      http.NewServeMux(),
+		mux:      newRouteMux(),
 		catalog:  catalog,
 	}
 	s.routes()
@@ -136,6 +173,7 @@ func (s *Server) routes() {
 	m.Handle("GET /healthz", s.public(s.healthz))
 	m.Handle("GET /readyz", s.public(s.readyz))
 	m.Handle("GET /metrics", s.public(s.metricsHandler()))
+	m.Handle("GET /api/openapi.json", s.public(s.openAPIHandler()))
 	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(assets.StaticFS())))
 
 	m.Handle("GET /api/admin/tokens", s.api(store.ScopeAdmin, s.listTokens))
@@ -165,6 +203,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
+}
+
+// openAPIHandler serves the embedded OpenAPI document. It changes only
+// with the binary, so it is cacheable and revalidates by ETag.
+func (s *Server) openAPIHandler() handlerFunc {
+	doc := assets.OpenAPI()
+	sum := sha256.Sum256(doc)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("ETag", etag)
+		http.ServeContent(w, r, "openapi.json", time.Time{}, bytes.NewReader(doc))
+		return nil
+	}
 }
 
 func (s *Server) metricsHandler() handlerFunc {
