@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"sentryhub/clock"
@@ -75,7 +76,7 @@ func (s *Service) Serve(ctx context.Context) error {
 
 // ErrNotRunning is returned by TriggerSync when Serve is not running
 // (before start, or during shutdown).
-var ErrNotRunning = errors.New("connector service is not running")
+var ErrNotRunning = fmt.Errorf("connector service is not running: %w", store.ErrUnavailable)
 
 // List describes every registered connector.
 func (s *Service) List(context.Context) []Info { return s.cfg.Registry.Infos() }
@@ -448,8 +449,13 @@ func (s *Service) nextRun(spec ScheduleSpec, now time.Time) time.Time {
 // Runs returns recent runs of connector name in warehouseID, optionally of
 // one sync type.
 func (s *Service) Runs(ctx context.Context, name string, warehouseID int64, syncType string, limit int) ([]store.SyncRun, error) {
-	if _, err := s.scope(ctx, name, warehouseID); err != nil {
+	info, err := s.scope(ctx, name, warehouseID)
+	if err != nil {
 		return nil, err
+	}
+	if syncType != "" && !slices.Contains(info.SyncTypes, syncType) {
+		return nil, &store.ValidationError{Message: "unknown sync type " + syncType + " for connector " + name,
+			Fields: map[string]string{"sync_type": "must be one of " + strings.Join(info.SyncTypes, ", ")}}
 	}
 	return s.cfg.DB.ListSyncRuns(ctx, store.SyncRunFilter{Connector: name, WarehouseID: warehouseID, SyncType: syncType, Limit: limit})
 }

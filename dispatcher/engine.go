@@ -17,7 +17,7 @@ import (
 
 // ErrStopped is returned by admin operations once the dispatcher has shut
 // down (or failed to start).
-var ErrStopped = errors.New("webhook dispatcher is not running")
+var ErrStopped = fmt.Errorf("webhook dispatcher is not running: %w", store.ErrUnavailable)
 
 // record is one change to a delivery, sent by an actor to the engine.
 type record struct {

@@ -18,6 +18,10 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrInvalid means the input is well formed but not acceptable.
 	ErrInvalid = errors.New("invalid")
+	// ErrUnavailable means a background part of the hub (the dispatcher,
+	// the connector service) is starting or stopping: retry shortly. Those
+	// parts wrap it in their own "not running" errors.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // ValidationError reports bad input field by field. It wraps ErrInvalid.

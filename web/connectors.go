@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -201,9 +200,6 @@ func (h *connectorAPI) sync(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, err := h.svc.TriggerSync(r.Context(), principal(r.Context()).Actor(), r.PathValue("name"), wh, r.PathValue("sync_type"), body.Full)
-	if errors.Is(err, connectors.ErrNotRunning) {
-		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "syncs cannot start while the hub is starting or stopping; retry shortly"}
-	}
 	if err != nil {
 		return err
 	}

@@ -328,6 +328,7 @@ func TestConnectorAdminAPIErrors(t *testing.T) {
 		{"POST", "/api/admin/connectors/nope/sync/orders?warehouse_id=1", "", 404, "not_found"},
 		{"POST", "/api/admin/connectors/shopify/test", "", 400, "bad_request"},
 		{"GET", "/api/admin/connectors/shopify/fulfillments?warehouse_id=1&status=lost", "", 422, "validation_failed"},
+		{"GET", "/api/admin/connectors/shopify/runs?warehouse_id=1&sync_type=bogus", "", 422, "validation_failed"},
 		{"POST", "/api/admin/connectors/shopify/fulfillments/999/retry", "", 404, "not_found"},
 	} {
 		var b errorBody

@@ -70,6 +70,9 @@ func toAPIError(err error) *Error {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: err.Error()}
 	case errors.Is(err, store.ErrBadToken):
 		return errUnauthorized
+	case errors.Is(err, store.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+			Message: "the hub is starting or stopping; retry shortly"}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log for the request id"}
 }

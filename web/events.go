@@ -14,8 +14,10 @@ import (
 func (s *Server) eventRoutes() {
 	m := s.mux
 	m.Handle("GET /api/v1/events", s.api(store.ScopeEventsRead, s.pollEvents))
-	m.Handle("GET /api/v1/events/types", s.api(store.ScopeEventsRead, s.eventTypes))
-	m.Handle("GET /api/v1/events/schema/{type}/{version}", s.api(store.ScopeEventsRead, s.eventSchema))
+	// The catalog and its schemas are documentation: public, so tools and the
+	// OpenAPI document's $refs resolve without a token.
+	m.Handle("GET /api/v1/events/types", s.public(s.eventTypes))
+	m.Handle("GET /api/v1/events/schema/{type}/{version}", s.public(s.eventSchema))
 }
 
 // pollEvents serves a page of events. Each element of "events" is the

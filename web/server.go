@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,9 +185,30 @@ func (s *Server) routes() {
 	s.warehouseRoutes()
 	s.eventRoutes()
 	s.uiRoutes()
-	m.Handle("/api/", s.public(func(w http.ResponseWriter, r *http.Request) error {
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such API endpoint: " + r.Method + " " + r.URL.Path}
-	}))
+	m.Handle("/api/", s.public(s.apiFallback))
+}
+
+// apiFallback answers /api/ requests no route took: 405 with Allow when the
+// path exists under other methods, else 404. (The catch-all matches every
+// method, so without this the mux's own 405 would never be seen.)
+func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if method == r.Method {
+			continue
+		}
+		probe := *r
+		probe.Method = method
+		if _, pattern := s.mux.mux.Handler(&probe); pattern != "/api/" && pattern != "" {
+			allow = append(allow, method)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+			Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + strings.Join(allow, " or ")}
+	}
+	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such API endpoint: " + r.Method + " " + r.URL.Path}
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
@@ -198,7 +220,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.db.Ready(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		// The endpoint is public: the cause goes to the log, not the body.
+		s.log.Warn("not ready", slog.String("request_id", requestID(r.Context())), slog.Any("err", err))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable",
+			"reason": "database not reachable or migrations not applied; see the server log"})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

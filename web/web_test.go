@@ -447,8 +447,14 @@ func TestRequestIDAndShell(t *testing.T) {
 func TestReadyzFailsWhenDatabaseGone(t *testing.T) {
 	e := newTestEnv(t)
 	e.db.Close()
-	if r := e.do(nil, "GET", "/readyz", nil, nil); r.StatusCode != 503 {
+	r := e.do(nil, "GET", "/readyz", nil, nil)
+	body, _ := io.ReadAll(r.Body)
+	if r.StatusCode != 503 {
 		t.Fatalf("readyz with closed db: %d", r.StatusCode)
+	}
+	// Public endpoint: no driver or path detail in the body.
+	if strings.Contains(string(body), "sql") || strings.Contains(string(body), e.db.Path) {
+		t.Fatalf("readyz leaks internals: %s", body)
 	}
 	if r := e.do(nil, "GET", "/healthz", nil, nil); r.StatusCode != 200 {
 		t.Fatalf("healthz: %d", r.StatusCode)
@@ -565,4 +571,32 @@ func text(n *html.Node) string {
 	}
 	walk(n)
 	return strings.TrimSpace(b.String())
+}
+
+// Unknown API paths are 404; known paths with a wrong method are 405 with
+// Allow naming the methods that work. Both in the JSON error shape.
+func TestAPIFallback(t *testing.T) {
+	e := newTestEnv(t)
+	tok := e.token(store.ScopeAdmin)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{"PUT", "/api/v1/warehouses", 405, "method_not_allowed", "GET, POST"},
+		{"DELETE", "/api/admin/audit", 405, "method_not_allowed", "GET"},
+		{"POST", "/api/v1/sales-orders/0f7c1b9e-4a41-4f2b-9d7e-1c6c0f3a2e55", 405, "method_not_allowed", "GET"},
+		{"GET", "/api/v1/nope", 404, "not_found", ""},
+		{"GET", "/api/", 404, "not_found", ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			code, hdr, body := e.api(tok, tc.method, tc.path, nil)
+			if code != tc.status || !strings.Contains(string(body), `"code":"`+tc.code+`"`) {
+				t.Fatalf("%d %s", code, body)
+			}
+			if got := hdr.Get("Allow"); got != tc.allow {
+				t.Fatalf("Allow %q, want %q", got, tc.allow)
+			}
+		})
+	}
 }

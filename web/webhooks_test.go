@@ -484,3 +484,29 @@ func asError(err error, target **Error) bool {
 	}
 	return ok
 }
+
+// Once the dispatcher has stopped (shutdown in progress), admin calls
+// answer 503 "retry shortly", not 500. (Before it starts they wait for it.)
+func TestWebhookAdminWhileDispatcherStopped(t *testing.T) {
+	e := newTestEnv(t)
+	var key fernet.Key
+	if err := key.Generate(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := dispatcher.New(dispatcher.Config{DB: e.db, Vault: vault.New(e.db, &key), Clock: e.clock, AllowHTTP: true,
+		Guard: ssrf.New(ssrf.Config{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.s.SetWebhooks(d)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	cancel() // shut down
+	<-done
+	admin := e.token(store.ScopeAdmin)
+	code, _, body := e.api(admin, "POST", "/api/admin/webhooks", map[string]any{"name": "erp", "url": "http://127.0.0.1:9/hook"})
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), `"code":"unavailable"`) {
+		t.Fatalf("create while stopped: %d %s", code, body)
+	}
+}
