@@ -444,6 +444,10 @@ func (e *engine) replay(ctx context.Context, st *subState, actor string, q *stor
 	st.dead -= replayedDead
 	if st.actor != nil {
 		st.actor.inbox.put(actorMsg{add: add})
+	} else {
+		// No usable secret yet: keep them with the others, for the actor
+		// that RotateSecret starts.
+		st.held = append(st.held, add...)
 	}
 	e.updateGauges()
 	return newIDs, nil
