@@ -198,8 +198,12 @@ type Event struct {
 // Its ExecContext, QueryContext and QueryRowContext run the DB's prepared
 // statement for the SQL text when there is one.
 type writeTx struct {
-	db       *DB
-	tx       *sql.Tx
+	db *DB
+	tx *sql.Tx
+	// ctx replaces the context callers pass to w's methods: it is never
+	// cancelled, because interrupting SQLite mid-statement rolls back the
+	// whole transaction, which group commit shares (groupcommit.go).
+	ctx      context.Context
 	now      time.Time
 	nowText  string               // now in TimeFormat
 	prepared map[string]*sql.Stmt // the DB's, by SQL text (read-only)
@@ -218,7 +222,7 @@ func (w *writeTx) stmt(ctx context.Context, q string) *sql.Stmt {
 		w.db.wantPrepared(q)
 		return nil
 	}
-	st := w.tx.StmtContext(ctx, p)
+	st := w.tx.StmtContext(w.ctx, p)
 	if w.bound == nil {
 		w.bound = make(map[string]*sql.Stmt, 8)
 	}
@@ -226,28 +230,31 @@ func (w *writeTx) stmt(ctx context.Context, q string) *sql.Stmt {
 	return st
 }
 
-// ExecContext runs q in the transaction, prepared when possible.
-func (w *writeTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := w.stmt(ctx, q); st != nil {
-		return st.ExecContext(ctx, args...)
+// ExecContext runs q in the transaction, prepared when possible. It
+// ignores ctx in favour of w.ctx (see writeTx).
+func (w *writeTx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
+	if st := w.stmt(w.ctx, q); st != nil {
+		return st.ExecContext(w.ctx, args...)
 	}
-	return w.tx.ExecContext(ctx, q, args...)
+	return w.tx.ExecContext(w.ctx, q, args...)
 }
 
-// QueryContext runs q in the transaction, prepared when possible.
-func (w *writeTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := w.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
+// QueryContext runs q in the transaction, prepared when possible. It
+// ignores ctx in favour of w.ctx (see writeTx).
+func (w *writeTx) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := w.stmt(w.ctx, q); st != nil {
+		return st.QueryContext(w.ctx, args...)
 	}
-	return w.tx.QueryContext(ctx, q, args...)
+	return w.tx.QueryContext(w.ctx, q, args...)
 }
 
-// QueryRowContext runs q in the transaction, prepared when possible.
-func (w *writeTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := w.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+// QueryRowContext runs q in the transaction, prepared when possible. It
+// ignores ctx in favour of w.ctx (see writeTx).
+func (w *writeTx) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
+	if st := w.stmt(w.ctx, q); st != nil {
+		return st.QueryRowContext(w.ctx, args...)
 	}
-	return w.tx.QueryRowContext(ctx, q, args...)
+	return w.tx.QueryRowContext(w.ctx, q, args...)
 }
 
 // appendEvent inserts one event in w's transaction and returns its event_id.

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 )
@@ -35,8 +37,11 @@ type pendingOp struct {
 	fn   func(w *writeTx) error
 	wake chan struct{} // receives once: finished, or promoted to leader
 	done bool          // set by the leader before waking
-	ids  []int64
-	err  error
+	// promoted is set (under groupCommit.mu) when op is chosen to lead the
+	// next batch: its caller must lead even if its ctx has ended.
+	promoted bool
+	ids      []int64
+	err      error
 }
 
 // update runs fn in a write transaction, possibly shared with concurrent
@@ -45,9 +50,11 @@ type pendingOp struct {
 // appended events and returns their ids.
 //
 // fn must confine itself to w: it may run inside a savepoint of another
-// caller's transaction. Once fn starts it runs to completion even if ctx is
-// cancelled, because interrupting SQLite mid-statement would roll back the
-// whole shared transaction; a ctx cancelled before fn starts skips it.
+// caller's transaction. A ctx that ends while fn is queued withdraws it;
+// once fn starts it runs to completion (w ignores cancellation), because
+// interrupting SQLite mid-statement would roll back the whole shared
+// transaction. A panic in fn is returned as fn's error, never left to
+// strand the callers behind it.
 func (db *DB) update(ctx context.Context, fn func(w *writeTx) error) ([]int64, error) {
 	op := &pendingOp{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
 	g := &db.group
@@ -55,7 +62,20 @@ func (db *DB) update(ctx context.Context, fn func(w *writeTx) error) ([]int64, e
 	g.queue = append(g.queue, op)
 	if g.leading {
 		g.mu.Unlock()
-		<-op.wake
+		select {
+		case <-op.wake:
+		case <-ctx.Done():
+			g.mu.Lock()
+			taken := op.done || op.promoted || !slices.Contains(g.queue, op)
+			if !taken {
+				g.queue = slices.DeleteFunc(g.queue, func(o *pendingOp) bool { return o == op })
+			}
+			g.mu.Unlock()
+			if !taken {
+				return nil, ctx.Err()
+			}
+			<-op.wake // a leader has it, or hands this caller the lead
+		}
 		if op.done {
 			return op.ids, op.err
 		}
@@ -64,34 +84,52 @@ func (db *DB) update(ctx context.Context, fn func(w *writeTx) error) ([]int64, e
 		g.leading = true
 		g.mu.Unlock()
 	}
+	db.lead()
+	return op.ids, op.err
+}
 
+// lead runs one batch from the head of the queue and hands the lead to the
+// next queued caller, if any. The hand-off is deferred so that even a
+// failure inside commitBatch cannot leave the queue without a leader.
+func (db *DB) lead() {
+	g := &db.group
 	g.mu.Lock()
 	n := min(len(g.queue), maxGroup)
 	batch := g.queue[:n:n]
 	g.queue = g.queue[n:]
 	g.mu.Unlock()
 
-	db.commitBatch(batch)
-
-	g.mu.Lock()
-	var next *pendingOp
-	if len(g.queue) > 0 {
-		next = g.queue[0]
-	} else {
-		g.leading = false
-		g.queue = nil // let the backing array go
-	}
-	g.mu.Unlock()
-	for _, o := range batch {
-		o.done = true
-		if o != op {
-			o.wake <- struct{}{}
+	defer func() {
+		p := recover()
+		if p != nil {
+			for _, o := range batch {
+				if o.err == nil {
+					o.err, o.ids = fmt.Errorf("group commit failed: %v", p), nil
+				}
+			}
 		}
-	}
-	if next != nil {
-		next.wake <- struct{}{} // not done: it leads the next batch
-	}
-	return op.ids, op.err
+		g.mu.Lock()
+		var next *pendingOp
+		if len(g.queue) > 0 {
+			next = g.queue[0]
+			next.promoted = true
+		} else {
+			g.leading = false
+			g.queue = nil // let the backing array go
+		}
+		for _, o := range batch {
+			o.done = true
+			o.wake <- struct{}{} // buffered: the leader's own op included
+		}
+		g.mu.Unlock()
+		if next != nil {
+			next.wake <- struct{}{} // not done: it leads the next batch
+		}
+		if p != nil {
+			panic(p) // the batch is answered and the lead handed on
+		}
+	}()
+	db.commitBatch(batch)
 }
 
 // commitBatch runs batch in one transaction and sets each op's outcome.
@@ -138,8 +176,8 @@ func (db *DB) commitBatch(batch []*pendingOp) {
 		// Stored times have millisecond precision; truncating here makes what
 		// an operation returns equal what a later read returns.
 		now := db.now().Truncate(time.Millisecond)
-		w := &writeTx{db: db, tx: tx, now: now, nowText: formatTime(now), prepared: stmts, bound: bound}
-		if err := o.fn(w); err != nil {
+		w := &writeTx{db: db, tx: tx, ctx: octx, now: now, nowText: formatTime(now), prepared: stmts, bound: bound}
+		if err := runOpFn(o.fn, w); err != nil {
 			o.err = err
 			if single {
 				return // nothing else to commit; the deferred Rollback undoes fn
@@ -181,4 +219,15 @@ func (db *DB) commitBatch(batch []*pendingOp) {
 	if events {
 		db.notify()
 	}
+}
+
+// runOpFn calls fn, turning a panic into an error so one bad operation
+// fails alone instead of stranding its batch.
+func runOpFn(fn func(w *writeTx) error, w *writeTx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("operation panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(w)
 }

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -194,5 +196,112 @@ func TestGroupCommitConcurrentCallers(t *testing.T) {
 	}
 	if db.group.leading || len(db.group.queue) != 0 {
 		t.Fatal("group commit left a leader or a queue behind")
+	}
+}
+
+// A panicking operation fails alone: the others in its batch commit, and
+// later writes are not stranded behind a leader that never handed off.
+func TestGroupCommitPanic(t *testing.T) {
+	db := openTest(t)
+	gcTable(t, db)
+	ops := []*pendingOp{
+		{ctx: context.Background(), fn: insertV("a")},
+		{ctx: context.Background(), fn: func(w *writeTx) error {
+			if err := insertV("b")(w); err != nil {
+				return err
+			}
+			panic("bug")
+		}},
+		{ctx: context.Background(), fn: insertV("c")},
+	}
+	db.commitBatch(ops)
+	if ops[0].err != nil || ops[2].err != nil {
+		t.Fatalf("neighbours of the panic failed: %v, %v", ops[0].err, ops[2].err)
+	}
+	if ops[1].err == nil || !strings.Contains(ops[1].err.Error(), "panicked: bug") {
+		t.Fatalf("panicking op: %v", ops[1].err)
+	}
+	// Through update, alone in its batch.
+	if _, err := db.update(context.Background(), func(w *writeTx) error { panic("bug again") }); err == nil {
+		t.Fatal("panic reported as success")
+	}
+	if _, err := db.update(context.Background(), insertV("d")); err != nil {
+		t.Fatalf("write after a panic: %v", err)
+	}
+	if got := gcValues(t, db); !slices.Equal(got, []string{"a", "c", "d"}) {
+		t.Fatalf("committed %v, want [a c d]", got)
+	}
+}
+
+// A caller whose context ends while its operation is queued gets ctx.Err()
+// at once, its operation never runs, and the queue keeps moving.
+func TestGroupCommitCancelledWhileQueued(t *testing.T) {
+	db := openTest(t)
+	gcTable(t, db)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	leader := make(chan error, 1)
+	go func() {
+		_, err := db.update(context.Background(), func(w *writeTx) error {
+			close(started)
+			<-release // holds the lead
+			return insertV("a")(w)
+		})
+		leader <- err
+	}()
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	queued := make(chan error, 1)
+	go func() {
+		_, err := db.update(ctx, insertV("b"))
+		queued <- err
+	}()
+	for { // wait until b is queued behind the leader
+		db.group.mu.Lock()
+		n := len(db.group.queue)
+		db.group.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		runtime.Gosched()
+	}
+	cancel()
+	if err := <-queued; !errors.Is(err, context.Canceled) {
+		t.Fatalf("queued op: %v", err)
+	}
+	close(release)
+	if err := <-leader; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.update(context.Background(), insertV("c")); err != nil {
+		t.Fatal(err)
+	}
+	if got := gcValues(t, db); !slices.Equal(got, []string{"a", "c"}) {
+		t.Fatalf("committed %v, want [a c]", got)
+	}
+}
+
+// Once an operation runs, its caller's cancellation cannot interrupt it
+// (SQLite would roll back the whole shared transaction).
+func TestGroupCommitIgnoresCancellationOnceStarted(t *testing.T) {
+	db := openTest(t)
+	gcTable(t, db)
+	ctx, cancel := context.WithCancel(context.Background())
+	ops := []*pendingOp{
+		{ctx: context.Background(), fn: insertV("a")},
+		{ctx: ctx, fn: func(w *writeTx) error {
+			cancel() // the client goes away mid-operation
+			return insertV("b")(w)
+		}},
+		{ctx: context.Background(), fn: insertV("c")},
+	}
+	db.commitBatch(ops)
+	for i, o := range ops {
+		if o.err != nil {
+			t.Fatalf("op %d: %v", i, o.err)
+		}
+	}
+	if got := gcValues(t, db); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("committed %v", got)
 	}
 }
