@@ -37,8 +37,10 @@ type HTTPConfig struct {
 	// retries, base*2^n with equal jitter, capped (1s, 30s).
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
-	// MaxRetryAfter caps how long a Retry-After (or a throttle hint) is
-	// honoured before retrying (60s).
+	// MaxRetryAfter is the longest Retry-After (or throttle hint) a
+	// request waits out before retrying (60s); a longer one ends the
+	// request with its transient error (RetryAfter set) rather than
+	// retrying before the upstream allows.
 	MaxRetryAfter time.Duration
 	// SlowdownThreshold: when the upstream reports less budget than this
 	// left (X-RateLimit-Remaining, or a provider's reader), the next
@@ -355,10 +357,16 @@ func (c *Client) attempts(ctx context.Context, req Request, shown string) (*Resp
 			return a.resp, a.err, a.o
 		}
 		wait := a.wait
+		if wait > cfg.MaxRetryAfter {
+			// The upstream asked for longer than a sync should sit waiting:
+			// obey it by not retrying now. The error carries RetryAfter, so
+			// the run-level retry or the next scheduled run comes back
+			// later instead of knocking early and risking a lockout.
+			return a.resp, a.err, a.o
+		}
 		if wait <= 0 {
 			wait = c.backoff(n)
 		}
-		wait = min(wait, cfg.MaxRetryAfter)
 		c.pool.log.LogAttrs(ctx, slog.LevelWarn, "connector request retry",
 			slog.String("connector", c.connector), slog.Int64("warehouse_id", c.warehouseID),
 			slog.String("method", req.Method), slog.String("url", shown), slog.Int("attempt", n),

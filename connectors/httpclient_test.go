@@ -50,7 +50,10 @@ func TestRetriesAndBackoff(t *testing.T) {
 		{"retries run out", "GET", false, []int{503, 503, 503, 503}, nil, connectors.ErrTransient, 4, []time.Duration{750 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second}},
 		{"Retry-After seconds", "GET", false, []int{429, 200}, http.Header{"Retry-After": {"7"}}, nil, 2, []time.Duration{7 * time.Second}},
 		{"Retry-After date", "GET", false, []int{503, 200}, http.Header{"Retry-After": {date}}, nil, 2, []time.Duration{20 * time.Second}},
-		{"Retry-After capped", "GET", false, []int{429, 200}, http.Header{"Retry-After": {"3600"}}, nil, 2, []time.Duration{time.Minute}},
+		{"Retry-After of 60s is waited out", "GET", false, []int{429, 200}, http.Header{"Retry-After": {"60"}}, nil, 2, []time.Duration{time.Minute}},
+		// Longer than MaxRetryAfter: no early retry; the transient error
+		// (with RetryAfter) goes back to the run-level retry.
+		{"Retry-After beyond the cap ends the request", "GET", false, []int{429, 200}, http.Header{"Retry-After": {"3600"}}, connectors.ErrTransient, 1, nil},
 		{"Retry-After garbage falls back to backoff", "GET", false, []int{429, 200}, http.Header{"Retry-After": {"soon"}}, nil, 2, []time.Duration{750 * time.Millisecond}},
 		{"401 is permanent", "GET", false, []int{401}, nil, connectors.ErrPermanent, 1, nil},
 		{"403 is permanent", "GET", false, []int{403}, nil, connectors.ErrPermanent, 1, nil},
