@@ -41,6 +41,7 @@ type ServiceConfig struct {
 type ServiceVault interface {
 	CredentialVault
 	PutCredentialsTx(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64, values map[string]vault.Secret) error
+	DeleteCredentialsTx(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64) (bool, error)
 }
 
 // Service is what the admin API calls: credentials, tests, sync status,
@@ -238,17 +239,21 @@ func (s *Service) DeleteCredentials(ctx context.Context, actor, name string, war
 	if _, err := s.scope(ctx, name, warehouseID); err != nil {
 		return err
 	}
-	errSecrets := s.cfg.Vault.DeleteCredentials(ctx, actor, name, warehouseID)
-	errSettings := s.cfg.DB.DeleteConnectorSettings(ctx, actor, name, warehouseID)
-	for _, err := range []error{errSecrets, errSettings} {
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+	// One transaction, like PutCredentials: secrets and settings go together.
+	return s.cfg.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		secrets, err := s.cfg.Vault.DeleteCredentialsTx(ctx, tx, actor, name, warehouseID)
+		if err != nil {
 			return err
 		}
-	}
-	if errSecrets != nil && errSettings != nil {
-		return fmt.Errorf("no credentials for connector %s in warehouse %d: %w", name, warehouseID, store.ErrNotFound)
-	}
-	return nil
+		settings, err := s.cfg.DB.DeleteConnectorSettingsTx(ctx, tx, actor, name, warehouseID)
+		if err != nil {
+			return err
+		}
+		if !secrets && !settings {
+			return fmt.Errorf("no credentials for connector %s in warehouse %d: %w", name, warehouseID, store.ErrNotFound)
+		}
+		return nil
+	})
 }
 
 // Test runs the connector's TestConnection for warehouseID. Configuration

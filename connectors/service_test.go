@@ -240,3 +240,50 @@ func TestCredentialsAllOrNothing(t *testing.T) {
 		t.Fatalf("audit rows %d -> %d: a failed put left an audit entry", len(before), len(after))
 	}
 }
+
+// Deleting credentials is all or nothing too: when the settings delete
+// fails, the secrets stay.
+func TestDeleteCredentialsAllOrNothing(t *testing.T) {
+	h := newHarness(t, connectors.RunnerConfig{})
+	schema := connectors.Schema{Fields: []connectors.Field{
+		{Name: "shop", Type: connectors.TypeString, Required: true, Label: "Shop"},
+		{Name: "token", Type: connectors.TypeString, Secret: true, Label: "Token"},
+	}}
+	if err := h.reg.Register("atomic", func(connectors.Env) connectors.Connector {
+		return &stub{caps: []connectors.Capability{connectors.CapSyncItems}, schema: schema}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	svc := newService(h)
+	ctx := h.ctx
+	if _, err := svc.PutCredentials(ctx, "user:a", "atomic", h.wh, raw(t, `{"shop":"acme","token":"tok_keep"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TRIGGER fail_settings_delete BEFORE DELETE ON connector_settings
+			BEGIN SELECT RAISE(ABORT, 'injected delete failure'); END`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.DeleteCredentials(ctx, "user:a", "atomic", h.wh); err == nil || !strings.Contains(err.Error(), "injected delete failure") {
+		t.Fatalf("delete with failing settings: %v", err)
+	}
+	secrets, err := h.vault.Credentials(ctx, "atomic", h.wh)
+	if err != nil || string(secrets["token"].Reveal()) != "tok_keep" {
+		t.Fatalf("secrets after failed delete: %v", err)
+	}
+	// Without the fault it deletes both, and a second delete is not found.
+	if err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DROP TRIGGER fail_settings_delete`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.DeleteCredentials(ctx, "user:a", "atomic", h.wh); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.DeleteCredentials(ctx, "user:a", "atomic", h.wh); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+}

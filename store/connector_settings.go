@@ -122,23 +122,33 @@ func (db *DB) putConnectorSettings(ctx context.Context, tx *sql.Tx, actor, conne
 // ErrNotFound when there were none.
 func (db *DB) DeleteConnectorSettings(ctx context.Context, actor, connector string, warehouseID int64) error {
 	err := db.WithTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM connector_settings
-			WHERE connector_name = ? AND warehouse_id = ?`, connector, warehouseID)
-		if err != nil {
-			return err
+		deleted, err := db.DeleteConnectorSettingsTx(ctx, tx, actor, connector, warehouseID)
+		if err == nil && !deleted {
+			err = ErrNotFound
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
-		}
-		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "connector.settings.delete",
-			Target: connectorTarget(connector, warehouseID)})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("delete connector settings %s: %w", connectorTarget(connector, warehouseID), err)
 	}
 	return nil
+}
+
+// DeleteConnectorSettingsTx is DeleteConnectorSettings inside the caller's
+// write transaction; it reports whether there was anything to delete (and
+// so an audit row) instead of returning ErrNotFound.
+func (db *DB) DeleteConnectorSettingsTx(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64) (bool, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM connector_settings
+		WHERE connector_name = ? AND warehouse_id = ?`, connector, warehouseID)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return false, err
+	}
+	return true, db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "connector.settings.delete",
+		Target: connectorTarget(connector, warehouseID)})
 }
 
 // WarehouseExists reports whether a warehouse with id exists.

@@ -221,30 +221,38 @@ func (v *Vault) putCredentials(ctx context.Context, tx *sql.Tx, actor, connector
 // transaction. It returns store.ErrNotFound when there were none.
 func (v *Vault) DeleteCredentials(ctx context.Context, actor, connector string, warehouseID int64) error {
 	err := v.db.WithTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `DELETE FROM connector_credentials
-			WHERE connector_name = ? AND warehouse_id = ? RETURNING key`, connector, warehouseID)
-		if err != nil {
-			return err
+		deleted, err := v.DeleteCredentialsTx(ctx, tx, actor, connector, warehouseID)
+		if err == nil && !deleted {
+			err = store.ErrNotFound
 		}
-		keys, err := scanStrings(rows)
-		if err != nil {
-			return err
-		}
-		if len(keys) == 0 {
-			return store.ErrNotFound
-		}
-		slices.Sort(keys)
-		return v.db.AppendAudit(ctx, tx, store.Audit{
-			Actor:  actor,
-			Action: "credentials.delete",
-			Target: credentialsTarget(connector, warehouseID),
-			Diff:   map[string][]string{"keys_deleted": keys},
-		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("delete credentials %s: %w", credentialsTarget(connector, warehouseID), err)
 	}
 	return nil
+}
+
+// DeleteCredentialsTx is DeleteCredentials inside the caller's write
+// transaction; it reports whether there was anything to delete (and so an
+// audit row) instead of returning store.ErrNotFound.
+func (v *Vault) DeleteCredentialsTx(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64) (bool, error) {
+	rows, err := tx.QueryContext(ctx, `DELETE FROM connector_credentials
+		WHERE connector_name = ? AND warehouse_id = ? RETURNING key`, connector, warehouseID)
+	if err != nil {
+		return false, err
+	}
+	keys, err := scanStrings(rows)
+	if err != nil || len(keys) == 0 {
+		return false, err
+	}
+	slices.Sort(keys)
+	return true, v.db.AppendAudit(ctx, tx, store.Audit{
+		Actor:  actor,
+		Action: "credentials.delete",
+		Target: credentialsTarget(connector, warehouseID),
+		Diff:   map[string][]string{"keys_deleted": keys},
+	})
 }
 
 // queryer is satisfied by *sql.DB and *sql.Tx.
