@@ -260,15 +260,19 @@ func (db *DB) RetryFulfillmentPush(ctx context.Context, actor, connector string,
 		}
 		now := db.now()
 		ts := formatTime(now)
-		if _, err := tx.ExecContext(ctx, `UPDATE fulfillment_pushes SET status = 'pending',
+		// A fresh retry budget: a push that failed by running out of
+		// attempts would otherwise fail again at its first transient error.
+		// The audit row keeps the earlier count.
+		if _, err := tx.ExecContext(ctx, `UPDATE fulfillment_pushes SET status = 'pending', attempts = 0,
 			next_attempt_at = ?, updated_at = ?, completed_at = NULL WHERE id = ?`, ts, ts, id); err != nil {
 			return err
 		}
-		p.Status, p.NextAttemptAt, p.UpdatedAt, p.CompletedAt = FulfillmentPending, now, now, nil
+		previous := p.Attempts
+		p.Status, p.Attempts, p.NextAttemptAt, p.UpdatedAt, p.CompletedAt = FulfillmentPending, 0, now, now, nil
 		out = p
 		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "fulfillment.retry",
 			Target: fmt.Sprintf("fulfillment_push:%d", id),
-			Diff:   map[string]any{"order_id": p.OrderID, "connector": p.Connector}})
+			Diff:   map[string]any{"order_id": p.OrderID, "connector": p.Connector, "previous_attempts": previous}})
 	})
 	if err != nil {
 		var ce *ConflictError

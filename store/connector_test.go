@@ -199,8 +199,12 @@ func TestShipQueuesFulfillmentPush(t *testing.T) {
 	if err := e.db.RecordFulfillmentAttempt(e.ctx, p.ID, store.FulfillmentAttempt{Status: store.FulfillmentSucceeded}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("attempt on a failed push: %v", err)
 	}
-	if _, err := e.db.RetryFulfillmentPush(e.ctx, "user:a", "shopify", p.ID); err != nil {
-		t.Fatal(err)
+	// A requeued push gets a fresh attempt budget.
+	if rp, err := e.db.RetryFulfillmentPush(e.ctx, "user:a", "shopify", p.ID); err != nil || rp.Attempts != 0 || rp.Status != store.FulfillmentPending {
+		t.Fatalf("retry: %+v %v", rp, err)
+	}
+	if got, _ := e.db.GetFulfillmentPush(e.ctx, so.ID); got.Attempts != 0 {
+		t.Fatalf("stored attempts after retry: %d", got.Attempts)
 	}
 	if _, err := e.db.RetryFulfillmentPush(e.ctx, "user:a", "shopify", p.ID); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("retry of a pending push: %v", err)
@@ -210,7 +214,7 @@ func TestShipQueuesFulfillmentPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ = e.db.GetFulfillmentPush(e.ctx, so.ID)
-	if p.Status != store.FulfillmentSucceeded || p.Attempts != 3 || p.UpstreamRef != "gid://shopify/Fulfillment/9" || p.CompletedAt == nil {
+	if p.Status != store.FulfillmentSucceeded || p.Attempts != 1 || p.UpstreamRef != "gid://shopify/Fulfillment/9" || p.CompletedAt == nil {
 		t.Fatalf("final: %+v", p)
 	}
 	if _, err := e.db.RetryFulfillmentPush(e.ctx, "user:a", "shopify", 999); !errors.Is(err, store.ErrNotFound) {
