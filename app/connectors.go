@@ -10,7 +10,6 @@ import (
 	"sentryhub/clock"
 	"sentryhub/connectors"
 	"sentryhub/connectors/shopify"
-	"sentryhub/ssrf"
 )
 
 // connectorOptions lets tests point first-party connectors at fakes; the
@@ -56,8 +55,7 @@ func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error
 	}
 	log := h.log.With(slog.String("component", "connectors"))
 	clk := clock.Real{}
-	guard := ssrf.New(ssrf.Config{AllowPrivate: h.cfg.AllowPrivateTargets})
-	pool := connectors.NewHTTPPool(connectors.HTTPConfig{UserAgent: "sentryhub/" + Version}, guard, clk, log, metrics)
+	pool := connectors.NewHTTPPool(connectors.HTTPConfig{UserAgent: "sentryhub/" + Version}, h.guard, clk, log, metrics)
 	runner := connectors.NewRunner(connectors.RunnerConfig{}, connectors.RunnerDeps{
 		Registry: registry, DB: h.db, Vault: h.vault, HTTP: pool, Clock: clk, Log: log, Metrics: metrics})
 	scheduler := connectors.NewScheduler(connectors.SchedulerConfig{}, h.db, runner, clk, log)

@@ -8,7 +8,6 @@ import (
 
 	"sentryhub/clock"
 	"sentryhub/dispatcher"
-	"sentryhub/ssrf"
 )
 
 // wireDispatcher builds the webhook dispatcher over h's database and vault,
@@ -17,11 +16,10 @@ import (
 // gets the webhook admin API, and its Run joins h's workers.
 func wireDispatcher(ctx context.Context, h *hub, reg *prometheus.Registry) error {
 	_ = ctx // construction does no I/O; Run opens what it needs
-	guard := ssrf.New(ssrf.Config{AllowPrivate: h.cfg.AllowPrivateTargets})
 	d, err := dispatcher.New(dispatcher.Config{
 		DB:       h.db,
 		Vault:    h.vault,
-		Guard:    guard,
+		Guard:    h.guard,
 		Log:      h.log.With("component", "dispatcher"),
 		Clock:    clock.Real{},
 		Registry: reg,

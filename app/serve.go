@@ -15,6 +15,7 @@ import (
 
 	"sentryhub/clock"
 	"sentryhub/dispatcher"
+	"sentryhub/ssrf"
 	"sentryhub/store"
 	"sentryhub/store/vault"
 	"sentryhub/web"
@@ -45,6 +46,9 @@ type hub struct {
 	// webhooks is the dispatcher, for the demo to manage its sink's
 	// subscription through the same audited operations as the admin API.
 	webhooks *dispatcher.Dispatcher
+	// guard is the one SSRF guard every outbound request (webhooks,
+	// connectors) dials through.
+	guard *ssrf.Guard
 	// connectors configures the first-party connectors (tests aim them at
 	// fake upstreams; zero is production).
 	connectors connectorOptions
@@ -71,7 +75,8 @@ func (m Main) serve(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	h := &hub{cfg: cfg, db: db, vault: vault.New(db, key), log: log, connectors: m.connectors}
+	h := &hub{cfg: cfg, db: db, vault: vault.New(db, key), log: log, connectors: m.connectors,
+		guard: ssrf.New(ssrf.Config{AllowPrivate: cfg.AllowPrivateTargets})}
 	h.web, err = web.New(web.Config{
 		SessionSecret: []byte(key.Encode()),
 		SecureCookies: cfg.SecureCookies(),

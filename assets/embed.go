@@ -12,10 +12,10 @@ import "embed"
 var Schemas embed.FS
 
 //go:embed openapi.json
-var openAPI []byte
+var openAPI string // a string, so no caller can change the embedded bytes
 
 // OpenAPI returns the OpenAPI 3.1 document of the HTTP API (served at
 // GET /api/openapi.json). Its event envelope refers to the event schemas
 // by the URL the hub serves them at, /api/v1/events/schema/{type}/{version},
-// which are the files of Schemas. Callers must not modify the slice.
-func OpenAPI() []byte { return openAPI }
+// which are the files of Schemas. Each call returns a fresh copy.
+func OpenAPI() []byte { return []byte(openAPI) }
