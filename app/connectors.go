@@ -55,7 +55,8 @@ func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error
 	}
 	log := h.log.With(slog.String("component", "connectors"))
 	clk := clock.Real{}
-	pool := connectors.NewHTTPPool(connectors.HTTPConfig{UserAgent: "sentryhub/" + Version}, h.guard, clk, log, metrics)
+	pool := connectors.NewHTTPPool(connectors.HTTPConfig{UserAgent: "sentryhub/" + Version,
+		AllowHTTP: len(h.cfg.AllowPrivateTargets) > 0}, h.guard, clk, log, metrics)
 	runner := connectors.NewRunner(connectors.RunnerConfig{}, connectors.RunnerDeps{
 		Registry: registry, DB: h.db, Vault: h.vault, HTTP: pool, Clock: clk, Log: log, Metrics: metrics})
 	scheduler := connectors.NewScheduler(connectors.SchedulerConfig{}, h.db, runner, clk, log)

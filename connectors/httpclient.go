@@ -55,6 +55,11 @@ type HTTPConfig struct {
 	// connector + warehouse for BreakerCooldown (5, 5m).
 	BreakerFailures int
 	BreakerCooldown time.Duration
+	// AllowHTTP permits plain http:// URLs. Off, only https is sent, so
+	// credentials never travel unencrypted; serve turns it on only when
+	// SENTRY_ALLOW_PRIVATE_TARGETS is set (local development and tests),
+	// the same rule as webhook URLs.
+	AllowHTTP bool
 	// UserAgent is sent with every request ("sentryhub").
 	UserAgent string
 	// Rand returns the backoff jitter in [0,1) (math/rand/v2 when nil).
@@ -297,6 +302,10 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	if u.User != nil {
 		return nil, &HTTPError{Kind: KindPermanent, Method: req.Method, URL: shown,
 			Message: "URL must not carry credentials (userinfo)"}
+	}
+	if u.Scheme == "http" && !cfg.AllowHTTP {
+		return nil, &HTTPError{Kind: KindPermanent, Method: req.Method, URL: shown,
+			Message: "plain http is refused: use https so credentials travel encrypted (http is allowed only with SENTRY_ALLOW_PRIVATE_TARGETS, for local development)"}
 	}
 
 	probe, retryAt, ok := c.scope.breaker.allow(c.pool.clock.Now())

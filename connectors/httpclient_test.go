@@ -324,7 +324,7 @@ func TestHalfOpenAllowsOneProbe(t *testing.T) {
 
 func TestSSRFGuard(t *testing.T) {
 	// No loopback exemption: the production guard.
-	pool := connectors.NewHTTPPool(connectors.HTTPConfig{MaxRetries: -1, BreakerFailures: 1},
+	pool := connectors.NewHTTPPool(connectors.HTTPConfig{MaxRetries: -1, BreakerFailures: 1, AllowHTTP: true},
 		ssrf.New(ssrf.Config{}), connectortest.NewAutoClock(connectortest.Start()), slog.New(slog.DiscardHandler), nil)
 	c := pool.Client("test", 1)
 	up := connectortest.NewUpstream(t)
@@ -346,7 +346,7 @@ func TestSSRFGuard(t *testing.T) {
 		t.Fatalf("breaker %+v", st)
 	}
 	// An exemption lets exactly the allowed range through.
-	pool2 := connectors.NewHTTPPool(connectors.HTTPConfig{}, ssrf.New(ssrf.Config{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}),
+	pool2 := connectors.NewHTTPPool(connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}),
 		connectortest.NewAutoClock(connectortest.Start()), nil, nil)
 	up.Reply("GET", "/x", 200, "{}", nil)
 	if _, err := pool2.Client("test", 1).Do(bg, get(up.URL+"/x")); err != nil {
@@ -382,5 +382,24 @@ func TestErrorsAreScrubbed(t *testing.T) {
 	_, err := c.Do(bg, get("https://user:hunter2hunter2@example.com/x"))
 	if !errors.Is(err, connectors.ErrPermanent) || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("userinfo: %v", err)
+	}
+}
+
+// Without AllowHTTP (production without private targets) plain http is
+// refused before anything is sent, so credentials never travel in clear.
+func TestPlainHTTPRefusedByDefault(t *testing.T) {
+	up := connectortest.NewUpstream(t)
+	up.Reply("GET", "/x", 200, "{}", nil)
+	pool := connectors.NewHTTPPool(connectors.HTTPConfig{},
+		ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), connectortest.NewAutoClock(connectortest.Start()), nil, nil)
+	_, err := pool.Client("test", 1).Do(bg, get(up.URL+"/x?api_key=k_live_42"))
+	if !errors.Is(err, connectors.ErrPermanent) || !strings.Contains(err.Error(), "plain http is refused") {
+		t.Fatalf("plain http: %v", err)
+	}
+	if strings.Contains(err.Error(), "k_live_42") {
+		t.Fatalf("error leaks the URL's key: %v", err)
+	}
+	if len(up.Requests()) != 0 {
+		t.Fatal("a refused request reached the server")
 	}
 }

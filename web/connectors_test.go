@@ -55,7 +55,7 @@ func newConnectorEnv(t *testing.T) *connectorEnv {
 	}
 	v := vault.New(e.db, key)
 	log := slog.New(slog.DiscardHandler)
-	pool := connectors.NewHTTPPool(connectors.HTTPConfig{}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), e.clock, log, nil)
+	pool := connectors.NewHTTPPool(connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), e.clock, log, nil)
 	runner := connectors.NewRunner(connectors.RunnerConfig{}, connectors.RunnerDeps{Registry: reg, DB: e.db, Vault: v, HTTP: pool,
 		Clock: e.clock, Log: log, OnFinish: func(o connectors.Outcome) { e.done <- o }})
 	e.worker = connectors.NewFulfillmentWorker(runner, 0)

@@ -88,11 +88,13 @@ func New(t testing.TB) *Kit {
 }
 
 // NewWithConfig is New with an HTTP configuration (zero fields default;
-// Rand defaults to 0.5 for reproducible backoff).
+// Rand defaults to 0.5 for reproducible backoff). Plain http is always
+// allowed: the kit's fake upstreams are httptest servers on loopback.
 func NewWithConfig(t testing.TB, cfg connectors.HTTPConfig) *Kit {
 	if cfg.Rand == nil {
 		cfg.Rand = func() float64 { return 0.5 }
 	}
+	cfg.AllowHTTP = true
 	buf := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := NewAutoClock(Start())

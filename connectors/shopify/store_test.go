@@ -55,7 +55,7 @@ func newHub(t *testing.T) *hubEnv {
 	}
 	log := slog.New(slog.DiscardHandler)
 	v := connectortest.NewFakeVault()
-	pool := connectors.NewHTTPPool(connectors.HTTPConfig{}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), fc, log, nil)
+	pool := connectors.NewHTTPPool(connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), fc, log, nil)
 	r := connectors.NewRunner(connectors.RunnerConfig{}, connectors.RunnerDeps{Registry: reg, DB: db, Vault: v, HTTP: pool, Clock: fc, Log: log})
 	w, err := db.CreateWarehouse(ctx, store.OpMeta{}, store.WarehouseInput{Code: "W1", Name: "Main"})
 	if err != nil {
