@@ -14,19 +14,29 @@ import (
 const janitorInterval = time.Hour
 
 // janitor prunes what the store keeps only for a while (idempotency keys
-// past store.IdempotencyRetention), at start and then every
+// past store.IdempotencyRetention, finished webhook deliveries past
+// store.DeliveryRetention), at start and then every
 // janitorInterval, until ctx ends. Failures are logged and retried at the
 // next tick: housekeeping must never stop the hub.
 func janitor(db *store.DB, c clock.Clock, log *slog.Logger) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
+		tasks := []struct {
+			what      string
+			retention time.Duration
+			prune     func(context.Context, time.Time) (int64, error)
+		}{
+			{"idempotency keys", store.IdempotencyRetention, db.PruneIdempotencyKeys},
+			{"finished webhook deliveries", store.DeliveryRetention, db.PruneWebhookDeliveries},
+		}
 		for {
-			n, err := db.PruneIdempotencyKeys(ctx, c.Now().Add(-store.IdempotencyRetention))
-			switch {
-			case err != nil && ctx.Err() == nil:
-				log.Warn("prune idempotency keys", slog.Any("err", err))
-			case n > 0:
-				log.Info("pruned idempotency keys", slog.Int64("deleted", n),
-					slog.Duration("retention", store.IdempotencyRetention))
+			for _, task := range tasks {
+				n, err := task.prune(ctx, c.Now().Add(-task.retention))
+				switch {
+				case err != nil && ctx.Err() == nil:
+					log.Warn("prune "+task.what, slog.Any("err", err))
+				case n > 0:
+					log.Info("pruned "+task.what, slog.Int64("deleted", n), slog.Duration("retention", task.retention))
+				}
 			}
 			if err := clock.Sleep(ctx, c, janitorInterval); err != nil {
 				return nil // ctx ended: a clean stop

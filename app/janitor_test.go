@@ -47,6 +47,29 @@ func TestJanitorPrunesAndStops(t *testing.T) {
 	}
 	insert(8*24*time.Hour, "old")
 	insert(time.Hour, "young")
+	ts := func(age time.Duration) string { return start.Add(-age).Format(store.TimeFormat) }
+	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`INSERT INTO webhook_subscriptions (id, name, url, filter, status,
+			pending_ceiling, dlq_ceiling, rate_limit_per_sec, max_in_flight, cursor, created_at, updated_at)
+			VALUES (1, 's', 'https://example.com/h', '{}', 'active', 10, 10, 0, 1, 0, ?, ?)`, ts(0), ts(0)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO webhook_deliveries (subscription_id, event_id, status, created_at)
+			VALUES (1, 1, 'succeeded', ?), (1, 2, 'succeeded', ?)`, ts(31*24*time.Hour), ts(time.Hour))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deliveries := func() int {
+		t.Helper()
+		var n int
+		if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+			return tx.QueryRow(`SELECT count(*) FROM webhook_deliveries`).Scan(&n)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
 
 	run, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -56,6 +79,9 @@ func TestJanitorPrunesAndStops(t *testing.T) {
 	<-fc.WaiterAdded()
 	if n := count(); n != 1 {
 		t.Fatalf("after the first pass %d keys remain, want 1", n)
+	}
+	if n := deliveries(); n != 1 {
+		t.Fatalf("after the first pass %d deliveries remain, want the recent one", n)
 	}
 	// Seven days on, the young key is past the window too.
 	fc.Advance(7 * 24 * time.Hour)
