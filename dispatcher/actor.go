@@ -1,9 +1,11 @@
 package dispatcher
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,7 +20,7 @@ import (
 type eventRef struct {
 	id        int64
 	eventType string
-	lane      string // aggregate_type + "/" + aggregate_id
+	lane      string // aggregate_type + "/" + aggregate_id: its lane under ordering "aggregate"
 	body      []byte
 }
 
@@ -49,7 +51,12 @@ const (
 	laneBusy           // head in flight
 )
 
-// lane is one FIFO of a subscription: (aggregate_type, aggregate_id).
+// globalLane is the one lane key of a subscription with ordering "global".
+// Aggregate lane keys always contain a "/", so it never collides with one.
+const globalLane = "*"
+
+// lane is one FIFO of a subscription: (aggregate_type, aggregate_id), or
+// every delivery of the subscription under ordering "global".
 type lane struct {
 	key   string
 	q     []*delivery
@@ -79,6 +86,9 @@ type actorConfig struct {
 	maxInFlight int
 	rate        float64 // per second; 0: unlimited
 	paused      bool
+	// global: ordering "global", one lane for every delivery (strict id
+	// order, one at a time) instead of one per aggregate.
+	global bool
 }
 
 // actorMsg is what the engine tells an actor: new deliveries to queue (in
@@ -102,6 +112,9 @@ type actor struct {
 	cfg   actorConfig
 	lim   *rate.Limiter
 
+	// global is the ordering the lanes are keyed by. It follows
+	// cfg.global once nothing is in flight (see relane).
+	global    bool
 	lanes     map[string]*lane
 	ready     []*lane
 	readyHead int
@@ -128,6 +141,7 @@ func newActor(d *Dispatcher, subID int64, cfg actorConfig) *actor {
 		jobs:    make(chan *job, store.MaxMaxInFlight),
 	}
 	a.setConfig(cfg, d.clock.Now())
+	a.global = cfg.global
 	return a
 }
 
@@ -163,6 +177,9 @@ func (a *actor) run(fetchCtx, workCtx context.Context) {
 		now := a.d.clock.Now()
 		for _, m := range a.inbox.take() {
 			a.apply(m, now)
+		}
+		if a.global != a.cfg.global && a.inflight == 0 {
+			a.relane(now)
 		}
 		active := !stopping && !a.cfg.paused
 		if active {
@@ -205,17 +222,59 @@ func (a *actor) apply(m actorMsg, now time.Time) {
 	if m.cfg != nil {
 		a.setConfig(*m.cfg, now)
 	}
-	for _, dl := range m.add {
-		l := a.lanes[dl.ev.lane]
+	a.enqueue(m.add, now)
+}
+
+// laneKey is the lane dl belongs to under the current ordering.
+func (a *actor) laneKey(dl *delivery) string {
+	if a.global {
+		return globalLane
+	}
+	return dl.ev.lane
+}
+
+// enqueue appends deliveries, in id order, to the back of their lanes.
+func (a *actor) enqueue(dls []*delivery, now time.Time) {
+	for _, dl := range dls {
+		k := a.laneKey(dl)
+		l := a.lanes[k]
 		if l == nil {
-			l = &lane{key: dl.ev.lane, idx: -1}
-			a.lanes[l.key] = l
+			l = &lane{key: k, idx: -1}
+			a.lanes[k] = l
 		}
 		l.q = append(l.q, dl)
 		if l.state == laneIdle {
 			a.schedule(l, now)
 		}
 	}
+}
+
+// limit is how many attempts may be in flight: one under ordering
+// "global" (it has one lane, whose head alone may be in flight).
+func (a *actor) limit() int {
+	if a.global {
+		return 1
+	}
+	return a.cfg.maxInFlight
+}
+
+// relane rebuilds the lanes for a changed ordering. It runs only when
+// nothing is in flight (dispatch starts nothing while the ordering
+// changes), so every delivery is in a queue, with its attempts and retry
+// time: they are requeued in id order under the new keys, which is exactly
+// what a restart would load. Attempts that were in flight when the change
+// arrived finished under the old lanes; everything else follows the new
+// ordering.
+func (a *actor) relane(now time.Time) {
+	var all []*delivery
+	for _, l := range a.lanes {
+		all = append(all, l.q...)
+	}
+	slices.SortFunc(all, func(x, y *delivery) int { return cmp.Compare(x.id, y.id) })
+	clear(a.ready)
+	a.lanes, a.ready, a.readyHead, a.timers = map[string]*lane{}, a.ready[:0], 0, nil
+	a.global = a.cfg.global
+	a.enqueue(all, now)
 }
 
 // schedule places an idle lane according to its head: ready now, waiting
@@ -279,7 +338,12 @@ func (a *actor) promote(now time.Time) {
 func (a *actor) dispatch(workCtx context.Context, now time.Time) {
 	a.rateAt = time.Time{}
 	a.blocked = false
-	for a.inflight < a.cfg.maxInFlight && a.readyLen() > 0 {
+	if a.global != a.cfg.global {
+		// The ordering changes once the attempts in flight finish.
+		return
+	}
+	limit := a.limit()
+	for a.inflight < limit && a.readyLen() > 0 {
 		if a.d.eng.backlogged() {
 			a.blocked = true
 			return
@@ -295,7 +359,7 @@ func (a *actor) dispatch(workCtx context.Context, now time.Time) {
 		head := l.q[0]
 		l.state = laneBusy
 		a.inflight++
-		for a.workers < a.cfg.maxInFlight {
+		for a.workers < limit {
 			a.workers++
 			a.wg.Add(1)
 			go a.worker(workCtx)
@@ -339,7 +403,7 @@ func (a *actor) arm(now time.Time) <-chan time.Time {
 func (a *actor) handle(r workResult) {
 	a.inflight--
 	dl, res := r.j.d, r.res
-	l := a.lanes[dl.ev.lane]
+	l := a.lanes[a.laneKey(dl)]
 	l.state = laneIdle
 	now := a.d.clock.Now()
 	if res.released {

@@ -1,6 +1,7 @@
 // Package dispatcher delivers integration events to webhook subscribers
 // under the consumer contract in shared/seeds/webhooks-consumer-contract.txt:
-// signed POSTs in per-aggregate FIFO order, retried on a fixed schedule,
+// signed POSTs in per-aggregate FIFO order (or, per subscription, in global
+// commit order), retried on a fixed schedule,
 // dead-lettered, paused at ceilings, replayable.
 //
 // The shape follows from two facts: SQLite has one writer, and consumers
@@ -19,7 +20,10 @@
 // Each subscription has an actor goroutine that holds its lanes in memory:
 // one FIFO queue per (aggregate_type, aggregate_id), of which only the head
 // may be in flight (head-of-line blocking), many lanes in parallel up to
-// max_in_flight and a token bucket. A lane advances as soon as its head's
+// max_in_flight and a token bucket. A subscription with ordering "global"
+// has a single lane instead, so its deliveries go out strictly in id
+// (commit) order, one at a time, the seed contract's "in commit order". A
+// lane advances as soon as its head's
 // response arrives, without waiting for the outcome to commit: outcomes are
 // queued to the engine in order, so the database never shows a later
 // delivery of a lane finished before an earlier one, and a crash between

@@ -254,6 +254,7 @@ func (e *engine) actorConfig(s *subState) actorConfig {
 		maxInFlight: s.sub.MaxInFlight,
 		rate:        s.sub.RateLimitPerSec,
 		paused:      s.sub.Status != store.SubscriptionActive,
+		global:      s.sub.Ordering == store.OrderingGlobal,
 	}
 }
 

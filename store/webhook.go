@@ -46,6 +46,27 @@ const (
 	DeliveryReplayed  = "replayed"
 )
 
+// Delivery orderings (column ordering). OrderingAggregate, the default,
+// keeps one FIFO lane per (aggregate_type, aggregate_id), lanes running in
+// parallel up to max_in_flight: consumers dedupe with the set of event_ids
+// they applied. OrderingGlobal keeps one lane for the whole subscription:
+// deliveries go out in delivery id (commit) order, one at a time, and a
+// failing delivery holds back every later one until it succeeds or is
+// dead-lettered, so a single "largest event_id applied" watermark is safe.
+const (
+	OrderingAggregate = "aggregate"
+	OrderingGlobal    = "global"
+)
+
+// validateOrdering returns o, or reports it in fields when it is neither
+// ordering.
+func validateOrdering(o string, fields map[string]string) string {
+	if o != OrderingAggregate && o != OrderingGlobal {
+		fields["ordering"] = `must be "aggregate" or "global"`
+	}
+	return o
+}
+
 // Subscription defaults and limits. The pending ceiling bounds the memory
 // the dispatcher holds per subscription (every open delivery keeps its
 // envelope, about half a kilobyte, in memory), hence its upper limit.
@@ -355,6 +376,8 @@ type SubscriptionCreate struct {
 	RateLimitPerSec  *float64            `json:"rate_limit_per_sec"`
 	MaxInFlight      *int                `json:"max_in_flight"`
 	StandardWebhooks bool                `json:"standard_webhooks"`
+	// Ordering is OrderingAggregate (when omitted) or OrderingGlobal.
+	Ordering *string `json:"ordering"`
 }
 
 // Normalize validates c (URL form included, see ValidateWebhookURL) and
@@ -368,6 +391,10 @@ func (c SubscriptionCreate) Normalize(allowHTTP bool) (Subscription, error) {
 		DLQCeiling:       DefaultDLQCeiling,
 		MaxInFlight:      DefaultMaxInFlight,
 		StandardWebhooks: c.StandardWebhooks,
+		Ordering:         OrderingAggregate,
+	}
+	if c.Ordering != nil {
+		s.Ordering = validateOrdering(*c.Ordering, fields)
 	}
 	s.Name = validateSubscriptionName(c.Name, fields)
 	s.URL = strings.TrimSpace(c.URL)
@@ -410,6 +437,7 @@ type SubscriptionPatch struct {
 	RateLimitPerSec  *float64            `json:"rate_limit_per_sec"`
 	MaxInFlight      *int                `json:"max_in_flight"`
 	StandardWebhooks *bool               `json:"standard_webhooks"`
+	Ordering         *string             `json:"ordering"`
 }
 
 // IsEmpty reports whether p changes nothing.
@@ -457,6 +485,9 @@ func (p SubscriptionPatch) Apply(cur Subscription, allowHTTP bool) (Subscription
 	if p.StandardWebhooks != nil {
 		next.StandardWebhooks = *p.StandardWebhooks
 	}
+	if p.Ordering != nil {
+		next.Ordering = validateOrdering(*p.Ordering, fields)
+	}
 	if len(fields) > 0 {
 		return cur, &ValidationError{Message: "invalid webhook subscription change", Fields: fields}
 	}
@@ -476,6 +507,8 @@ type Subscription struct {
 	RateLimitPerSec  float64            `json:"rate_limit_per_sec"`
 	MaxInFlight      int                `json:"max_in_flight"`
 	StandardWebhooks bool               `json:"standard_webhooks"`
+	// Ordering is OrderingAggregate or OrderingGlobal.
+	Ordering string `json:"ordering"`
 	// Cursor is the last event_id examined for this subscription.
 	Cursor            int64   `json:"cursor"`
 	CreatedAt         string  `json:"created_at"`
@@ -490,7 +523,7 @@ type Subscription struct {
 // The latest success is one seek at the end of the subscription's
 // 'succeeded' range of the status index.
 const subscriptionColumns = `id, name, url, filter, status, COALESCE(pause_reason, ''), pending_ceiling,
-	dlq_ceiling, rate_limit_per_sec, max_in_flight, standard_webhooks, cursor, created_at, updated_at,
+	dlq_ceiling, rate_limit_per_sec, max_in_flight, standard_webhooks, ordering, cursor, created_at, updated_at,
 	paused_at, (SELECT d.completed_at FROM webhook_deliveries d WHERE d.subscription_id = webhook_subscriptions.id
 		AND d.status = 'succeeded' ORDER BY d.id DESC LIMIT 1),
 	last_failure_at, last_failure_kind, last_failure_status`
@@ -499,7 +532,7 @@ func scanSubscription(sc interface{ Scan(...any) error }) (Subscription, error) 
 	var s Subscription
 	var filter string
 	err := sc.Scan(&s.ID, &s.Name, &s.URL, &filter, &s.Status, &s.PauseReason, &s.PendingCeiling,
-		&s.DLQCeiling, &s.RateLimitPerSec, &s.MaxInFlight, &s.StandardWebhooks, &s.Cursor, &s.CreatedAt,
+		&s.DLQCeiling, &s.RateLimitPerSec, &s.MaxInFlight, &s.StandardWebhooks, &s.Ordering, &s.Cursor, &s.CreatedAt,
 		&s.UpdatedAt, &s.PausedAt, &s.LastSuccessAt, &s.LastFailureAt, &s.LastFailureKind, &s.LastFailureStatus)
 	if err != nil {
 		return s, interpretError(err)
@@ -574,12 +607,12 @@ func (db *DB) InsertSubscription(ctx context.Context, tx *sql.Tx, s Subscription
 	// log's end and inserting the row.
 	err := tx.QueryRowContext(ctx, `INSERT INTO webhook_subscriptions
 		(name, url, filter, status, pending_ceiling, dlq_ceiling, rate_limit_per_sec, max_in_flight,
-		 standard_webhooks, cursor, created_at, updated_at)
-		VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?,
+		 standard_webhooks, ordering, cursor, created_at, updated_at)
+		VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?,
 		 (SELECT COALESCE(MAX(event_id), 0) FROM integration_events), ?, ?)
 		RETURNING id`,
 		s.Name, s.URL, encodeSubscriptionFilter(s.Filter), s.PendingCeiling, s.DLQCeiling, s.RateLimitPerSec,
-		s.MaxInFlight, s.StandardWebhooks, now, now).Scan(&id)
+		s.MaxInFlight, s.StandardWebhooks, s.Ordering, now, now).Scan(&id)
 	if err != nil {
 		return Subscription{}, fmt.Errorf("insert webhook subscription: %w", interpretError(err))
 	}
@@ -598,11 +631,11 @@ func (db *DB) SaveSubscription(ctx context.Context, tx *sql.Tx, s Subscription) 
 	res, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET
 		name = ?, url = ?, filter = ?, status = ?, pause_reason = ?, pending_ceiling = ?,
 		dlq_ceiling = ?, rate_limit_per_sec = ?, max_in_flight = ?, standard_webhooks = ?,
-		updated_at = ?,
+		ordering = ?, updated_at = ?,
 		paused_at = CASE WHEN ? = 'paused' THEN COALESCE(paused_at, ?) ELSE NULL END
 		WHERE id = ? AND status <> 'deleting'`,
 		s.Name, s.URL, encodeSubscriptionFilter(s.Filter), s.Status, reason, s.PendingCeiling, s.DLQCeiling,
-		s.RateLimitPerSec, s.MaxInFlight, s.StandardWebhooks, now, s.Status, now, s.ID)
+		s.RateLimitPerSec, s.MaxInFlight, s.StandardWebhooks, s.Ordering, now, s.Status, now, s.ID)
 	if err != nil {
 		return Subscription{}, fmt.Errorf("update webhook subscription %d: %w", s.ID, interpretError(err))
 	}
@@ -716,6 +749,9 @@ func SubscriptionDiff(before, after Subscription) map[string]any {
 	if before.StandardWebhooks != after.StandardWebhooks {
 		add("standard_webhooks", before.StandardWebhooks, after.StandardWebhooks)
 	}
+	if before.Ordering != after.Ordering {
+		add("ordering", before.Ordering, after.Ordering)
+	}
 	return d
 }
 
@@ -733,6 +769,6 @@ func SubscriptionAuditView(s Subscription) map[string]any {
 		"name": s.Name, "url": RedactURL(s.URL), "subscription_filter": s.Filter,
 		"pending_ceiling": s.PendingCeiling, "dlq_ceiling": s.DLQCeiling,
 		"rate_limit_per_sec": s.RateLimitPerSec, "max_in_flight": s.MaxInFlight,
-		"standard_webhooks": s.StandardWebhooks, "cursor": s.Cursor,
+		"standard_webhooks": s.StandardWebhooks, "ordering": s.Ordering, "cursor": s.Cursor,
 	}
 }

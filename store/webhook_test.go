@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -285,4 +286,81 @@ func TestWebhookQueryPlans(t *testing.T) {
 	plan("errors", `SELECT d.id FROM webhook_deliveries d INDEXED BY webhook_deliveries_failing
 		JOIN webhook_subscriptions s ON s.id = d.subscription_id WHERE d.last_error_kind IS NOT NULL ORDER BY d.last_attempt_at DESC LIMIT ?`,
 		"SCAN d USING INDEX webhook_deliveries_failing", "SCAN s") // the partial index holds failing rows only
+}
+
+// TestSubscriptionOrdering: ordering defaults to aggregate, accepts global,
+// names the field for anything else (create and patch), shows in the audit
+// diff and view, round-trips through the table, and the column's CHECK
+// refuses what validation would.
+func TestSubscriptionOrdering(t *testing.T) {
+	str := func(s string) *string { return &s }
+	def, err := SubscriptionCreate{Name: "erp", URL: "https://x.example/h"}.Normalize(false)
+	if err != nil || def.Ordering != OrderingAggregate {
+		t.Fatalf("default ordering %q (%v)", def.Ordering, err)
+	}
+	glob, err := SubscriptionCreate{Name: "erp", URL: "https://x.example/h", Ordering: str(OrderingGlobal)}.Normalize(false)
+	if err != nil || glob.Ordering != OrderingGlobal {
+		t.Fatalf("global ordering %q (%v)", glob.Ordering, err)
+	}
+	for _, bad := range []string{"", "Global", "GLOBAL", "fifo", "aggregate ", "per_aggregate"} {
+		_, err := SubscriptionCreate{Name: "erp", URL: "https://x.example/h", Ordering: str(bad)}.Normalize(false)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Fields["ordering"] == "" || len(ve.Fields) != 1 {
+			t.Errorf("create with ordering %q: %v", bad, err)
+		}
+		_, err = SubscriptionPatch{Ordering: str(bad)}.Apply(def, false)
+		if !errors.As(err, &ve) || ve.Fields["ordering"] == "" || len(ve.Fields) != 1 {
+			t.Errorf("patch with ordering %q: %v", bad, err)
+		}
+	}
+	next, err := SubscriptionPatch{Ordering: str(OrderingGlobal)}.Apply(def, false)
+	if err != nil || next.Ordering != OrderingGlobal || def.Ordering != OrderingAggregate {
+		t.Fatalf("patch: %+v %v", next, err)
+	}
+	d := SubscriptionDiff(def, next)
+	if o, ok := d["ordering"].(map[string]any); !ok || len(d) != 1 || o["from"] != OrderingAggregate || o["to"] != OrderingGlobal {
+		t.Fatalf("diff %v", d)
+	}
+	if v := SubscriptionAuditView(next); v["ordering"] != OrderingGlobal {
+		t.Fatalf("audit view %v", v)
+	}
+
+	db := whTestDB(t)
+	ctx := context.Background()
+	var ins Subscription
+	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		ins, err = db.InsertSubscription(ctx, tx, glob)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Subscription(ctx, ins.ID); err != nil || got.Ordering != OrderingGlobal {
+		t.Fatalf("stored ordering %q (%v)", got.Ordering, err)
+	}
+	ins.Ordering = OrderingAggregate
+	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+		saved, err := db.SaveSubscription(ctx, tx, ins)
+		if err == nil && saved.Ordering != OrderingAggregate {
+			t.Errorf("saved ordering %q", saved.Ordering)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Writer().Exec(`UPDATE webhook_subscriptions SET ordering = 'fifo' WHERE id = ?`, ins.ID); err == nil {
+		t.Fatal("the ordering CHECK constraint accepted 'fifo'")
+	}
+	// Rows written without the column (as every row was before 00006) are
+	// per aggregate.
+	res, err := db.Writer().Exec(`INSERT INTO webhook_subscriptions (name, url, filter, status, pending_ceiling,
+		dlq_ceiling, rate_limit_per_sec, max_in_flight, cursor, created_at, updated_at)
+		VALUES ('old', 'https://x.example/h', '{}', 'active', 10, 10, 0, 1, 0, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := res.LastInsertId()
+	if got, err := db.Subscription(ctx, id); err != nil || got.Ordering != OrderingAggregate {
+		t.Fatalf("default column value %q (%v)", got.Ordering, err)
+	}
 }

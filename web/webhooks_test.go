@@ -348,6 +348,10 @@ func TestWebhookAPIValidation(t *testing.T) {
 			422, []string{"pending_ceiling", "dlq_ceiling", "rate_limit_per_sec", "max_in_flight"}},
 		{"bad filter", `{"name":"x","url":"` + httpsOK + `","subscription_filter":{"event_types":["nope"],"warehouse_ids":[0],"aggregate_external_id_allowlist":["x"]}}`,
 			422, []string{"subscription_filter.event_types", "subscription_filter.warehouse_ids", "subscription_filter.aggregate_external_id_allowlist"}},
+		{"bad ordering", `{"name":"x","url":"` + httpsOK + `","ordering":"fifo"}`, 422, []string{"ordering"}},
+		{"ordering is case-sensitive", `{"name":"x","url":"` + httpsOK + `","ordering":"Global"}`, 422, []string{"ordering"}},
+		{"empty ordering", `{"name":"x","url":"` + httpsOK + `","ordering":""}`, 422, []string{"ordering"}},
+		{"ordering of the wrong type", `{"name":"x","url":"` + httpsOK + `","ordering":1}`, 400, nil},
 		{"unknown field", `{"name":"x","url":"` + httpsOK + `","secret":"mine"}`, 400, nil},
 		{"wrong type", `{"name":"x","url":"` + httpsOK + `","max_in_flight":"4"}`, 400, nil},
 		{"not JSON", `name=x`, 400, nil},
@@ -383,6 +387,7 @@ func TestWebhookAPIValidation(t *testing.T) {
 		{`{"url":"http://127.0.0.1/"}`, 422, "url"},
 		{`{"url":"https://10.0.0.1/"}`, 422, "url"},
 		{`{"pending_ceiling":0}`, 422, "pending_ceiling"},
+		{`{"ordering":"per_aggregate"}`, 422, "ordering"},
 		{`{"subscription_filter":{"event_types":["ship"]}}`, 422, "subscription_filter.event_types"},
 		{`{"cursor":5}`, 400, ""},
 	} {
@@ -508,5 +513,59 @@ func TestWebhookAdminWhileDispatcherStopped(t *testing.T) {
 	code, _, body := e.api(admin, "POST", "/api/admin/webhooks", map[string]any{"name": "erp", "url": "http://127.0.0.1:9/hook"})
 	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), `"code":"unavailable"`) {
 		t.Fatalf("create while stopped: %d %s", code, body)
+	}
+}
+
+// TestWebhookAPIOrdering: ordering round-trips through create, GET, list
+// and PATCH, defaults to aggregate, and its change is audited.
+func TestWebhookAPIOrdering(t *testing.T) {
+	e := newWebhookEnv(t, true)
+	srv := okServer(t, nil)
+	var def, glob createdSub
+	e.callJSON("POST", "/api/admin/webhooks", `{"name":"default","url":"`+srv.URL+`"}`, 201, &def)
+	e.callJSON("POST", "/api/admin/webhooks", `{"name":"strict","url":"`+srv.URL+`","ordering":"global"}`, 201, &glob)
+	if def.Ordering != store.OrderingAggregate || glob.Ordering != store.OrderingGlobal {
+		t.Fatalf("created with ordering %q and %q", def.Ordering, glob.Ordering)
+	}
+	path := fmt.Sprintf("/api/admin/webhooks/%d", glob.ID)
+	var got store.Subscription
+	e.callJSON("GET", path, "", 200, &got)
+	if got.Ordering != store.OrderingGlobal {
+		t.Fatalf("GET ordering %q", got.Ordering)
+	}
+	var list struct{ Subscriptions []store.Subscription }
+	e.callJSON("GET", "/api/admin/webhooks", "", 200, &list)
+	if len(list.Subscriptions) != 2 || list.Subscriptions[0].Ordering != store.OrderingAggregate ||
+		list.Subscriptions[1].Ordering != store.OrderingGlobal {
+		t.Fatalf("list %+v", list.Subscriptions)
+	}
+	e.callJSON("PATCH", path, `{"ordering":"aggregate"}`, 200, &got)
+	if got.Ordering != store.OrderingAggregate {
+		t.Fatalf("PATCH ordering %q", got.Ordering)
+	}
+	e.callJSON("GET", path, "", 200, &got)
+	if got.Ordering != store.OrderingAggregate {
+		t.Fatalf("GET after PATCH: ordering %q", got.Ordering)
+	}
+	// A PATCH of another field, or null, leaves it alone.
+	e.callJSON("PATCH", path, `{"name":"strict2","ordering":null}`, 200, &got)
+	if got.Ordering != store.OrderingAggregate || got.Name != "strict2" {
+		t.Fatalf("unrelated PATCH: %+v", got)
+	}
+	entries, err := e.db.ListAudit(context.Background(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created, changed bool
+	for _, a := range entries {
+		switch {
+		case a.Action == "webhook.create" && strings.Contains(string(a.Diff), `"ordering":"global"`):
+			created = true
+		case a.Action == "webhook.update" && strings.Contains(string(a.Diff), `"ordering":{"from":"global","to":"aggregate"}`):
+			changed = true
+		}
+	}
+	if !created || !changed {
+		t.Fatalf("audit: create with ordering %v, ordering change %v: %+v", created, changed, entries)
 	}
 }

@@ -245,6 +245,7 @@ var whFieldLabels = map[string]string{
 	"rate_limit_per_sec": "Rate limit",
 	"max_in_flight":      "Max in flight",
 	"standard_webhooks":  "Standard Webhooks",
+	"ordering":           "Ordering",
 	"status":             "Status",
 	"from_event_id":      "From event id",
 	"to_event_id":        "To event id",
@@ -287,6 +288,7 @@ type whForm struct {
 	RateLimit      string
 	MaxInFlight    string
 	Standard       bool
+	Ordering       string // "" (a form without the field): default on create, unchanged on save
 	Errors         map[string]string
 }
 
@@ -296,7 +298,7 @@ func (f whForm) HasType(t string) bool { return slices.Contains(f.EventTypes, t)
 
 func newWhForm() whForm {
 	return whForm{PendingCeiling: itoa(store.DefaultPendingCeiling), DLQCeiling: itoa(store.DefaultDLQCeiling),
-		RateLimit: "0", MaxInFlight: strconv.Itoa(store.DefaultMaxInFlight)}
+		RateLimit: "0", MaxInFlight: strconv.Itoa(store.DefaultMaxInFlight), Ordering: store.OrderingAggregate}
 }
 
 func whFormFromSub(s store.Subscription) whForm {
@@ -308,7 +310,7 @@ func whFormFromSub(s store.Subscription) whForm {
 		WarehouseIDs: strings.Join(ws, ", "), AggregateIDs: strings.Join(s.Filter.AggregateIDs, "\n"),
 		PendingCeiling: itoa(s.PendingCeiling), DLQCeiling: itoa(s.DLQCeiling),
 		RateLimit: strconv.FormatFloat(s.RateLimitPerSec, 'f', -1, 64), MaxInFlight: strconv.Itoa(s.MaxInFlight),
-		Standard: s.StandardWebhooks}
+		Standard: s.StandardWebhooks, Ordering: s.Ordering}
 }
 
 func whFormFromPost(v url.Values) whForm {
@@ -317,7 +319,7 @@ func whFormFromPost(v url.Values) whForm {
 		WarehouseIDs: v.Get("warehouse_ids"), AggregateIDs: v.Get("aggregate_ids"),
 		PendingCeiling: strings.TrimSpace(v.Get("pending_ceiling")), DLQCeiling: strings.TrimSpace(v.Get("dlq_ceiling")),
 		RateLimit: strings.TrimSpace(v.Get("rate_limit_per_sec")), MaxInFlight: strings.TrimSpace(v.Get("max_in_flight")),
-		Standard: v.Get("standard_webhooks") != "",
+		Standard: v.Get("standard_webhooks") != "", Ordering: strings.TrimSpace(v.Get("ordering")),
 	}
 }
 
@@ -388,6 +390,10 @@ func (f whForm) create() (store.SubscriptionCreate, map[string]string) {
 		DLQCeiling:       whInt("dlq_ceiling", f.DLQCeiling, fields),
 		RateLimitPerSec:  whFloat("rate_limit_per_sec", f.RateLimit, fields),
 		StandardWebhooks: f.Standard}
+	if f.Ordering != "" {
+		o := f.Ordering
+		in.Ordering = &o
+	}
 	if mif := whInt("max_in_flight", f.MaxInFlight, fields); mif != nil {
 		if *mif < math.MinInt32 || *mif > math.MaxInt32 {
 			fields["max_in_flight"] = fmt.Sprintf("must be between 1 and %d", store.MaxMaxInFlight)
@@ -442,6 +448,10 @@ func (f whForm) patch(cur store.Subscription) (store.SubscriptionPatch, map[stri
 	if f.Standard != cur.StandardWebhooks {
 		std := f.Standard
 		p.StandardWebhooks = &std
+	}
+	if f.Ordering != "" && f.Ordering != cur.Ordering {
+		o := f.Ordering
+		p.Ordering = &o
 	}
 	return p, fields
 }
@@ -1275,6 +1285,23 @@ func whRate(r float64) string {
 		return "no rate limit"
 	}
 	return strconv.FormatFloat(r, 'f', -1, 64) + " requests/s"
+}
+
+// whOrdering describes a subscription's delivery ordering.
+func whOrdering(o string) string {
+	if o == store.OrderingGlobal {
+		return "global: strict event_id order, one at a time"
+	}
+	return "per aggregate: in order per aggregate, aggregates in parallel"
+}
+
+// whInFlight is the detail page's concurrency line: under global ordering
+// max_in_flight does not apply.
+func whInFlight(s store.Subscription) string {
+	if s.Ordering == store.OrderingGlobal {
+		return "one at a time (global ordering)"
+	}
+	return "at most " + strconv.Itoa(s.MaxInFlight) + " in flight"
 }
 
 func whYesNo(b bool) string {

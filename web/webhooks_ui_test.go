@@ -426,6 +426,7 @@ func TestWebhookUICreateValidation(t *testing.T) {
 			[]string{"Pending ceiling:", "DLQ ceiling:"}},
 		{"negative rate", base("rate_limit_per_sec", "-1"), []string{"new-rate_limit_per_sec-error"}, []string{"Rate limit:"}},
 		{"too many in flight", base("max_in_flight", "1000"), []string{"new-max_in_flight-error"}, []string{"Max in flight:"}},
+		{"unknown ordering", base("ordering", "fifo"), []string{"new-ordering-error"}, []string{"Ordering:"}},
 		{"warehouse id not a number", base("warehouse_ids", "1, main"), []string{"new-warehouse_ids-error"}, []string{"Warehouse ids:"}},
 		{"warehouse id not positive", base("warehouse_ids", "0"), []string{"new-warehouse_ids-error"}, []string{"Warehouse ids:"}},
 		{"aggregate not a UUID", base("aggregate_ids", "SO-1"), []string{"new-aggregates-error"}, []string{"Aggregate id allowlist:"}},
@@ -917,5 +918,83 @@ func TestWebhookUINotFound(t *testing.T) {
 	}
 	if doc := e.submitOK(e.adminC, "/webhooks/999/rotate-secret", nil, "/webhooks"); !whHasFlash(doc, "error", "999 no longer exists") {
 		t.Fatalf("rotate unknown: %v", whFlashesOf(doc))
+	}
+}
+
+// whSelected returns the value of the selected option of the select with
+// id (the first option when none is marked, as a browser does).
+func whSelected(t *testing.T, doc *html.Node, id string) string {
+	t.Helper()
+	opts := whAll(whByID(doc, id), "option", "", "")
+	if len(opts) == 0 {
+		t.Fatalf("no options in #%s", id)
+	}
+	for _, o := range opts {
+		if whHasAttr(o, "selected") {
+			return whAttr(o, "value")
+		}
+	}
+	return whAttr(opts[0], "value")
+}
+
+// TestWebhookUIOrdering: the create and settings forms offer both orderings
+// with a hint on the trade-off; the choice is saved, shown, and changed.
+func TestWebhookUIOrdering(t *testing.T) {
+	e := newWhUIEnv(t)
+	rec := newWhRecorder(t)
+	doc := e.page(e.adminC, "/webhooks", 200)
+	var values []string
+	for _, o := range whAll(whByID(doc, "new-ordering"), "option", "", "") {
+		values = append(values, whAttr(o, "value"))
+	}
+	if strings.Join(values, ",") != "aggregate,global" || whSelected(t, doc, "new-ordering") != store.OrderingAggregate {
+		t.Fatalf("create form ordering options %v (selected %q)", values, whSelected(t, doc, "new-ordering"))
+	}
+	hint := text(whByID(doc, "new-subscription"))
+	for _, want := range []string{"Ordering", "set of", "watermark", "one request at a time", "blocks everything after it"} {
+		if !strings.Contains(hint, want) {
+			t.Errorf("create form does not explain the ordering trade-off: lacks %q", want)
+		}
+	}
+	form := url.Values{"name": {"ledger"}, "url": {rec.srv.URL + "/hook"}, "pending_ceiling": {"10000"}, "dlq_ceiling": {"1000"},
+		"rate_limit_per_sec": {"0"}, "max_in_flight": {"16"}, "ordering": {"global"}}
+	doc = e.submitOK(e.adminC, "/webhooks", form, "/webhooks/1")
+	if s := e.sub(1); s.Ordering != store.OrderingGlobal {
+		t.Fatalf("created with ordering %q", s.Ordering)
+	}
+	if whSelected(t, doc, "set-ordering") != store.OrderingGlobal {
+		t.Fatal("settings form does not show the saved ordering")
+	}
+	if !strings.Contains(text(doc), "one at a time (global ordering)") {
+		t.Error("the detail page does not say a global subscription sends one at a time")
+	}
+	// Saving the settings without the field (an older form) keeps it.
+	delete(form, "ordering")
+	if doc := e.submitOK(e.adminC, "/webhooks/1", form, "/webhooks/1"); !whHasFlash(doc, "ok", "Nothing to save") {
+		t.Fatalf("save without ordering: %v", whFlashesOf(doc))
+	}
+	form.Set("ordering", "aggregate")
+	doc = e.submitOK(e.adminC, "/webhooks/1", form, "/webhooks/1")
+	if s := e.sub(1); s.Ordering != store.OrderingAggregate {
+		t.Fatalf("saved ordering %q", s.Ordering)
+	}
+	if whSelected(t, doc, "set-ordering") != store.OrderingAggregate {
+		t.Fatal("settings form does not show the changed ordering")
+	}
+	form.Set("ordering", "sideways")
+	r := e.submit(e.adminC, "/webhooks/1", form)
+	if r.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("bad ordering: %d", r.StatusCode)
+	}
+	doc = whParse(t, r)
+	if whByID(doc, "set-ordering-error") == nil || !strings.Contains(text(whByID(doc, "settings-error")), "Ordering:") {
+		t.Fatal("bad ordering not reported on the field")
+	}
+	if s := e.sub(1); s.Ordering != store.OrderingAggregate {
+		t.Fatalf("a refused form changed the ordering: %q", s.Ordering)
+	}
+	// Viewers read it.
+	if !strings.Contains(text(e.page(e.viewerC, "/webhooks/1", 200)), "per aggregate: in order per aggregate") {
+		t.Error("viewer does not see the ordering")
 	}
 }
