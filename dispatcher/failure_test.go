@@ -278,3 +278,36 @@ func TestDNSRebinding(t *testing.T) {
 		t.Fatalf("create with a loopback-resolving URL: %v", err)
 	}
 }
+
+// A kept-alive connection survives an idle gap longer than the per-read
+// timeout: that timeout guards reads of a response, not the transport's
+// wait for the next one (a connection deadline once closed every idle
+// connection after it, so every quiet consumer paid a new handshake).
+func TestKeepAliveOutlivesReadTimeout(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	const read = 100 * time.Millisecond
+	e := newEnv(t, func(c *Config) { c.ReadTimeout = read })
+	outs := e.watch()
+	e.start()
+	e.create(store.SubscriptionCreate{URL: srv.URL + "/hook"})
+	e.appendEvents(1, 1)
+	if o := nextOutcome(t, outs); o.upd.Status != store.DeliverySucceeded {
+		t.Fatalf("first delivery %+v", o.upd)
+	}
+	time.Sleep(3 * read) // idle for longer than the read timeout
+	e.appendEvents(1, 1)
+	if o := nextOutcome(t, outs); o.upd.Status != store.DeliverySucceeded {
+		t.Fatalf("second delivery %+v", o.upd)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want the first one reused", n)
+	}
+}

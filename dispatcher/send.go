@@ -136,26 +136,25 @@ func (c *checkedBody) Read(p []byte) (int, error) {
 
 func (c *checkedBody) Close() error { return c.rc.Close() }
 
-// deadlineConn gives every read its own deadline (the per-read timeout). A
-// write, i.e. a request going out on a kept-alive connection, restarts the
-// deadline of the read already waiting for its response.
-type deadlineConn struct {
-	net.Conn
-	d time.Duration
+// readWatchdog gives every read of a response body its own timeout (the
+// per-read timeout) by cancelling the request when one Read outlasts d. It
+// works on the request rather than on the connection, because a deadline
+// on the connection also hits the transport's idle read of a kept-alive
+// connection and closes every connection idle for longer than d.
+type readWatchdog struct {
+	r      io.Reader
+	d      time.Duration
+	cancel context.CancelCauseFunc
 }
 
-func (c *deadlineConn) Read(p []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.d)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Read(p)
-}
+// errReadTimeout is the cause a watchdog cancels with.
+var errReadTimeout = fmt.Errorf("response read timed out: %w", os.ErrDeadlineExceeded)
 
-func (c *deadlineConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.d)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Write(p)
+func (w *readWatchdog) Read(p []byte) (int, error) {
+	t := time.AfterFunc(w.d, func() { w.cancel(errReadTimeout) })
+	n, err := w.r.Read(p)
+	t.Stop()
+	return n, err
 }
 
 // newClient builds the dispatcher's one HTTP client: every connection is
@@ -189,7 +188,7 @@ func newClient(g *ssrf.Guard, tlsConf *tls.Config, connect, read time.Duration, 
 		if err != nil {
 			return nil, err
 		}
-		return &deadlineConn{Conn: c, d: read}, nil
+		return c, nil
 	}
 	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		ctx, cancel := context.WithTimeout(ctx, connect)
@@ -203,7 +202,7 @@ func newClient(g *ssrf.Guard, tlsConf *tls.Config, connect, read time.Duration, 
 		if conf.ServerName == "" {
 			conf.ServerName = host
 		}
-		tc := tls.Client(&deadlineConn{Conn: raw, d: read}, conf)
+		tc := tls.Client(raw, conf)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			return nil, err
@@ -256,6 +255,8 @@ func (d *Dispatcher) send(ctx context.Context, j *job) (res sendResult) {
 
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.HTTPTimeout)
 	defer cancel()
+	ctx, cancelRead := context.WithCancelCause(ctx) // the read watchdog's
+	defer cancelRead(nil)
 	ctx = context.WithValue(ctx, signedBodyKey{}, body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.cfg.url, bytes.NewReader(body))
 	if err != nil {
@@ -300,7 +301,12 @@ func (d *Dispatcher) send(ctx context.Context, j *job) (res sendResult) {
 		res.err = fmt.Errorf("response Content-Length %d exceeds %d bytes", resp.ContentLength, MaxResponseBytes)
 		return res
 	}
-	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponseBytes)); err != nil {
+	watched := &readWatchdog{r: resp.Body, d: d.cfg.ReadTimeout, cancel: cancelRead}
+	if _, err := io.Copy(io.Discard, io.LimitReader(watched, MaxResponseBytes)); err != nil {
+		if errors.Is(context.Cause(ctx), errReadTimeout) {
+			res.kind, res.err = store.KindTimeout, errReadTimeout
+			return res
+		}
 		if released(ctx) {
 			res.released, res.err = true, err
 			return res
