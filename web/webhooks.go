@@ -3,12 +3,12 @@ package web
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
+	"sentryhub/dispatcher"
 	"sentryhub/store"
 	"sentryhub/store/vault"
 )
@@ -74,7 +74,7 @@ func issue(sec vault.Secret, standard bool) issuedSecret {
 	out := issuedSecret{Secret: string(key), SecretGeneration: 1,
 		Note: "store this secret now: it is not shown again"}
 	if standard {
-		out.SecretStandard = "whsec_" + base64.StdEncoding.EncodeToString(key)
+		out.SecretStandard = dispatcher.StandardSecret(sec)
 	}
 	clear(key)
 	return out

@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"sentryhub/dispatcher"
 	"sentryhub/store"
 	"sentryhub/store/vault"
 )
@@ -177,7 +177,7 @@ func (u *webhookUI) secretView(rv whReveal) *whSecretView {
 	key := rv.secret.Reveal()
 	v := &whSecretView{SubID: rv.sub, SubName: rv.name, Secret: string(key), Rotated: rv.rotated}
 	if rv.standard {
-		v.Standard = "whsec_" + base64.StdEncoding.EncodeToString(key)
+		v.Standard = dispatcher.StandardSecret(rv.secret)
 	}
 	clear(key)
 	if rv.rotated {
