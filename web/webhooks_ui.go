@@ -157,9 +157,18 @@ func (rs *whRevealStore) put(now time.Time, rv whReveal) string {
 			delete(rs.m, k)
 		}
 	}
-	if len(rs.m) < whMaxReveals {
-		rs.m[nonce] = rv
+	if len(rs.m) >= whMaxReveals {
+		// Full (a thousand unseen secrets): make room by dropping the
+		// oldest, never the one just made, which the admin has not seen.
+		oldest := ""
+		for k, v := range rs.m {
+			if oldest == "" || v.expires.Before(rs.m[oldest].expires) {
+				oldest = k
+			}
+		}
+		delete(rs.m, oldest)
 	}
+	rs.m[nonce] = rv
 	return nonce
 }
 
