@@ -349,7 +349,7 @@ func dashboardPage(d dashboardData) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "<div class=\"n\" id=\"stat-last-event\">0</div><div class=\"l\">events: none yet; warehouse operations and connector syncs append them</div>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "<div class=\"n\" id=\"stat-last-event\">0</div><div class=\"l\">events yet</div>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -460,7 +460,7 @@ func dashboardPage(d dashboardData) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "</div></div></div><div class=\"card\"><h2>Getting started</h2><ol><li>Connect a system of record under <a href=\"/connectors\">Connectors</a>: enter its credentials, test the connection, and set how often each sync runs.</li><li>Subscribe your consumers under <a href=\"/webhooks\">Webhooks</a>: every event is signed and delivered in order per aggregate; failures retry and end in a dead-letter queue you can replay.</li><li>Create an API token under <a href=\"/tokens\">API tokens</a> ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "</div></div></div><div class=\"card\"><h2>Getting started</h2><ol><li>Connect a system of record under <a href=\"/connectors\">Connectors</a>: enter its credentials, test the connection, and set how often each sync runs.</li><li>Subscribe your consumers under <a href=\"/webhooks\">Webhooks</a>: every event is signed and delivered in order (per aggregate, or strictly by event id); failures retry and end in a dead-letter queue you can replay.</li><li>Create an API token under <a href=\"/tokens\">API tokens</a> ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
