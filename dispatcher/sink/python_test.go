@@ -17,39 +17,16 @@ import (
 	"sentryhub/store/vault"
 )
 
-// The contract's reference Python verifier, verbatim.
-const contractPythonVerifier = `
-import hmac
-import hashlib
-import time
-REPLAY_WINDOW_S = 300 # 5 minutes
-def verify_webhook(headers, raw_body, secret_for_generation):
-    """Returns True if the request is from Sentry, False otherwise.
-    headers: dict-like with the X-Sentry-* headers
-    raw_body: bytes; pass the exact bytes that arrived on the wire
-    secret_for_generation: callable taking int (1 or 2) and returning bytes
-    """
-    sig_header = headers.get("X-Sentry-Signature", "")
-    if not sig_header.startswith("sha256="):
-        return False
-    received_hex = sig_header[len("sha256="):]
-    try:
-        generation = int(headers.get("X-Sentry-Signature-Generation", ""))
-        timestamp = int(headers.get("X-Sentry-Timestamp", ""))
-    except ValueError:
-        return False
-    if generation not in (1, 2):
-        return False
-    if abs(int(time.time()) - timestamp) > REPLAY_WINDOW_S:
-        return False
-    secret = secret_for_generation(generation)
-    if secret is None:
-        # Generation rotated past its 24h dual-accept window.
-        return False
-    signing_input = f"{timestamp}.".encode("utf-8") + raw_body
-    expected = hmac.new(secret, signing_input, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, received_hex)
-`
+// contractPythonVerifier is the contract's reference Python verifier, the
+// same file the dispatcher's wire tests run.
+func contractPythonVerifier(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/seed_verifier.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 // pythonHarness feeds each case to verify_webhook with its header values
 // decoded as Latin-1, as a WSGI framework hands them over. An exception
@@ -153,7 +130,7 @@ func TestVerifyMatchesPythonReference(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("python3", "-c", contractPythonVerifier+pythonHarness, path)
+	cmd := exec.Command("python3", "-c", contractPythonVerifier(t)+pythonHarness, path)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
