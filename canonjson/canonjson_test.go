@@ -18,9 +18,10 @@ import (
 	"unicode/utf8"
 )
 
-// vectorsPath is relative to the package directory: CI lays out shared/
-// beside the repository, so ../../shared is /work/shared locally.
-const vectorsPath = "../../shared/testdata/canonical-json/vectors.json"
+// vectorsPath holds the reference vectors: each case's canonical form is
+// what CPython's json.dumps(json.loads(input), separators=(',', ':'),
+// sort_keys=True) printed for its input (the file names the Python version).
+const vectorsPath = "testdata/vectors.json"
 
 type vectorFile struct {
 	Description string       `json:"description"`

@@ -10,7 +10,7 @@
 //	json.dumps(json.loads(text), separators=(',', ':'), sort_keys=True)
 //
 // with the default ensure_ascii=True and allow_nan=True, which is what our
-// test vectors in shared/testdata/canonical-json were generated with. The
+// test vectors in canonjson/testdata/vectors.json were generated with. The
 // output is therefore pure ASCII: no insignificant whitespace, object keys
 // sorted by Unicode code point, every character outside printable ASCII
 // written as a lowercase \uXXXX escape (astral characters as surrogate

@@ -65,7 +65,7 @@ func TestEnvelope(t *testing.T) {
 				Timestamp:     time.Date(2026, 5, 2, 14, 22, 7, 413_000_000, time.UTC),
 				AggregateType: "sales_order", AggregateID: "2a8c34e2-5b7c-4d1e-9f3a-0c1d2e3f4a5b",
 				WarehouseID: 3, SourceTxnID: "6f9e7c6a-1b2c-4d5e-8f90-a1b2c3d4e5f6", Data: contractData},
-			// shared/testdata/canonical-json/vectors.json, case "envelope".
+			// canonjson/testdata/vectors.json, case "envelope".
 			want: `{"aggregate_id":"2a8c34e2-5b7c-4d1e-9f3a-0c1d2e3f4a5b","aggregate_type":"sales_order","data":{"carrier":"UPS","lines":[{"qty":2,"sku":"WIDGET-1"},{"qty":1,"sku":"GADGET-9"}],"order_number":"SO-1001","tracking":"1Z999AA10123456784"},"event_id":48213906,"event_timestamp":"2026-05-02T14:22:07.413Z","event_type":"ship.confirmed","event_version":1,"source_txn_id":"6f9e7c6a-1b2c-4d5e-8f90-a1b2c3d4e5f6","warehouse_id":3}`,
 		},
 		{
