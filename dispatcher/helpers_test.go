@@ -315,9 +315,9 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// verifySentry is the seed's reference verifier, ported line for line:
-// headers as received, the raw body, secrets per generation, and now for
-// the replay window.
+// verifySentry follows the Go verifier of docs/webhooks.md ("Verifying a
+// delivery"): headers as received, the raw body, secrets per generation,
+// and now for the replay window.
 func verifySentry(h http.Header, rawBody []byte, secretFor func(int) []byte, now time.Time) bool {
 	const replayWindowS = 300
 	sig := h.Get("X-Sentry-Signature")

@@ -6,7 +6,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -63,42 +65,19 @@ func requireTools(t *testing.T, tools ...string) bool {
 	return true
 }
 
-// seedPythonVerifier is the seed contract's reference Python verifier
-// (testdata/seed_verifier.py, shared with dispatcher/sink's tests).
-func seedPythonVerifier(t *testing.T) string {
+// testdataFile returns the absolute path of a file in testdata, for the
+// external verifiers to load.
+func testdataFile(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("testdata/seed_verifier.py")
+	p, err := filepath.Abs(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
-
-// The seed contract's reference Node verifier, verbatim.
-const seedNodeVerifier = `
-const crypto = require('crypto');
-const REPLAY_WINDOW_S = 300;
-function verifyWebhook(headers, rawBody, secretForGeneration) {
-  const sigHeader = headers['x-sentry-signature'] || '';
-  if (!sigHeader.startsWith('sha256=')) return false;
-  const receivedHex = sigHeader.slice('sha256='.length);
-  const generation = parseInt(headers['x-sentry-signature-generation'], 10);
-  const timestamp = parseInt(headers['x-sentry-timestamp'], 10);
-  if (![1, 2].includes(generation)) return false;
-  if (Math.abs(Math.floor(Date.now() / 1000) - timestamp) > REPLAY_WINDOW_S) return false;
-  const secret = secretForGeneration(generation);
-  if (!secret) return false;
-  const signingInput = Buffer.concat([
-    Buffer.from(` + "`${timestamp}.`" + `, 'utf-8'),
-    rawBody,
-  ]);
-  const expected = crypto.createHmac('sha256', secret).update(signingInput).digest('hex');
-  const a = Buffer.from(expected, 'hex');
-  const b = Buffer.from(receivedHex, 'hex');
-  if (a.length !== b.length) return false;
-  return crypto.timingSafeEqual(a, b);
-}
-`
 
 // wireCase is one captured request handed to the external verifiers.
 type wireCase struct {
@@ -138,40 +117,57 @@ func writeCases(t *testing.T, cases []wireCase) string {
 	return p
 }
 
-// runPythonVerifier runs the seed's verify_webhook on every case and
-// returns its verdicts.
-func runPythonVerifier(t *testing.T, cases []wireCase) []bool {
+// runPythonVerifier runs testdata/verify_sentry.py (the Python verifier
+// of docs/webhooks.md) on every case and returns its answers: "" for a
+// genuine delivery, else its reason.
+func runPythonVerifier(t *testing.T, cases []wireCase) []string {
 	t.Helper()
-	script := seedPythonVerifier(t) + `
+	const harness = `
 import base64, json, sys
+sys.path.insert(0, sys.argv[1])
+from verify_sentry import delivery_problem
 out = []
-for c in json.load(open(sys.argv[1])):
-    gens = {1: base64.b64decode(c["gen1_b64"])}
+for c in json.load(open(sys.argv[2])):
+    secrets = {1: base64.b64decode(c["gen1_b64"])}
     if c.get("gen2_b64"):
-        gens[2] = base64.b64decode(c["gen2_b64"])
-    out.append(verify_webhook(c["headers"], base64.b64decode(c["body_b64"]), lambda g: gens.get(g)))
+        secrets[2] = base64.b64decode(c["gen2_b64"])
+    out.append(delivery_problem(c["headers"], base64.b64decode(c["body_b64"]), secrets))
 print(json.dumps(out))
 `
-	return runVerdicts(t, exec.Command("python3", "-c", script, writeCases(t, cases)))
+	// -B: importing the verifier must not write __pycache__ into testdata.
+	cmd := exec.Command("python3", "-B", "-c", harness, filepath.Dir(testdataFile(t, "verify_sentry.py")), writeCases(t, cases))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("python3 verifier: %v\n%s", err, stderr.String())
+	}
+	var out []*string
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("python3 verifier output %q: %v", stdout.String(), err)
+	}
+	return problems(out)
 }
 
-// runNodeVerifier runs the seed's Node verifyWebhook on every case (with
-// lowercase header names, as Node delivers them), and, when modules is
-// set, the standardwebhooks library's Webhook.verify on the whsec form.
-func runNodeVerifier(t *testing.T, cases []wireCase, modules string) (seed, standard []bool) {
+// runNodeVerifier runs testdata/verify_sentry.js (the Node verifier of
+// docs/webhooks.md) on every case, with lowercase header names as Node
+// delivers them, and returns its answers as runPythonVerifier does. When
+// modules is set it also runs the standardwebhooks library's
+// Webhook.verify on the whsec form of each case that has one.
+func runNodeVerifier(t *testing.T, cases []wireCase, modules string) (ours []string, standard []bool) {
 	t.Helper()
-	script := seedNodeVerifier + `
+	const harness = `
 const fs = require('fs');
+const { deliveryProblem } = require(process.argv[1]);
 let Webhook = null;
-if (process.argv[2]) { Webhook = require(process.argv[2] + '/node_modules/standardwebhooks').Webhook; }
-const out = { seed: [], standard: [] };
-for (const c of JSON.parse(fs.readFileSync(process.argv[1]))) {
+if (process.argv[3]) { Webhook = require(process.argv[3] + '/node_modules/standardwebhooks').Webhook; }
+const out = { ours: [], standard: [] };
+for (const c of JSON.parse(fs.readFileSync(process.argv[2]))) {
   const headers = {};
   for (const [k, v] of Object.entries(c.headers)) headers[k.toLowerCase()] = v;
-  const gens = { 1: Buffer.from(c.gen1_b64, 'base64') };
-  if (c.gen2_b64) gens[2] = Buffer.from(c.gen2_b64, 'base64');
+  const secrets = { 1: Buffer.from(c.gen1_b64, 'base64') };
+  if (c.gen2_b64) secrets[2] = Buffer.from(c.gen2_b64, 'base64');
   const body = Buffer.from(c.body_b64, 'base64');
-  out.seed.push(verifyWebhook(headers, body, (g) => gens[g]));
+  out.ours.push(deliveryProblem(headers, body, secrets));
   if (Webhook && c.whsec) {
     try { new Webhook(c.whsec).verify(body.toString('utf8'), headers); out.standard.push(true); }
     catch (e) { out.standard.push(false); }
@@ -179,7 +175,7 @@ for (const c of JSON.parse(fs.readFileSync(process.argv[1]))) {
 }
 console.log(JSON.stringify(out));
 `
-	args := []string{"-e", script, writeCases(t, cases)}
+	args := []string{"-e", harness, testdataFile(t, "verify_sentry.js"), writeCases(t, cases)}
 	if modules != "" {
 		args = append(args, modules)
 	}
@@ -190,25 +186,27 @@ console.log(JSON.stringify(out));
 		t.Fatalf("node verifier: %v\n%s", err, stderr.String())
 	}
 	var out struct {
-		Seed     []bool `json:"seed"`
-		Standard []bool `json:"standard"`
+		Ours     []*string `json:"ours"`
+		Standard []bool    `json:"standard"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("node verifier output %q: %v", stdout.String(), err)
 	}
-	return out.Seed, out.Standard
+	return problems(out.Ours), out.Standard
 }
 
-func runVerdicts(t *testing.T, cmd *exec.Cmd) []bool {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s: %v\n%s", cmd.Path, err, stderr.String())
-	}
-	var out []bool
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		t.Fatalf("verifier output %q: %v", stdout.String(), err)
+// problems turns the verifiers' answers (null or a reason) into strings,
+// "" for a genuine delivery.
+func problems(answers []*string) []string {
+	out := make([]string, len(answers))
+	for i, a := range answers {
+		if a == nil {
+			continue
+		}
+		out[i] = *a
+		if *a == "" {
+			out[i] = "(empty reason)"
+		}
 	}
 	return out
 }
@@ -328,36 +326,114 @@ func TestWireFormat(t *testing.T) {
 			t.Fatal("Standard Webhooks headers must be opt-in")
 		}
 		if !verifySentry(h, r.body, gen1Only(key), time.Now()) {
-			t.Fatalf("the seed verifier (Go port) rejects %v", h)
+			t.Fatalf("the Go verifier rejects %v", h)
 		}
 		if verifySentry(h, r.body, gen1Only([]byte("wrong")), time.Now()) {
 			t.Fatal("a wrong secret verifies")
 		}
 	}
 
+	// Every real delivery is genuine; then altered copies of the first one,
+	// each breaking one rule of docs/webhooks.md, so that a verifier that
+	// accepts everything, or checks only the HMAC, fails here.
 	cases := wireCases(got, key, nil, "")
-	// A tampered copy of the first request must fail everywhere.
-	bad := cases[0]
-	bad.Body = base64.StdEncoding.EncodeToString(append(got[0].body, ' '))
-	cases = append(cases, bad)
-	wantVerdicts := func(verdicts []bool, who string) {
-		t.Helper()
-		if len(verdicts) != len(cases) {
-			t.Fatalf("%s returned %d verdicts for %d cases", who, len(verdicts), len(cases))
+	want := make([]string, len(cases))
+	names := make([]string, len(cases))
+	for i, r := range got {
+		names[i] = fmt.Sprintf("delivery of event %d", r.eventID(t))
+	}
+	now := time.Now().Unix()
+	prev := []byte("the previous secret, generation 2")
+	first := got[0]
+	resigned := func(secret []byte, gen string, ts int64) http.Header {
+		h := first.header.Clone()
+		h.Set("X-Sentry-Signature-Generation", gen)
+		h.Set("X-Sentry-Timestamp", strconv.FormatInt(ts, 10))
+		h.Set("X-Sentry-Signature", "sha256="+hmacHex(secret, strconv.FormatInt(ts, 10)+".", first.body))
+		return h
+	}
+	with := func(name, value string) http.Header {
+		h := first.header.Clone()
+		if value == "" {
+			h.Del(name)
+		} else {
+			h.Set(name, value)
 		}
-		for i, v := range verdicts {
-			if v != (i < len(cases)-1) {
-				t.Fatalf("%s verdict %d = %v", who, i, v)
+		return h
+	}
+	for _, a := range []struct {
+		name       string
+		header     http.Header
+		body       []byte
+		gen1, gen2 []byte
+		want       string
+	}{
+		{"body altered", first.header, append(bytes.Clone(first.body), ' '), key, nil, "mismatch"},
+		{"wrong secret", first.header, first.body, []byte("not the secret"), nil, "mismatch"},
+		{"generation 2 during a rotation", resigned(prev, "2", now), first.body, key, prev, ""},
+		{"generation 2 after its window", resigned(prev, "2", now), first.body, key, nil, "no-secret"},
+		{"generation 3", resigned(key, "3", now), first.body, key, nil, "unknown-generation"},
+		{"signed 1000 s ago", resigned(key, "1", now-1000), first.body, key, nil, "outside-window"},
+		{"signed 1000 s ahead", resigned(key, "1", now+1000), first.body, key, nil, "outside-window"},
+		{"timestamp not a number", with("X-Sentry-Timestamp", "soon"), first.body, key, nil, "bad-header"},
+		{"no signature", with("X-Sentry-Signature", ""), first.body, key, nil, "no-signature"},
+		{"another algorithm", with("X-Sentry-Signature", "sha1="+strings.TrimPrefix(first.header.Get("X-Sentry-Signature"), "sha256=")), first.body, key, nil, "no-signature"},
+	} {
+		cases = append(cases, wireCases([]captured{{header: a.header, body: a.body}}, a.gen1, a.gen2, "")...)
+		want = append(want, a.want)
+		names = append(names, a.name)
+		if got := verifySentry(a.header, a.body, func(g int) []byte { return map[int][]byte{1: a.gen1, 2: a.gen2}[g] }, time.Now()); got != (a.want == "") {
+			t.Fatalf("%s: the Go verifier says %v", a.name, got)
+		}
+	}
+	wantAnswers := func(answers []string, who string) {
+		t.Helper()
+		if len(answers) != len(cases) {
+			t.Fatalf("%s returned %d answers for %d cases", who, len(answers), len(cases))
+		}
+		for i, a := range answers {
+			if a != want[i] {
+				t.Errorf("%s, %s: %q, want %q (\"\": genuine)", who, names[i], a, want[i])
 			}
 		}
 	}
 	if requireTools(t, "python3") {
-		wantVerdicts(runPythonVerifier(t, cases), "seed Python verifier")
+		wantAnswers(runPythonVerifier(t, cases), "the Python verifier")
 	}
 	if requireTools(t, "node") {
-		seed, _ := runNodeVerifier(t, cases, "")
-		wantVerdicts(seed, "seed Node verifier")
+		ours, _ := runNodeVerifier(t, cases, "")
+		wantAnswers(ours, "the Node verifier")
 	}
+}
+
+// TestDocsShowTheTestedVerifiers holds docs/webhooks.md to the verifiers
+// the wire tests run: a consumer who copies the Python or Node example
+// copies code that has verified real deliveries.
+func TestDocsShowTheTestedVerifiers(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "webhooks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ file, fence string }{
+		{"verify_sentry.py", "```python\n"},
+		{"verify_sentry.js", "```js\n"},
+	} {
+		code, err := os.ReadFile(testdataFile(t, f.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(doc, []byte(f.fence+string(code)+"```\n")) {
+			t.Errorf("docs/webhooks.md does not show testdata/%s verbatim in a %q block", f.file, strings.TrimSpace(f.fence))
+		}
+	}
+}
+
+// hmacHex is the lowercase hex HMAC-SHA256 of prefix+body under key.
+func hmacHex(key []byte, prefix string, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(prefix))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 func TestStandardWebhooks(t *testing.T) {
@@ -426,14 +502,14 @@ func TestStandardWebhooks(t *testing.T) {
 		tampered := cases[0]
 		tampered.Body = base64.StdEncoding.EncodeToString(bytes.Replace(first.body, []byte(`"event_id"`), []byte(`"event_id" `), 1))
 		cases = append(cases, tampered)
-		seed, std := runNodeVerifier(t, cases, dir)
+		ours, std := runNodeVerifier(t, cases, dir)
 		for i := range cases {
 			want := i < len(cases)-1
-			if std[i] != want || seed[i] != want {
-				t.Fatalf("case %d: standardwebhooks %v, seed verifier %v, want %v", i, std[i], seed[i], want)
+			if std[i] != want || (ours[i] == "") != want {
+				t.Fatalf("case %d: standardwebhooks %v, our Node verifier %q, want genuine=%v", i, std[i], ours[i], want)
 			}
 		}
-		t.Logf("standardwebhooks (npm) and the seed's Node verifier agree on %d requests", len(cases))
+		t.Logf("standardwebhooks (npm) and our Node verifier agree on %d requests", len(cases))
 	}
 }
 

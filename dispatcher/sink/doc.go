@@ -1,7 +1,7 @@
 // Package sink is a reference webhook consumer: an http.Handler that
-// receives the hub's deliveries and checks each one exactly as the
-// consumer contract's reference verifier does
-// (shared/seeds/webhooks-consumer-contract.txt), then shows what arrived on
+// receives the hub's deliveries and checks each one by the consumer
+// contract's rules (docs/webhooks.md, "Verifying a delivery"; its tests hold
+// it to dispatcher/testdata/verify_sentry.py), then shows what arrived on
 // an HTML page and as JSON. `sentryhub demo` runs one on 127.0.0.1 with a
 // subscription pointing at it, so a newcomer sees signed deliveries
 // verified end to end without writing a consumer first.
