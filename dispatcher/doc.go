@@ -1,5 +1,5 @@
 // Package dispatcher delivers integration events to webhook subscribers
-// under the consumer contract in shared/seeds/webhooks-consumer-contract.txt:
+// under the consumer contract documented in docs/webhooks.md:
 // signed POSTs in per-aggregate FIFO order (or, per subscription, in global
 // commit order), retried on a fixed schedule,
 // dead-lettered, paused at ceilings, replayable.
