@@ -21,7 +21,9 @@ import (
 	"sentryhub/store/vault"
 )
 
-// openStore opens and migrates the database of cfg.
+// openStore opens and migrates the database of cfg. With an encryption key
+// configured it also binds the database to that key (vault.BindKey), so a
+// command run with the wrong key stops here, before it writes anything.
 func openStore(ctx context.Context, cfg Config) (*store.DB, error) {
 	db, err := store.Open(ctx, cfg.DBPath())
 	if err != nil {
@@ -31,7 +33,37 @@ func openStore(ctx context.Context, cfg Config) (*store.DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if cfg.EncryptionKey != "" {
+		if err := bindKey(ctx, cfg, db); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	return db, nil
+}
+
+// bindKey checks (or, on first start, records) which key the data directory
+// belongs to.
+func bindKey(ctx context.Context, cfg Config, db *store.DB) error {
+	key, err := cfg.Key()
+	if err != nil {
+		return err
+	}
+	err = vault.New(db, key).BindKey(ctx)
+	if errors.Is(err, vault.ErrKeyMismatch) {
+		return &KeyMismatchError{Dir: cfg.DataDir}
+	}
+	return err
+}
+
+// KeyMismatchError says the data directory was created with another
+// encryption key than the one configured.
+type KeyMismatchError struct{ Dir string }
+
+func (e *KeyMismatchError) Error() string {
+	return fmt.Sprintf("data directory %s belongs to a different encryption key than SENTRY_ENCRYPTION_KEY: "+
+		"start with the key it was created with (after rotate-key, the new one), or point SENTRY_DATA_DIR (--data-dir) at another directory. "+
+		"Nothing was changed", e.Dir)
 }
 
 // cliActor names the operator in audit entries written from the CLI.
@@ -263,6 +295,11 @@ func runRotateKey(ctx context.Context, m Main, args []string) error {
 	if *oldKey == *newKey {
 		return errors.New("the new key is the current key")
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return rotateWhileRunning(err)
+	}
+	defer lock.release()
 	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -274,6 +311,16 @@ func runRotateKey(ctx context.Context, m Main, args []string) error {
 	}
 	fmt.Fprintf(m.Stderr, "re-encrypted %d connector credentials and %d webhook secrets.\nNow restart serve with SENTRY_ENCRYPTION_KEY set to the new key.\n", res.Credentials, res.WebhookSecrets)
 	return nil
+}
+
+// rotateWhileRunning explains why rotate-key refuses while serve runs: the
+// running hub would keep sealing new secrets with the old key.
+func rotateWhileRunning(err error) error {
+	var busy *DataDirBusyError
+	if errors.As(err, &busy) {
+		return fmt.Errorf("%w. rotate-key needs the hub stopped: a running hub keeps encrypting with the old key", err)
+	}
+	return err
 }
 
 func runAudit(ctx context.Context, m Main, args []string) error {

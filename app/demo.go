@@ -67,9 +67,14 @@ func runDemo(ctx context.Context, m Main, args []string) error {
 	if !slices.ContainsFunc(cfg.AllowPrivateTargets, func(p netip.Prefix) bool { return p.Contains(sinkAddr.Addr()) }) {
 		cfg.AllowPrivateTargets = append(cfg.AllowPrivateTargets, netip.PrefixFrom(sinkAddr.Addr(), sinkAddr.Addr().BitLen()))
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
+	stopWithParent()
+	// Locked before the key file, the admin password or anything else is
+	// touched: a second demo on the same directory leaves the first alone.
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
 	}
+	defer lock.release()
 	key, err := demoKey(filepath.Join(cfg.DataDir, "demo-encryption.key"))
 	if err != nil {
 		return err

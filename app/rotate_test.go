@@ -34,9 +34,11 @@ func TestRotateKeyCommand(t *testing.T) {
 	if r := run(t, env("SENTRY_DATA_DIR", dir), "", "rotate-key", "--new-key-file", keyFile); r.code == 0 || !strings.Contains(r.stderr, "SENTRY_ENCRYPTION_KEY") {
 		t.Fatalf("rotate without the current key: %d %q", r.code, r.stderr)
 	}
+	// A key that opens nothing is refused before the rotation starts: the
+	// data directory belongs to the key that sealed its secrets.
 	wrong := testKey(t)
 	if r := run(t, env("SENTRY_DATA_DIR", dir, "SENTRY_ENCRYPTION_KEY", wrong), "", "rotate-key", "--new-key-file", keyFile); r.code == 0 ||
-		!strings.Contains(r.stderr, "connector_credentials") || !strings.Contains(r.stderr, "nothing was changed") {
+		!strings.Contains(r.stderr, "belongs to a different encryption key") || !strings.Contains(r.stderr, "Nothing was changed") {
 		t.Fatalf("rotate with a key that opens nothing: %d %q", r.code, r.stderr)
 	}
 	r := run(t, env("SENTRY_DATA_DIR", dir, "SENTRY_ENCRYPTION_KEY", oldKey), "", "rotate-key", "--new-key-file", keyFile)

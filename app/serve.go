@@ -28,6 +28,13 @@ func runServe(ctx context.Context, m Main, args []string) error {
 		return err
 	}
 	log := m.newLogger(cfg.LogLevel)
+	// The lock comes first: a second serve on the directory stops before it
+	// migrates or writes anything.
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
 	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
