@@ -82,6 +82,9 @@ func (v *Vault) Rotate(ctx context.Context, actor string, newKey *fernet.Key) (R
 		if res.WebhookSecrets, err = v.rotateWebhookSecrets(ctx, tx, v.key, &nk); err != nil {
 			return err
 		}
+		if err := v.setKeyCheck(ctx, tx, &nk); err != nil {
+			return err
+		}
 		return v.db.AppendAudit(ctx, tx, store.Audit{
 			Actor:  actor,
 			Action: "vault.rotate_key",
