@@ -116,6 +116,21 @@ func (d *Dispatcher) Subscriptions(ctx context.Context) ([]store.Subscription, e
 	return d.db.Subscriptions(ctx)
 }
 
+// SecretReadable reports whether the subscription's signing secret opens
+// with the current key. One that does not (sealed under another key, or
+// damaged) is not dispatched: its deliveries wait until the secret is
+// rotated or the hub runs with the key that sealed it, so admins must see it.
+func (d *Dispatcher) SecretReadable(ctx context.Context, id int64) (bool, error) {
+	_, _, err := d.vault.WebhookSecrets(ctx, id)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, vault.ErrDecrypt), errors.Is(err, store.ErrNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("check signing secret of subscription %d: %w", id, err)
+}
+
 // Subscription returns one subscription, or store.ErrNotFound.
 func (d *Dispatcher) Subscription(ctx context.Context, id int64) (store.Subscription, error) {
 	return d.db.Subscription(ctx, id)

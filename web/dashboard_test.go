@@ -2,12 +2,15 @@ package web
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
+	"github.com/fernet/fernet-go"
 	"github.com/google/uuid"
 
 	"sentryhub/store"
+	"sentryhub/store/vault"
 )
 
 // The dashboard leads with what needs attention: paused subscriptions (and
@@ -69,5 +72,49 @@ func TestDashboardAttention(t *testing.T) {
 	}
 	if got := text(find(dash, "div", "id", "stat-syncs")); got != "0/1" {
 		t.Fatalf("sync health %q", got)
+	}
+}
+
+// A subscription whose secret the hub's key cannot open is not dispatched;
+// the dashboard, the list and the detail page say so instead of "active".
+func TestUnreadableSecretNeedsAttention(t *testing.T) {
+	e := newWebhookEnv(t, true)
+	e.user("ops@example.com", store.RoleAdmin)
+	c := e.browser()
+	e.login(c, "ops@example.com", "correct horse battery")
+
+	var sub struct {
+		ID int64 `json:"id"`
+	}
+	e.callJSON("POST", "/api/admin/webhooks", `{"name":"erp","url":"http://127.0.0.1:9/hook"}`, 201, &sub)
+	id := itoa(sub.ID)
+	if strings.Contains(text(parse(t, e.do(c, "GET", "/webhooks", nil, nil))), "secret unreadable") {
+		t.Fatal("readable secret shown as unreadable")
+	}
+
+	// Reseal the secret under another key, as a data directory started with
+	// the wrong SENTRY_ENCRYPTION_KEY would hold it.
+	var other fernet.Key
+	if err := other.Generate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.db.WithTx(ctx, func(tx *sql.Tx) error {
+		return vault.New(e.db, &other).PutWebhookSecret(ctx, tx, sub.ID, 1, vault.NewSecret("whsec_elsewhere"), nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	dash := parse(t, e.do(c, "GET", "/", nil, nil))
+	if got := text(find(dash, "ul", "id", "unreadable-subs")); !strings.Contains(got, "erp") || !strings.Contains(got, "secret unreadable") {
+		t.Fatalf("dashboard attention: %q", got)
+	}
+	row := text(find(parse(t, e.do(c, "GET", "/webhooks", nil, nil)), "tr", "id", "sub-"+id))
+	if !strings.Contains(row, "secret unreadable") || strings.Contains(row, "active") {
+		t.Fatalf("list row: %q", row)
+	}
+	detail := parse(t, e.do(c, "GET", "/webhooks/"+id, nil, nil))
+	if got := text(find(detail, "div", "id", "status")); !strings.Contains(got, "secret unreadable") || !strings.Contains(got, "rotate the secret") {
+		t.Fatalf("detail status: %q", got)
 	}
 }

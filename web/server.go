@@ -55,6 +55,9 @@ type Server struct {
 	addrThr  *throttle
 	mux      *routeMux
 	catalog  []catalogEntry
+	// webhooks is set by SetWebhooks; the dashboard asks it which
+	// subscriptions cannot be dispatched.
+	webhooks WebhookService
 }
 
 // routeMux is the server's ServeMux. It remembers every pattern registered

@@ -175,6 +175,16 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 		if sub.Status == store.SubscriptionPaused {
 			d.PausedSubs = append(d.PausedSubs, dashboardSub{ID: sub.ID, Name: sub.Name, Reason: sub.PauseReason})
 		}
+		if s.webhooks == nil {
+			continue
+		}
+		ok, err := s.webhooks.SecretReadable(ctx, sub.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			d.UnreadableSubs = append(d.UnreadableSubs, dashboardSub{ID: sub.ID, Name: sub.Name})
+		}
 	}
 
 	states, err := s.db.ListSyncStates(ctx, "", 0)

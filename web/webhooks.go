@@ -31,11 +31,15 @@ type WebhookService interface {
 	ReplayBatch(ctx context.Context, actor string, id int64, q store.ReplayQuery) (int, error)
 	Stats(ctx context.Context, id int64) (store.WebhookStats, error)
 	Errors(ctx context.Context, q store.WebhookErrorQuery) ([]store.WebhookError, []store.WebhookErrorSummary, error)
+	// SecretReadable reports whether the subscription's signing secret
+	// opens with the hub's key; one that does not is not dispatched.
+	SecretReadable(ctx context.Context, id int64) (bool, error)
 }
 
 // SetWebhooks registers the webhook admin API (/api/admin/webhooks...) over
 // svc. Call it once, before the server starts.
 func (s *Server) SetWebhooks(svc WebhookService) {
+	s.webhooks = svc
 	h := &webhookAPI{svc: svc}
 	m := s.mux
 	const base = "/api/admin/webhooks"

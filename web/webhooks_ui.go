@@ -536,7 +536,10 @@ type whStatus struct {
 	Ceiling bool
 }
 
-func whStatusOf(s store.Subscription, pending, dead int64) whStatus {
+func whStatusOf(s store.Subscription, secretOK bool, pending, dead int64) whStatus {
+	if !secretOK {
+		return whStatus{Label: "secret unreadable", Badge: "bad", Reason: s.PauseReason, Explain: whSecretUnreadable}
+	}
 	if s.Status != store.SubscriptionPaused {
 		return whStatus{Label: "active", Badge: "ok",
 			Explain: "Active: new matching events are fanned out to deliveries and sent as they commit."}
@@ -558,6 +561,12 @@ func whStatusOf(s store.Subscription, pending, dead int64) whStatus {
 	}
 	return st
 }
+
+// whSecretUnreadable explains a subscription the dispatcher holds back
+// because its signing secret does not open with the hub's key.
+const whSecretUnreadable = "Not sending: its signing secret cannot be decrypted with this hub's encryption key " +
+	"(it was sealed under another SENTRY_ENCRYPTION_KEY, or the row is damaged). Its deliveries wait; nothing is lost. " +
+	"Restart the hub with the key that sealed it, or rotate the secret here and give the consumer the new one."
 
 // whPauseShort is the list page's one-line version of the pause reason.
 func whPauseShort(reason string) string {
@@ -823,9 +832,13 @@ func (u *webhookUI) listData(r *http.Request) (whListData, error) {
 		if err != nil {
 			return d, err
 		}
+		readable, err := u.svc.SecretReadable(ctx, s.ID)
+		if err != nil {
+			return d, err
+		}
 		pending := st.Counts[store.DeliveryPending] + st.Counts[store.DeliveryInFlight]
 		dead := st.Counts[store.DeliveryDead]
-		row := whRow{ID: s.ID, Name: s.Name, URL: s.URL, Status: whStatusOf(s, pending, dead), PauseShort: whPauseShort(s.PauseReason),
+		row := whRow{ID: s.ID, Name: s.Name, URL: s.URL, Status: whStatusOf(s, readable, pending, dead), PauseShort: whPauseShort(s.PauseReason),
 			Filter: whFilterText(s.Filter), Pending: pending, PendingCeiling: s.PendingCeiling, PendingHigh: pending*5 >= s.PendingCeiling*4,
 			Dead: dead, DLQCeiling: s.DLQCeiling, DeadHigh: dead*5 >= s.DLQCeiling*4,
 			LastFailure: u.whenPtr(s.LastFailureAt), LastSuccess: u.whenPtr(s.LastSuccessAt)}
@@ -912,9 +925,13 @@ func (u *webhookUI) detailData(r *http.Request, id int64) (whDetailData, error) 
 	if err != nil {
 		return whDetailData{}, err
 	}
+	readable, err := u.svc.SecretReadable(ctx, id)
+	if err != nil {
+		return whDetailData{}, err
+	}
 	sv := u.statsView(st)
 	d := whDetailData{Layout: u.s.layoutFor(r, sub.Name+" · Webhooks", "/webhooks"), CanWrite: u.canWrite(r), Sub: sub,
-		Status: whStatusOf(sub, sv.Open, sv.Dead), Filter: whFilterText(sub.Filter), PrevExpires: u.whenPtr(exp),
+		Status: whStatusOf(sub, readable, sv.Open, sv.Dead), Filter: whFilterText(sub.Filter), PrevExpires: u.whenPtr(exp),
 		Stats: sv, Catalog: u.s.catalog, Settings: whFormFromSub(sub), Batch: whBatchForm{Mode: "dead"}}
 
 	q := r.URL.Query()
