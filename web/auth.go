@@ -22,6 +22,8 @@ const sessionName = "sentryhub_session"
 type Principal struct {
 	User  *store.User
 	Token *store.Token
+	// SessionID is the row id of the user's session (0 for a token).
+	SessionID int64
 }
 
 // Actor names the principal in audit entries and logs.
@@ -58,74 +60,79 @@ func (s *Server) authenticate(r *http.Request) (Principal, error) {
 		}
 		return Principal{Token: &t}, nil
 	}
-	u, err := s.sessionUser(r)
+	u, sess, err := s.sessionUser(r)
 	if err != nil {
 		return Principal{}, err
 	}
-	if u == nil {
-		return Principal{}, errUnauthorized
-	}
-	return Principal{User: u}, nil
+	return Principal{User: &u, SessionID: sess.ID}, nil
 }
 
-// sessionUser returns the logged-in user, or nil when there is no valid,
-// unexpired session. Idle expiry is enforced here: the cookie's MaxAge
-// bounds the absolute lifetime in the browser, the stored timestamps bound
-// both on the server, where a replayed cookie cannot extend them.
-func (s *Server) sessionUser(r *http.Request) (*store.User, error) {
-	sess, err := s.sessions.Get(r, sessionName)
-	if err != nil || sess.IsNew {
-		return nil, nil // a cookie we cannot decode is no session
+// sessionUser returns the logged-in user and the session, or
+// errUnauthorized when the request has no valid session. The cookie holds
+// only the session's random id; everything else (user, expiry, revocation)
+// is the sessions table's, so a copied cookie dies with its session and
+// cannot extend it. Looking the session up records its use (at most once
+// a minute), which slides the idle window.
+func (s *Server) sessionUser(r *http.Request) (store.User, store.Session, error) {
+	sid := s.cookieSessionID(r)
+	if sid == "" {
+		return store.User{}, store.Session{}, errUnauthorized
 	}
-	uid, _ := sess.Values["uid"].(int64)
-	created, _ := sess.Values["created"].(int64)
-	seen, _ := sess.Values["seen"].(int64)
-	now := s.clock.Now()
-	if uid == 0 || now.Sub(time.Unix(created, 0)) > s.cfg.SessionAbsolute || now.Sub(time.Unix(seen, 0)) > s.cfg.SessionIdle {
-		return nil, nil
-	}
-	u, err := s.db.GetUser(r.Context(), uid)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-		return nil, nil
+	sess, u, err := s.db.SessionUser(r.Context(), sid)
+	if errors.Is(err, store.ErrNoSession) {
+		return store.User{}, store.Session{}, errUnauthorized
 	}
 	if err != nil {
-		return nil, err
+		return store.User{}, store.Session{}, err
 	}
-	return &u, nil
+	return u, sess, nil
 }
 
-// touchSession slides the idle window forward; at most once a minute so most
-// requests do not rewrite the cookie.
-func (s *Server) touchSession(w http.ResponseWriter, r *http.Request) {
-	sess, err := s.sessions.Get(r, sessionName)
-	if err != nil || sess.IsNew {
-		return
+// cookieSessionID is the session id in the request's session cookie, or ""
+// when there is none (or one we cannot decode).
+func (s *Server) cookieSessionID(r *http.Request) string {
+	c, err := s.sessions.Get(r, sessionName)
+	if err != nil || c.IsNew {
+		return ""
 	}
-	seen, _ := sess.Values["seen"].(int64)
-	now := s.clock.Now()
-	if now.Unix()-seen < 60 {
-		return
-	}
-	sess.Values["seen"] = now.Unix()
-	_ = sess.Save(r, w)
+	sid, _ := c.Values["sid"].(string)
+	return sid
 }
 
+// startSession records a new session for u and sets its cookie. A session
+// the browser still held is ended: a login never leaves the old one open.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.User) error {
+	if old := s.cookieSessionID(r); old != "" {
+		if err := s.db.EndSession(r.Context(), old, store.RevokeReplaced); err != nil {
+			return err
+		}
+	}
+	sid, _, err := s.db.CreateSession(r.Context(), store.NewSession{UserID: u.ID, UserAgent: r.UserAgent(), IP: clientIP(r),
+		Idle: s.cfg.SessionIdle, Absolute: s.cfg.SessionAbsolute})
+	if err != nil {
+		return err
+	}
 	sess, _ := s.sessions.New(r, sessionName)
-	now := s.clock.Now().Unix()
-	sess.Values["uid"] = u.ID
-	sess.Values["created"] = now
-	sess.Values["seen"] = now
+	sess.Values = map[any]any{"sid": sid} // nothing of an earlier session carries over
 	if err := sess.Save(r, w); err != nil {
 		return fmt.Errorf("save session: %w", err)
 	}
 	return nil
 }
 
-func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
+// endSession revokes the request's session on the server and clears the
+// cookie. The cookie stays when the revocation fails, so the user can try
+// again rather than believe a live session ended.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
+	if sid := s.cookieSessionID(r); sid != "" {
+		if err := s.db.EndSession(r.Context(), sid, store.RevokeLogout); err != nil {
+			return err
+		}
+	}
 	sess, _ := s.sessions.New(r, sessionName)
 	sess.Options.MaxAge = -1
 	_ = sess.Save(r, w)
+	return nil
 }
 
 func newSessionStore(hashKey, blockKey []byte, secure bool, absolute time.Duration) *sessions.CookieStore {
@@ -162,9 +169,6 @@ func (s *Server) api(scope string, h handlerFunc) http.Handler {
 		if !p.Can(scope) {
 			s.writeError(w, r, forbiddenScope(scope))
 			return
-		}
-		if p.User != nil {
-			s.touchSession(w, r)
 		}
 		if err := h(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal{}, p))); err != nil {
 			s.writeError(w, r, err)

@@ -185,6 +185,7 @@ func (s *Server) routes() {
 	s.warehouseRoutes()
 	s.eventRoutes()
 	s.uiRoutes()
+	s.sessionRoutes()
 	m.Handle("/api/", s.public(s.apiFallback))
 }
 

@@ -34,18 +34,17 @@ func (s *Server) uiRoutes() {
 func (s *Server) page(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info(r.Context()).route = r.Pattern
-		u, err := s.sessionUser(r)
+		u, sess, err := s.sessionUser(r)
+		if errors.Is(err, errUnauthorized) {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		if u == nil {
-			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-			return
-		}
 		info(r.Context()).actor = "user:" + u.Email
-		s.touchSession(w, r)
-		ctx := context.WithValue(r.Context(), ctxPrincipal{}, Principal{User: u})
+		ctx := context.WithValue(r.Context(), ctxPrincipal{}, Principal{User: &u, SessionID: sess.ID})
 		if err := h(w, r.WithContext(ctx)); err != nil {
 			s.writeError(w, r, err)
 		}
@@ -74,7 +73,7 @@ func safeNext(next string) string {
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
-	if u, _ := s.sessionUser(r); u != nil {
+	if _, _, err := s.sessionUser(r); err == nil {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return nil
 	}
@@ -122,7 +121,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
-	s.endSession(w, r)
+	if err := s.endSession(w, r); err != nil {
+		return err
+	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }

@@ -1,0 +1,289 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sentryhub/clock"
+	"sentryhub/store"
+)
+
+// newAuthEnv is newTestEnv with a config adjusted by tune before the server
+// is built.
+func newAuthEnv(t *testing.T, tune func(*Config)) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	db.Now = fc.Now
+	cfg := Config{SessionSecret: []byte("0123456789abcdef0123456789abcdef"), LoginFailuresPerAccount: 3, LoginFailuresPerAddr: 5, MaxBodyBytes: 4096}
+	if tune != nil {
+		tune(&cfg)
+	}
+	s, err := New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)), fc, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &testEnv{t: t, db: db, clock: fc, srv: srv, s: s}
+}
+
+// loginAs posts the login form with a fresh client (no cookies) and
+// returns the status.
+func (e *testEnv) loginStatus(email, password string) (int, http.Header) {
+	req, err := http.NewRequest("POST", e.srv.URL+"/login", strings.NewReader(url.Values{"email": {email}, "password": {password}}.Encode()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", e.srv.URL)
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		e.t.Error(err)
+		return 0, nil
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header
+}
+
+func sessionCookie(t *testing.T, e *testEnv, c *http.Client) *http.Cookie {
+	t.Helper()
+	for _, ck := range c.Jar.Cookies(mustURL(e.srv.URL)) {
+		if ck.Name == sessionName {
+			return ck
+		}
+	}
+	t.Fatal("no session cookie")
+	return nil
+}
+
+// A cookie copied before logout opens nothing afterwards: not the UI, not
+// the token form, not the admin API.
+func TestCopiedCookieDiesAtLogout(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("a@example.com", store.RoleAdmin)
+	c := e.browser()
+	if r := e.login(c, "a@example.com", "correct horse battery"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", r.StatusCode)
+	}
+	stolen := sessionCookie(t, e, c)
+	withStolen := func(method, path string, hdr map[string]string, body string) *http.Response {
+		if hdr == nil {
+			hdr = map[string]string{}
+		}
+		hdr["Cookie"] = stolen.Name + "=" + stolen.Value
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		return e.do(e.browser(), method, path, hdr, rd)
+	}
+	if r := withStolen("GET", "/", nil, ""); r.StatusCode != http.StatusOK {
+		t.Fatalf("copied cookie before logout: %d", r.StatusCode)
+	}
+	if r := e.do(c, "POST", "/logout", map[string]string{"Origin": e.srv.URL}, nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d", r.StatusCode)
+	}
+	if r := withStolen("GET", "/", nil, ""); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+		t.Fatalf("copied cookie opens the UI after logout: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": e.srv.URL}
+	if r := withStolen("POST", "/tokens", form, "name=x&scope=admin"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("copied cookie on the token form after logout: %d", r.StatusCode)
+	}
+	if r := withStolen("GET", "/api/admin/tokens", nil, ""); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("copied cookie on the API after logout: %d", r.StatusCode)
+	}
+	if r := withStolen("POST", "/api/admin/tokens", map[string]string{"Content-Type": "application/json", "Origin": e.srv.URL},
+		`{"name":"x","scopes":["admin"]}`); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("copied cookie creates tokens after logout: %d", r.StatusCode)
+	}
+	if toks, _ := e.db.ListTokens(context.Background()); len(toks) != 0 {
+		t.Fatalf("%d tokens created with a logged-out cookie", len(toks))
+	}
+}
+
+// A new password ends the sessions opened with the old one.
+func TestPasswordChangeEndsSessions(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("a@example.com", store.RoleAdmin)
+	c := e.browser()
+	e.login(c, "a@example.com", "correct horse battery")
+	if r := e.do(c, "GET", "/", nil, nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("before: %d", r.StatusCode)
+	}
+	u, _ := e.db.UserByEmail(context.Background(), "a@example.com")
+	if err := e.db.SetPassword(context.Background(), "test", u.ID, "a brand new password"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do(c, "GET", "/", nil, nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("session survived a password change: %d", r.StatusCode)
+	}
+}
+
+// sessionUser never answers "no user, no error".
+func TestSessionUserWithoutSession(t *testing.T) {
+	e := newTestEnv(t)
+	for name, cookie := range map[string]string{"none": "", "garbage": sessionName + "=garbage"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if cookie != "" {
+			r.Header.Set("Cookie", cookie)
+		}
+		if _, _, err := e.s.sessionUser(r); !errors.Is(err, errUnauthorized) {
+			t.Errorf("%s: %v, want errUnauthorized", name, err)
+		}
+	}
+}
+
+// An admin lists and revokes a user's sessions over the API.
+func TestSessionAdminAPI(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("a@example.com", store.RoleAdmin)
+	e.user("v@example.com", store.RoleViewer)
+	admin := e.token(store.ScopeAdmin)
+	v, _ := e.db.UserByEmail(context.Background(), "v@example.com")
+	b1, b2 := e.browser(), e.browser()
+	for _, b := range []*http.Client{b1, b2} {
+		if r := e.login(b, "v@example.com", "correct horse battery"); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login: %d", r.StatusCode)
+		}
+	}
+	base := "/api/admin/users/" + itoa(v.ID) + "/sessions"
+	code, _, body := e.api(admin, "GET", base, nil)
+	var list struct {
+		Sessions []store.Session `json:"sessions"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil || code != 200 || len(list.Sessions) != 2 {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	if s := list.Sessions[0]; s.Status != store.SessionActive || s.UserAgent == "" || s.IP != "127.0.0.1" || s.UserEmail != "v@example.com" {
+		t.Fatalf("session %+v", s)
+	}
+	if strings.Contains(string(body), sessionCookie(t, e, b1).Value) {
+		t.Fatal("listing shows a cookie")
+	}
+	// Revoke the newest (b2's): b2 is out, b1 still in.
+	newest := itoa(list.Sessions[0].ID)
+	if code, _, body := e.api(admin, "DELETE", base+"/"+newest, nil); code != http.StatusNoContent {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	if r := e.do(b2, "GET", "/", nil, nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoked session still open: %d", r.StatusCode)
+	}
+	if r := e.do(b1, "GET", "/", nil, nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("the other session ended: %d", r.StatusCode)
+	}
+	if code, _, _ := e.api(admin, "DELETE", base+"/"+newest, nil); code != http.StatusNotFound {
+		t.Fatalf("second revoke: %d", code)
+	}
+	code, _, body = e.api(admin, "DELETE", base, nil)
+	if code != http.StatusOK || !strings.Contains(string(body), `"revoked":1`) {
+		t.Fatalf("revoke all: %d %s", code, body)
+	}
+	if r := e.do(b1, "GET", "/", nil, nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("session open after revoke all: %d", r.StatusCode)
+	}
+	for _, p := range []string{"/api/admin/users/999/sessions", "/api/admin/users/999/sessions/1"} {
+		method := "DELETE"
+		if code, _, _ := e.api(admin, method, p, nil); code != http.StatusNotFound {
+			t.Fatalf("%s %s: %d", method, p, code)
+		}
+	}
+	if code, _, _ := e.api(admin, "GET", "/api/admin/users/999/sessions", nil); code != http.StatusNotFound {
+		t.Fatalf("list for unknown user: %d", code)
+	}
+	if code, _, _ := e.api(admin, "GET", "/api/admin/users/x/sessions", nil); code != http.StatusBadRequest {
+		t.Fatalf("bad id: %d", code)
+	}
+	entries, _ := e.db.ListAudit(context.Background(), 0, 2)
+	if entries[0].Action != "session.revoke_all" || entries[1].Action != "session.revoke" || entries[0].Actor == "" {
+		t.Fatalf("audit: %+v", entries)
+	}
+}
+
+// The Sessions page: an admin sees everyone's sessions and revokes them; a
+// viewer sees and revokes only their own.
+func TestSessionsPage(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("a@example.com", store.RoleAdmin)
+	e.user("v@example.com", store.RoleViewer)
+	a, v := e.browser(), e.browser()
+	e.login(a, "a@example.com", "correct horse battery")
+	e.login(v, "v@example.com", "correct horse battery")
+	au, _ := e.db.UserByEmail(context.Background(), "a@example.com")
+	vu, _ := e.db.UserByEmail(context.Background(), "v@example.com")
+	form := map[string]string{"Origin": e.srv.URL}
+
+	page := parse(t, e.do(a, "GET", "/sessions", nil, nil))
+	if find(page, "section", "id", "user-"+itoa(au.ID)) == nil || find(page, "section", "id", "user-"+itoa(vu.ID)) == nil {
+		t.Fatal("admin does not see both users' sessions")
+	}
+	if !strings.Contains(text(find(page, "section", "id", "user-"+itoa(au.ID))), "this session") {
+		t.Fatal("admin's own session is not marked")
+	}
+	vp := parse(t, e.do(v, "GET", "/sessions", nil, nil))
+	if find(vp, "section", "id", "user-"+itoa(au.ID)) != nil || find(vp, "section", "id", "user-"+itoa(vu.ID)) == nil {
+		t.Fatal("viewer sees other users' sessions, or not their own")
+	}
+	if r := e.do(v, "POST", "/users/"+itoa(au.ID)+"/sessions/revoke", form, nil); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("viewer revoked the admin's sessions: %d", r.StatusCode)
+	}
+	if r := e.do(a, "GET", "/", nil, nil); r.StatusCode != http.StatusOK {
+		t.Fatal("admin logged out by a viewer")
+	}
+	// The admin revokes the viewer's session.
+	list, _ := e.db.ListSessions(context.Background(), store.SessionFilter{UserID: vu.ID, ActiveOnly: true})
+	r := e.do(a, "POST", "/users/"+itoa(vu.ID)+"/sessions/"+itoa(list[0].ID)+"/revoke", form, nil)
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/sessions" {
+		t.Fatalf("revoke from the page: %d", r.StatusCode)
+	}
+	if r := e.do(v, "GET", "/", nil, nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("viewer still logged in: %d", r.StatusCode)
+	}
+	// Log out everywhere from one's own page.
+	e.login(v, "v@example.com", "correct horse battery")
+	if r := e.do(v, "POST", "/users/"+itoa(vu.ID)+"/sessions/revoke", form, nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("viewer revoking own sessions: %d", r.StatusCode)
+	}
+	if r := e.do(v, "GET", "/", nil, nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("viewer still logged in after revoking all: %d", r.StatusCode)
+	}
+}
+
+// A second login from the same browser ends the session it replaces.
+func TestReloginEndsThePreviousSession(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("a@example.com", store.RoleAdmin)
+	c := e.browser()
+	e.login(c, "a@example.com", "correct horse battery")
+	old := sessionCookie(t, e, c)
+	e.login(c, "a@example.com", "correct horse battery")
+	r := e.do(e.browser(), "GET", "/", map[string]string{"Cookie": old.Name + "=" + old.Value}, nil)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the replaced session still opens the UI: %d", r.StatusCode)
+	}
+	if r := e.do(c, "GET", "/", nil, nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("the new session: %d", r.StatusCode)
+	}
+}
