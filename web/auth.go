@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -197,65 +199,166 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// throttle counts failed logins per key in a sliding window and refuses
-// attempts once a key reaches its limit, until the oldest failure ages out.
+// throttle counts login attempts per key in a sliding window and refuses
+// attempts once a key reaches its limit, until the oldest ages out. An
+// attempt is counted before its password is checked, in the same locked
+// step as the limit check (reserve), so parallel attempts cannot all pass
+// the check first; one that turns out not to count (a success, or one
+// refused before its check) is given back with release.
 type throttle struct {
-	mu     sync.Mutex
-	clock  clock.Clock
-	window time.Duration
-	limit  int
-	fails  map[string][]time.Time
+	mu       sync.Mutex
+	clock    clock.Clock
+	window   time.Duration
+	limit    int
+	attempts map[string][]time.Time
 }
 
 func newThrottle(c clock.Clock, limit int, window time.Duration) *throttle {
-	return &throttle{clock: c, limit: limit, window: window, fails: map[string][]time.Time{}}
+	return &throttle{clock: c, limit: limit, window: window, attempts: map[string][]time.Time{}}
 }
 
-// blocked reports whether key is locked out and for how long.
-func (t *throttle) blocked(key string) (bool, time.Duration) {
+// reserve records an attempt for key and returns its time, or reports how
+// long until the key has room again when it is at its limit.
+func (t *throttle) reserve(key string) (at time.Time, wait time.Duration, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	f := t.prune(key)
-	if len(f) < t.limit {
-		return false, 0
+	now := t.clock.Now()
+	if len(f) >= t.limit {
+		return time.Time{}, f[0].Add(t.window).Sub(now), false
 	}
-	return true, f[0].Add(t.window).Sub(t.clock.Now())
-}
-
-func (t *throttle) fail(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.fails[key] = append(t.prune(key), t.clock.Now())
-	if len(t.fails) > 10_000 { // bound memory under a spray of addresses
-		for k := range t.fails {
-			if len(t.prune(k)) == 0 {
-				delete(t.fails, k)
-			}
+	t.attempts[key] = append(f, now)
+	if len(t.attempts) > 10_000 { // bound memory under a spray of addresses
+		for k := range t.attempts {
+			t.prune(k)
 		}
 	}
+	return now, 0, true
 }
 
+// release gives back the attempt reserve recorded at at.
+func (t *throttle) release(key string, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.attempts[key]
+	for i := len(f) - 1; i >= 0; i-- {
+		if f[i].Equal(at) {
+			f = append(f[:i], f[i+1:]...)
+			break
+		}
+	}
+	if len(f) == 0 {
+		delete(t.attempts, key)
+		return
+	}
+	t.attempts[key] = f
+}
+
+// reset forgets every attempt for key.
 func (t *throttle) reset(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.fails, key)
+	delete(t.attempts, key)
 }
 
 func (t *throttle) prune(key string) []time.Time {
 	cutoff := t.clock.Now().Add(-t.window)
-	f := t.fails[key]
+	f := t.attempts[key]
 	i := 0
 	for i < len(f) && !f[i].After(cutoff) {
 		i++
 	}
 	f = f[i:]
 	if len(f) == 0 {
-		delete(t.fails, key)
+		delete(t.attempts, key)
 		return nil
 	}
-	t.fails[key] = f
+	t.attempts[key] = f
 	return f
 }
 
 func accountKey(email string) string { return "acct:" + strings.ToLower(strings.TrimSpace(email)) }
 func addrKey(ip string) string       { return "addr:" + ip }
+
+// loginGuard stands between a login form and the password hash. Every
+// check runs argon2id with 64 MiB, so unbounded parallel logins are a
+// memory-exhaustion attack: the throttles count each attempt before its
+// check (per account and per client address), and a semaphore bounds how
+// many checks run at once. A login that finds every slot taken is refused
+// at once (503 with Retry-After) rather than queued. Unknown emails are
+// checked against a dummy hash through the same slots, so they cost and
+// take what a wrong password does.
+type loginGuard struct {
+	acct, addr *throttle
+	slots      chan struct{}
+	// checks counts password checks run (tests hold the bound against it).
+	checks atomic.Int64
+	// beforeCheck, when set (by tests), runs holding a slot, just before
+	// the check.
+	beforeCheck func()
+}
+
+func newLoginGuard(c clock.Clock, cfg Config) *loginGuard {
+	n := cfg.LoginConcurrency
+	if n <= 0 {
+		n = min(max(runtime.GOMAXPROCS(0), 2), 4)
+	}
+	return &loginGuard{
+		acct:  newThrottle(c, cfg.LoginFailuresPerAccount, cfg.LoginWindow),
+		addr:  newThrottle(c, cfg.LoginFailuresPerAddr, cfg.LoginWindow),
+		slots: make(chan struct{}, n),
+	}
+}
+
+// loginAttempt is an attempt admitted by both throttles.
+type loginAttempt struct {
+	g                *loginGuard
+	acctKey, addrKey string
+	acctAt, addrAt   time.Time
+}
+
+// admit counts an attempt for the account and the client address, or
+// reports how long the caller must wait when either is at its limit.
+func (g *loginGuard) admit(email, ip string) (*loginAttempt, time.Duration, bool) {
+	a := &loginAttempt{g: g, acctKey: accountKey(email), addrKey: addrKey(ip)}
+	var wait time.Duration
+	var ok bool
+	if a.acctAt, wait, ok = g.acct.reserve(a.acctKey); !ok {
+		return nil, wait, false
+	}
+	if a.addrAt, wait, ok = g.addr.reserve(a.addrKey); !ok {
+		g.acct.release(a.acctKey, a.acctAt)
+		return nil, wait, false
+	}
+	return a, 0, true
+}
+
+// refund gives the attempt back: its password was never judged.
+func (a *loginAttempt) refund() {
+	a.g.acct.release(a.acctKey, a.acctAt)
+	a.g.addr.release(a.addrKey, a.addrAt)
+}
+
+// succeeded clears the account's failures and gives the address its slot
+// back: a correct password is not an attack.
+func (a *loginAttempt) succeeded() {
+	a.g.acct.reset(a.acctKey)
+	a.g.addr.release(a.addrKey, a.addrAt)
+}
+
+// check runs fn (the password check) holding a slot, or returns false at
+// once when every slot is taken.
+func (g *loginGuard) check(fn func()) bool {
+	select {
+	case g.slots <- struct{}{}:
+	default:
+		return false
+	}
+	defer func() { <-g.slots }()
+	g.checks.Add(1)
+	if g.beforeCheck != nil {
+		g.beforeCheck()
+	}
+	fn()
+	return true
+}

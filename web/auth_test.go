@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +67,225 @@ func (e *testEnv) loginStatus(email, password string) (int, http.Header) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, resp.Header
+}
+
+// 100 parallel wrong-password logins from one address: at most the
+// allowance is ever checked, at most LoginConcurrency checks run at once,
+// everything else is refused at once with 429 or 503, and the process
+// stays far from the 6 GB the unbounded checks used to take.
+func TestParallelLoginsAreBounded(t *testing.T) {
+	const parallel = 100
+	for _, tc := range []struct {
+		name           string
+		email          func(i int) string
+		slots, perAddr int
+		allowed        int // most checks the throttles allow
+	}{
+		// One known account: its own limit (3) binds; two slots.
+		{"one account", func(int) string { return "a@example.com" }, 2, 5, 3},
+		// A different unknown email each time (the dummy-hash path): the
+		// semaphore binds before the address limit...
+		{"unknown emails, semaphore binds", func(i int) string { return "nobody" + itoa(int64(i)) + "@example.com" }, 2, 5, 5},
+		// ...or the address limit binds before the semaphore.
+		{"unknown emails, address limit binds", func(i int) string { return "nobody" + itoa(int64(i)) + "@example.com" }, 4, 3, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newAuthEnv(t, func(c *Config) { c.LoginFailuresPerAddr = tc.perAddr; c.LoginConcurrency = tc.slots })
+			e.user("a@example.com", store.RoleAdmin)
+			var peak int
+			var mu sync.Mutex
+			e.s.logins.beforeCheck = func() {
+				mu.Lock()
+				peak = max(peak, len(e.s.logins.slots))
+				mu.Unlock()
+			}
+
+			// Memory: Sys (all the process took from the OS) before and
+			// after, and HeapInuse sampled while the logins run.
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			stop, sampled := make(chan struct{}), make(chan uint64)
+			go func() {
+				tick := time.NewTicker(2 * time.Millisecond)
+				defer tick.Stop()
+				var ms runtime.MemStats
+				var top uint64
+				for {
+					select {
+					case <-stop:
+						sampled <- top
+						return
+					case <-tick.C:
+						runtime.ReadMemStats(&ms)
+						top = max(top, ms.HeapInuse)
+					}
+				}
+			}()
+
+			start := make(chan struct{})
+			type answer struct {
+				code  int
+				retry string
+			}
+			answers := make(chan answer, parallel)
+			var wg sync.WaitGroup
+			for i := range parallel {
+				wg.Go(func() {
+					<-start
+					code, hdr := e.loginStatus(tc.email(i), "wrong password!!")
+					answers <- answer{code, hdr.Get("Retry-After")}
+				})
+			}
+			close(start)
+			wg.Wait()
+			close(stop)
+			peakHeap := <-sampled
+			runtime.ReadMemStats(&after)
+			close(answers)
+
+			count := map[int]int{}
+			for a := range answers {
+				count[a.code]++
+				if a.code != http.StatusUnauthorized && a.retry == "" {
+					t.Errorf("%d without Retry-After", a.code)
+				}
+			}
+			checks := int(e.s.logins.checks.Load())
+			sysGrew := (int64(after.Sys) - int64(before.Sys)) >> 20
+			heapGrew := (int64(peakHeap) - int64(before.HeapInuse)) >> 20
+			t.Logf("statuses %v; password checks %d (allowed %d); peak concurrent checks %d of %d; Sys %+d MiB; peak HeapInuse %+d MiB",
+				count, checks, tc.allowed, peak, tc.slots, sysGrew, heapGrew)
+			if checks < 1 || checks > tc.allowed {
+				t.Fatalf("%d password checks, want 1..%d", checks, tc.allowed)
+			}
+			if count[http.StatusUnauthorized] != checks {
+				t.Fatalf("%d checks but %d answered 401", checks, count[http.StatusUnauthorized])
+			}
+			if count[http.StatusUnauthorized]+count[http.StatusTooManyRequests]+count[http.StatusServiceUnavailable] != parallel {
+				t.Fatalf("unexpected statuses %v", count)
+			}
+			if peak > tc.slots {
+				t.Fatalf("%d checks ran at once, bound is %d", peak, tc.slots)
+			}
+			// By construction the checks hold at most slots x 64 MiB; the
+			// unbounded code took 100 x 64 MiB.
+			if sysGrew > 300 || heapGrew > 300 {
+				t.Fatalf("memory grew by %d MiB (Sys), %d MiB (peak heap); bound 300", sysGrew, heapGrew)
+			}
+		})
+	}
+}
+
+// With every hashing slot taken, a login is refused at once with 503 and
+// Retry-After, whatever its email, and its throttle slot is given back (no
+// password was judged, so it must not lock anyone out).
+func TestLoginBusyRefusesAtOnce(t *testing.T) {
+	e := newAuthEnv(t, func(c *Config) { c.LoginConcurrency = 1 })
+	e.user("a@example.com", store.RoleAdmin)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.s.logins.beforeCheck = func() {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}
+	first := make(chan int, 1)
+	go func() {
+		code, _ := e.loginStatus("a@example.com", "correct horse battery")
+		first <- code
+	}()
+	<-entered
+	// More refusals than the address allows failures (5): were the slots
+	// not given back, the last would be 429.
+	for i := range 8 {
+		email := "a@example.com"
+		if i%2 == 1 {
+			email = "unknown@example.com" // the dummy-hash path waits in the same line
+		}
+		code, hdr := e.loginStatus(email, "wrong password!!")
+		if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+			t.Fatalf("login %d while busy: %d, Retry-After %q", i, code, hdr.Get("Retry-After"))
+		}
+	}
+	if n := e.s.logins.checks.Load(); n != 1 {
+		t.Fatalf("%d checks ran, want only the one holding the slot", n)
+	}
+	close(release)
+	if code := <-first; code != http.StatusSeeOther {
+		t.Fatalf("the login holding the slot: %d", code)
+	}
+	// The refused attempts cost nothing: the account still has its full
+	// allowance of 3 failures before a lock.
+	for i := range 3 {
+		if code, _ := e.loginStatus("a@example.com", "wrong password!!"); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d after the busy spell: %d", i, code)
+		}
+	}
+	if code, _ := e.loginStatus("a@example.com", "correct horse battery"); code != http.StatusTooManyRequests {
+		t.Fatalf("fourth attempt: %d, want 429", code)
+	}
+}
+
+// The throttle's check and record are one step: of many parallel
+// reservations exactly the limit pass. A release gives one back, a reset
+// all of them.
+func TestThrottleReserveIsAtomic(t *testing.T) {
+	fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	th := newThrottle(fc, 5, 15*time.Minute)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var granted []time.Time
+	for range 200 {
+		wg.Go(func() {
+			if at, _, ok := th.reserve("k"); ok {
+				mu.Lock()
+				granted = append(granted, at)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(granted) != 5 {
+		t.Fatalf("%d of 200 parallel reservations passed, limit 5", len(granted))
+	}
+	_, wait, ok := th.reserve("k")
+	if ok || wait != 15*time.Minute {
+		t.Fatalf("over the limit: ok %v wait %v", ok, wait)
+	}
+	th.release("k", granted[0])
+	if _, _, ok := th.reserve("k"); !ok {
+		t.Fatal("a released slot is not available again")
+	}
+	if _, _, ok := th.reserve("k"); ok {
+		t.Fatal("release gave back more than one slot")
+	}
+	th.reset("k")
+	if _, _, ok := th.reserve("k"); !ok {
+		t.Fatal("reset did not clear the key")
+	}
+	fc.Advance(16 * time.Minute)
+	th.reset("k")
+	for range 5 {
+		th.reserve("other")
+	}
+	fc.Advance(16 * time.Minute)
+	if _, _, ok := th.reserve("other"); !ok {
+		t.Fatal("attempts did not age out")
+	}
+}
+
+// Successful logins give the address its slot back, so people behind one
+// address are not locked out by logging in.
+func TestSuccessfulLoginsDoNotLockTheAddress(t *testing.T) {
+	e := newAuthEnv(t, nil)
+	e.user("a@example.com", store.RoleAdmin)
+	for i := range 12 { // the address allows 5
+		if code, _ := e.loginStatus("a@example.com", "correct horse battery"); code != http.StatusSeeOther {
+			t.Fatalf("login %d: %d", i, code)
+		}
+	}
 }
 
 func sessionCookie(t *testing.T, e *testEnv, c *http.Client) *http.Cookie {

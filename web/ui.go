@@ -80,6 +80,9 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, http.StatusOK, loginPage(loginData{Next: safeNext(r.URL.Query().Get("next"))}))
 }
 
+// login checks a password under the login guard: the attempt is counted
+// (per account and per address) before the check, and the check waits for
+// no one: with every hashing slot busy the answer is 503 at once.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return badRequest("invalid form", nil)
@@ -91,27 +94,30 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	fail := func(status int, msg string) error {
 		return s.render(w, r, status, loginPage(loginData{Email: email, Error: msg, Next: next}))
 	}
-	for _, k := range []struct {
-		t   *throttle
-		key string
-	}{{s.acctThr, accountKey(email)}, {s.addrThr, addrKey(ip)}} {
-		if blocked, wait := k.t.blocked(k.key); blocked {
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			s.log.WarnContext(r.Context(), "login throttled", slog.String("remote", ip), slog.String("request_id", requestID(r.Context())))
-			return fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %d minutes.", int(wait.Minutes())+1))
-		}
+	attempt, wait, ok := s.logins.admit(email, ip)
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		s.log.WarnContext(r.Context(), "login throttled", slog.String("remote", ip), slog.String("request_id", requestID(r.Context())))
+		return fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %d minutes.", int(wait.Minutes())+1))
 	}
-	u, err := s.db.Authenticate(r.Context(), email, password)
+	var u store.User
+	var err error
+	if !s.logins.check(func() { u, err = s.db.Authenticate(r.Context(), email, password) }) {
+		attempt.refund()
+		w.Header().Set("Retry-After", "1")
+		s.log.WarnContext(r.Context(), "login refused: every password check slot is busy", slog.String("remote", ip),
+			slog.String("request_id", requestID(r.Context())))
+		return fail(http.StatusServiceUnavailable, "The server is busy checking other logins. Try again in a moment.")
+	}
 	if errors.Is(err, store.ErrBadCredentials) {
-		s.acctThr.fail(accountKey(email))
-		s.addrThr.fail(addrKey(ip))
 		s.log.InfoContext(r.Context(), "login failed", slog.String("remote", ip), slog.String("request_id", requestID(r.Context())))
 		return fail(http.StatusUnauthorized, "Invalid email or password.")
 	}
 	if err != nil {
+		attempt.refund()
 		return err
 	}
-	s.acctThr.reset(accountKey(email))
+	attempt.succeeded()
 	if err := s.startSession(w, r, u); err != nil {
 		return err
 	}
