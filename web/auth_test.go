@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/html"
 
 	"sentryhub/clock"
 	"sentryhub/store"
@@ -507,4 +508,92 @@ func TestReloginEndsThePreviousSession(t *testing.T) {
 	if r := e.do(c, "GET", "/", nil, nil); r.StatusCode != http.StatusOK {
 		t.Fatalf("the new session: %d", r.StatusCode)
 	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for _, tc := range []struct {
+		next string
+		ok   bool
+	}{
+		{"/", true},
+		{"/webhooks", true},
+		{"/webhooks?x=1", true},
+		{"/webhooks/3/deliveries?status=dead&page=2", true},
+		{"/connectors/shopify?warehouse_id=1#credentials", true},
+		{"/tokens?next=%2Fwebhooks", true},
+
+		{"", false},
+		{"webhooks", false},
+		{"//evil.example", false},
+		{"//evil.example/x", false},
+		{"/\\evil.example", false},
+		{"\\\\evil.example", false},
+		{"\\/evil.example", false},
+		{"/%09/evil.example", false},
+		{"/\t/evil.example", false},
+		{"/%0a/evil.example", false},
+		{"/%0d%0a/evil.example", false},
+		{"%0d%0a", false},
+		{"/%0d%0aSet-Cookie:x=1", false},
+		{"/%2F/evil.example", false},
+		{"/%2f%2fevil.example", false},
+		{"/%5Cevil.example", false},
+		{"/%5c%5cevil.example", false},
+		{"/%252F/evil.example", false},
+		{"/%25252F%25252Fevil", false},
+		{"http://evil.example", false},
+		{"https://evil.example/", false},
+		{"https:evil.example", false},
+		{"/ /evil.example", false},
+		{"/%20/evil.example", false},
+		{"/\u00a0/evil.example", false},
+		{"/\u3000/evil.example", false},
+		{"javascript:alert(1)", false},
+		{"/javascript:alert(1)//", false},
+		{"/..//evil.example", false},
+		{"/../evil", false},
+		{"/./webhooks", false},
+		{"/%2e%2e//evil.example", false},
+		{"/x/..//evil.example", false},
+		{"/\x00", false},
+		{"/\x7f", false},
+		{"/%ff", false},
+		{"/%zz", false},
+		{"/" + strings.Repeat("a", 3000), false},
+	} {
+		want := "/"
+		if tc.ok {
+			want = tc.next
+		}
+		if got := safeNext(tc.next); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", tc.next, got, want)
+		}
+	}
+}
+
+// The open redirect through the real login form.
+func TestLoginRedirectStaysOnSite(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("a@example.com", store.RoleAdmin)
+	for next, want := range map[string]string{"/%09/evil.example": "/", "/webhooks?x=1": "/webhooks?x=1", "/%2F/evil.example": "/"} {
+		form := url.Values{"email": {"a@example.com"}, "password": {"correct horse battery"}, "next": {next}}
+		r := e.do(e.browser(), "POST", "/login", map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": e.srv.URL},
+			strings.NewReader(form.Encode()))
+		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != want {
+			t.Errorf("next %q: %d Location %q, want %q", next, r.StatusCode, r.Header.Get("Location"), want)
+		}
+	}
+	page := parse(t, e.do(nil, "GET", "/login?next="+url.QueryEscape("/%09/evil.example"), nil, nil))
+	if in := find(page, "input", "name", "next"); in == nil || attrOf(in, "value") != "/" {
+		t.Fatal("login form carries an off-site next")
+	}
+}
+
+func attrOf(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
 }

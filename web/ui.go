@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 
@@ -63,13 +65,52 @@ func (s *Server) layoutFor(r *http.Request, title, current string) layoutData {
 	return layoutData{Title: title, Current: current, Email: u.Email, Role: u.Role}
 }
 
-// safeNext keeps post-login redirects on this site: only absolute paths,
-// never "//host" or a scheme.
+// safeNext keeps post-login redirects on this site: next is used only
+// when it is a plain absolute path (see localPath), else "/".
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !localPath(next) {
 		return "/"
 	}
 	return next
+}
+
+// localPath reports whether p is an absolute path on this site and
+// nothing a browser could read as another site. Browsers are lenient: they
+// drop tabs and newlines inside URLs, read "\\" as "/", and resolve
+// "/..//x" to "//x" (another host, for some), so rather than predict them
+// p is refused when it, or any percent-decoding of it, holds a control
+// character, whitespace, a backslash, a scheme, a host, user info, a "//"
+// or a "." or ".." path segment. Links the hub makes never need any of
+// those.
+func localPath(p string) bool {
+	if p == "" || len(p) > 2048 || p[0] != '/' || !utf8.ValidString(p) {
+		return false
+	}
+	for s, i := p, 0; ; i++ {
+		if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' || unicode.IsSpace(r) }) {
+			return false
+		}
+		path, _, _ := strings.Cut(s, "?")
+		path, _, _ = strings.Cut(path, "#")
+		if !strings.HasPrefix(path, "/") || strings.Contains(path, "//") {
+			return false
+		}
+		for _, seg := range strings.Split(path, "/") {
+			if seg == "." || seg == ".." {
+				return false
+			}
+		}
+		d, err := url.PathUnescape(s)
+		if err != nil || !utf8.ValidString(d) || i == 3 && d != s {
+			return false // malformed, or encoded deeper than anyone needs
+		}
+		if d == s {
+			break
+		}
+		s = d
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Opaque == "" && strings.HasPrefix(u.Path, "/")
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
