@@ -51,11 +51,51 @@ func (p Principal) Can(scope string) bool {
 	return false
 }
 
-// authenticate resolves the request's principal. A present X-WMS-Token
-// decides alone (a bad one is 401 even with a valid cookie), so programs get
-// predictable answers; otherwise the session cookie is used.
+var (
+	errTokenMismatch = &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+		Message: "X-WMS-Token and Authorization: Bearer carry different tokens: send the API token in one of them"}
+	errEmptyBearer = &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+		Message: "Authorization: Bearer carries no token: send \"Authorization: Bearer shub_...\""}
+)
+
+// requestToken returns the API token the request carries, in X-WMS-Token
+// or as "Authorization: Bearer <token>" (what most HTTP clients and
+// integration tools send); found is false when it carries none. Both
+// headers may be sent if they agree. Another Authorization scheme (such as
+// Basic, added by a proxy in front of the hub) is not a token and is
+// ignored.
+func requestToken(r *http.Request) (tok string, found bool, err error) {
+	header := r.Header.Get("X-WMS-Token")
+	var bearer string
+	if a := r.Header.Get("Authorization"); a != "" {
+		scheme, cred, _ := strings.Cut(strings.TrimSpace(a), " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			if bearer = strings.TrimSpace(cred); bearer == "" {
+				return "", true, errEmptyBearer
+			}
+		}
+	}
+	switch {
+	case header != "" && bearer != "" && header != bearer:
+		return "", true, errTokenMismatch
+	case header != "":
+		return header, true, nil
+	case bearer != "":
+		return bearer, true, nil
+	}
+	return "", false, nil
+}
+
+// authenticate resolves the request's principal. A present API token
+// (X-WMS-Token or Authorization: Bearer) decides alone (a bad one is 401
+// even with a valid cookie), so programs get predictable answers; otherwise
+// the session cookie is used.
 func (s *Server) authenticate(r *http.Request) (Principal, error) {
-	if tok := r.Header.Get("X-WMS-Token"); tok != "" {
+	tok, found, err := requestToken(r)
+	if err != nil {
+		return Principal{}, err
+	}
+	if found {
 		t, err := s.db.LookupToken(r.Context(), tok)
 		if err != nil {
 			return Principal{}, err

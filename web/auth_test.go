@@ -597,3 +597,50 @@ func attrOf(n *html.Node, key string) string {
 	}
 	return ""
 }
+
+// Authorization: Bearer works wherever X-WMS-Token does.
+func TestBearerToken(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("a@example.com", store.RoleAdmin)
+	admin := e.token(store.ScopeAdmin)
+	reader := e.token(store.ScopeEventsRead)
+	browser := e.browser()
+	e.login(browser, "a@example.com", "correct horse battery")
+	for _, tc := range []struct {
+		name   string
+		client *http.Client
+		hdr    map[string]string
+		want   int
+		msg    string
+	}{
+		{"bearer", nil, map[string]string{"Authorization": "Bearer " + admin}, 200, ""},
+		{"lower-case scheme", nil, map[string]string{"Authorization": "bearer " + admin}, 200, ""},
+		{"both headers agree", nil, map[string]string{"Authorization": "Bearer " + admin, "X-WMS-Token": admin}, 200, ""},
+		{"both headers differ", nil, map[string]string{"Authorization": "Bearer " + admin, "X-WMS-Token": reader}, 401, "different tokens"},
+		{"empty bearer", nil, map[string]string{"Authorization": "Bearer "}, 401, "no token"},
+		{"unknown bearer", nil, map[string]string{"Authorization": "Bearer shub_nope"}, 401, ""},
+		{"bearer without the scope", nil, map[string]string{"Authorization": "Bearer " + reader}, 403, ""},
+		{"bad bearer beats good cookie", browser, map[string]string{"Authorization": "Bearer shub_nope"}, 401, ""},
+		{"basic auth from a proxy is ignored", browser, map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, 200, ""},
+		{"basic auth alone is no credential", nil, map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(tc.client, "GET", "/api/admin/audit", tc.hdr, nil)
+			if r.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d", r.StatusCode, tc.want)
+			}
+			if tc.want >= 400 {
+				d := decodeErr(t, r)
+				if !strings.Contains(d.Message, tc.msg) {
+					t.Fatalf("message %q lacks %q", d.Message, tc.msg)
+				}
+			}
+		})
+	}
+	// A write through Bearer: a token created with a Bearer token works.
+	r := e.do(nil, "POST", "/api/admin/tokens", map[string]string{"Authorization": "Bearer " + admin, "Content-Type": "application/json"},
+		strings.NewReader(`{"name":"via-bearer","scopes":["events:read"]}`))
+	if r.StatusCode != http.StatusCreated {
+		t.Fatalf("create with bearer: %d", r.StatusCode)
+	}
+}
