@@ -345,7 +345,9 @@ func demoKey(path string) (string, error) {
 }
 
 // demoAdmin makes sure the demo admin exists and gives it a fresh random
-// password, returned for printing once.
+// password, returned for printing once. A reset also revokes the admin's
+// sessions (SetPassword does, in its transaction): a browser logged in
+// with the previous run's password is logged out.
 func demoAdmin(ctx context.Context, db *store.DB) (string, error) {
 	pw := rand.Text()[:20]
 	u, err := db.UserByEmail(ctx, demoEmail)

@@ -15,7 +15,8 @@ const janitorInterval = time.Hour
 
 // janitor prunes what the store keeps only for a while (idempotency keys
 // past store.IdempotencyRetention, finished webhook deliveries past
-// store.DeliveryRetention), at start and then every
+// store.DeliveryRetention, login sessions ended longer ago than
+// store.SessionRetention), at start and then every
 // janitorInterval, until ctx ends. Failures are logged and retried at the
 // next tick: housekeeping must never stop the hub.
 func janitor(db *store.DB, c clock.Clock, log *slog.Logger) func(ctx context.Context) error {
@@ -27,6 +28,7 @@ func janitor(db *store.DB, c clock.Clock, log *slog.Logger) func(ctx context.Con
 		}{
 			{"idempotency keys", store.IdempotencyRetention, db.PruneIdempotencyKeys},
 			{"finished webhook deliveries", store.DeliveryRetention, db.PruneWebhookDeliveries},
+			{"ended login sessions", store.SessionRetention, db.PruneSessions},
 		}
 		for {
 			for _, task := range tasks {

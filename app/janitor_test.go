@@ -71,6 +71,32 @@ func TestJanitorPrunesAndStops(t *testing.T) {
 		return n
 	}
 
+	// Login sessions: one revoked 13 h ago and one absolutely expired 13 h
+	// ago go; one revoked an hour ago and an active one stay.
+	u, err := db.CreateUser(ctx, "test", "a@example.com", store.RoleAdmin, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, idle_seconds, revoked_at) VALUES
+			('h1', ?1, ?2, ?2, ?3, 7200, ?4), ('h2', ?1, ?5, ?5, ?4, 7200, NULL),
+			('h3', ?1, ?2, ?2, ?3, 7200, ?6), ('h4', ?1, ?6, ?6, ?3, 7200, NULL)`,
+			u.ID, ts(14*time.Hour), ts(-10*time.Hour), ts(13*time.Hour), ts(25*time.Hour), ts(time.Hour))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sessions := func() int {
+		t.Helper()
+		var n int
+		if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+			return tx.QueryRow(`SELECT count(*) FROM sessions`).Scan(&n)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
 	run, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- janitor(db, fc, slog.New(slog.NewTextHandler(io.Discard, nil)))(run) }()
@@ -82,6 +108,9 @@ func TestJanitorPrunesAndStops(t *testing.T) {
 	}
 	if n := deliveries(); n != 1 {
 		t.Fatalf("after the first pass %d deliveries remain, want the recent one", n)
+	}
+	if n := sessions(); n != 2 {
+		t.Fatalf("after the first pass %d sessions remain, want the 2 recent ones", n)
 	}
 	// Seven days on, the young key is past the window too.
 	fc.Advance(7 * 24 * time.Hour)

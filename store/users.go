@@ -163,7 +163,8 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 }
 
 // SetPassword replaces a user's password (used by demo to issue a fresh
-// one-time password on every start).
+// one-time password on every start) and, in the same transaction, revokes
+// the user's sessions: whoever knew the old password is logged out.
 func (db *DB) SetPassword(ctx context.Context, actor string, id int64, password string) error {
 	if len(password) < MinPasswordLen {
 		return &ValidationError{Message: "invalid password", Fields: map[string]string{"password": fmt.Sprintf("must be at least %d characters", MinPasswordLen)}}
@@ -172,16 +173,74 @@ func (db *DB) SetPassword(ctx context.Context, actor string, id int64, password 
 	if err != nil {
 		return err
 	}
+	return db.updateUser(ctx, actor, id, "user.set_password", RevokePasswordChange, map[string]any{"password": "changed"},
+		`UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
+}
+
+// SetUserRole changes a user's role and revokes the user's sessions, so no
+// session keeps acting with the old role.
+func (db *DB) SetUserRole(ctx context.Context, actor string, id int64, role string) error {
+	if role != RoleAdmin && role != RoleViewer {
+		return &ValidationError{Message: "invalid role", Fields: map[string]string{"role": "must be admin or viewer"}}
+	}
+	return db.updateUser(ctx, actor, id, "user.set_role", RevokeRoleChange, map[string]any{"role": role},
+		`UPDATE users SET role = ? WHERE id = ?`, role, id)
+}
+
+// SetUserDisabled disables (or re-enables) a user. Disabling revokes the
+// user's sessions in the same transaction.
+func (db *DB) SetUserDisabled(ctx context.Context, actor string, id int64, disabled bool) error {
+	action, reason, flag := "user.enable", "", 0
+	if disabled {
+		action, reason, flag = "user.disable", RevokeUserDisabled, 1
+	}
+	return db.updateUser(ctx, actor, id, action, reason, nil, `UPDATE users SET disabled = ? WHERE id = ?`, flag, id)
+}
+
+// updateUser runs one UPDATE of user id, revokes the user's sessions with
+// reason (unless reason is empty) and audits action with diff, all in one
+// transaction. The number of sessions revoked joins the diff. It returns
+// ErrNotFound for an unknown user.
+func (db *DB) updateUser(ctx context.Context, actor string, id int64, action, reason string, diff map[string]any, query string, args ...any) error {
 	return db.WithTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
+		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
-			return fmt.Errorf("set password: %w", err)
+			return fmt.Errorf("%s: %w", action, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("set password for user %d: %w", id, ErrNotFound)
+			return fmt.Errorf("%s for user %d: %w", action, id, ErrNotFound)
 		}
-		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "user.set_password", Target: fmt.Sprintf("user:%d", id),
-			Diff: map[string]any{"password": "changed"}})
+		if reason != "" {
+			n, err := revokeUserSessions(ctx, tx, db.now(), id, reason)
+			if err != nil {
+				return err
+			}
+			if diff == nil {
+				diff = map[string]any{}
+			}
+			diff["sessions_revoked"] = n
+		}
+		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: action, Target: fmt.Sprintf("user:%d", id), Diff: diff})
+	})
+}
+
+// DeleteUser deletes a user; the user's sessions go with it (the sessions
+// table cascades), in the same transaction.
+func (db *DB) DeleteUser(ctx context.Context, actor string, id int64) error {
+	return db.WithTx(ctx, func(tx *sql.Tx) error {
+		var email string
+		if err := tx.QueryRowContext(ctx, `SELECT email FROM users WHERE id = ?`, id).Scan(&email); err != nil {
+			return fmt.Errorf("delete user %d: %w", id, interpretError(err))
+		}
+		n, err := revokeUserSessions(ctx, tx, db.now(), id, RevokeUserDeleted)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("delete user %d: %w", id, err)
+		}
+		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "user.delete", Target: fmt.Sprintf("user:%d", id),
+			Diff: map[string]any{"email": email, "sessions_revoked": n}})
 	})
 }
 

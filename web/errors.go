@@ -26,7 +26,7 @@ func badRequest(msg string, fields map[string]string) error {
 
 var (
 	errUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
-		Message: "missing or invalid credentials: send an API token in X-WMS-Token or log in"}
+		Message: "missing or invalid credentials: send an API token in X-WMS-Token or Authorization: Bearer, or log in"}
 	errForbidden = &Error{Status: http.StatusForbidden, Code: "forbidden",
 		Message: "these credentials do not grant access to this resource"}
 )

@@ -39,6 +39,7 @@ type Config struct {
 	LoginFailuresPerAccount int // default 5
 	LoginFailuresPerAddr    int // default 20
 	LoginWindow             time.Duration
+	LoginConcurrency        int // password checks (64 MiB each) at once; default GOMAXPROCS within 2..4
 	Version                 string
 }
 
@@ -51,8 +52,7 @@ type Server struct {
 	sessions *sessions.CookieStore
 	registry *prometheus.Registry
 	metrics  *httpMetrics
-	acctThr  *throttle
-	addrThr  *throttle
+	logins   *loginGuard
 	mux      *routeMux
 	catalog  []catalogEntry
 	// webhooks is set by SetWebhooks; the dashboard asks it which
@@ -133,8 +133,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger, c clock.Clock, registry *pr
 		sessions: newSessionStore(derive(cfg.SessionSecret, "session-hash"), derive(cfg.SessionSecret, "session-block"), cfg.SecureCookies, cfg.SessionAbsolute),
 		registry: registry,
 		metrics:  m,
-		acctThr:  newThrottle(c, cfg.LoginFailuresPerAccount, cfg.LoginWindow),
-		addrThr:  newThrottle(c, cfg.LoginFailuresPerAddr, cfg.LoginWindow),
+		logins:   newLoginGuard(c, cfg),
 		mux:      newRouteMux(),
 		catalog:  catalog,
 	}
@@ -188,6 +187,7 @@ func (s *Server) routes() {
 	s.warehouseRoutes()
 	s.eventRoutes()
 	s.uiRoutes()
+	s.sessionRoutes()
 	m.Handle("/api/", s.public(s.apiFallback))
 }
 

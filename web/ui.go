@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 
@@ -34,18 +36,17 @@ func (s *Server) uiRoutes() {
 func (s *Server) page(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info(r.Context()).route = r.Pattern
-		u, err := s.sessionUser(r)
+		u, sess, err := s.sessionUser(r)
+		if errors.Is(err, errUnauthorized) {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		if u == nil {
-			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-			return
-		}
 		info(r.Context()).actor = "user:" + u.Email
-		s.touchSession(w, r)
-		ctx := context.WithValue(r.Context(), ctxPrincipal{}, Principal{User: u})
+		ctx := context.WithValue(r.Context(), ctxPrincipal{}, Principal{User: &u, SessionID: sess.ID})
 		if err := h(w, r.WithContext(ctx)); err != nil {
 			s.writeError(w, r, err)
 		}
@@ -64,23 +65,65 @@ func (s *Server) layoutFor(r *http.Request, title, current string) layoutData {
 	return layoutData{Title: title, Current: current, Email: u.Email, Role: u.Role}
 }
 
-// safeNext keeps post-login redirects on this site: only absolute paths,
-// never "//host" or a scheme.
+// safeNext keeps post-login redirects on this site: next is used only
+// when it is a plain absolute path (see localPath), else "/".
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !localPath(next) {
 		return "/"
 	}
 	return next
 }
 
+// localPath reports whether p is an absolute path on this site and
+// nothing a browser could read as another site. Browsers are lenient: they
+// drop tabs and newlines inside URLs, read "\\" as "/", and resolve
+// "/..//x" to "//x" (another host, for some), so rather than predict them
+// p is refused when it, or any percent-decoding of it, holds a control
+// character, whitespace, a backslash, a scheme, a host, user info, a "//"
+// or a "." or ".." path segment. Links the hub makes never need any of
+// those.
+func localPath(p string) bool {
+	if p == "" || len(p) > 2048 || p[0] != '/' || !utf8.ValidString(p) {
+		return false
+	}
+	for s, i := p, 0; ; i++ {
+		if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' || unicode.IsSpace(r) }) {
+			return false
+		}
+		path, _, _ := strings.Cut(s, "?")
+		path, _, _ = strings.Cut(path, "#")
+		if !strings.HasPrefix(path, "/") || strings.Contains(path, "//") {
+			return false
+		}
+		for _, seg := range strings.Split(path, "/") {
+			if seg == "." || seg == ".." {
+				return false
+			}
+		}
+		d, err := url.PathUnescape(s)
+		if err != nil || !utf8.ValidString(d) || i == 3 && d != s {
+			return false // malformed, or encoded deeper than anyone needs
+		}
+		if d == s {
+			break
+		}
+		s = d
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Opaque == "" && strings.HasPrefix(u.Path, "/")
+}
+
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
-	if u, _ := s.sessionUser(r); u != nil {
+	if _, _, err := s.sessionUser(r); err == nil {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return nil
 	}
 	return s.render(w, r, http.StatusOK, loginPage(loginData{Next: safeNext(r.URL.Query().Get("next"))}))
 }
 
+// login checks a password under the login guard: the attempt is counted
+// (per account and per address) before the check, and the check waits for
+// no one: with every hashing slot busy the answer is 503 at once.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return badRequest("invalid form", nil)
@@ -92,27 +135,30 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	fail := func(status int, msg string) error {
 		return s.render(w, r, status, loginPage(loginData{Email: email, Error: msg, Next: next}))
 	}
-	for _, k := range []struct {
-		t   *throttle
-		key string
-	}{{s.acctThr, accountKey(email)}, {s.addrThr, addrKey(ip)}} {
-		if blocked, wait := k.t.blocked(k.key); blocked {
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			s.log.WarnContext(r.Context(), "login throttled", slog.String("remote", ip), slog.String("request_id", requestID(r.Context())))
-			return fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %d minutes.", int(wait.Minutes())+1))
-		}
+	attempt, wait, ok := s.logins.admit(email, ip)
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		s.log.WarnContext(r.Context(), "login throttled", slog.String("remote", ip), slog.String("request_id", requestID(r.Context())))
+		return fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %d minutes.", int(wait.Minutes())+1))
 	}
-	u, err := s.db.Authenticate(r.Context(), email, password)
+	var u store.User
+	var err error
+	if !s.logins.check(func() { u, err = s.db.Authenticate(r.Context(), email, password) }) {
+		attempt.refund()
+		w.Header().Set("Retry-After", "1")
+		s.log.WarnContext(r.Context(), "login refused: every password check slot is busy", slog.String("remote", ip),
+			slog.String("request_id", requestID(r.Context())))
+		return fail(http.StatusServiceUnavailable, "The server is busy checking other logins. Try again in a moment.")
+	}
 	if errors.Is(err, store.ErrBadCredentials) {
-		s.acctThr.fail(accountKey(email))
-		s.addrThr.fail(addrKey(ip))
 		s.log.InfoContext(r.Context(), "login failed", slog.String("remote", ip), slog.String("request_id", requestID(r.Context())))
 		return fail(http.StatusUnauthorized, "Invalid email or password.")
 	}
 	if err != nil {
+		attempt.refund()
 		return err
 	}
-	s.acctThr.reset(accountKey(email))
+	attempt.succeeded()
 	if err := s.startSession(w, r, u); err != nil {
 		return err
 	}
@@ -122,7 +168,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
-	s.endSession(w, r)
+	if err := s.endSession(w, r); err != nil {
+		return err
+	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }
