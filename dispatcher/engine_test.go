@@ -141,8 +141,8 @@ func findAudit(entries []store.AuditEntry, action string) *store.AuditEntry {
 	return nil
 }
 
-// TestPendingCeiling: reaching the pending ceiling pauses; a paused
-// subscription sends nothing and keeps its cursor; lifting the ceiling does
+// TestPendingCeiling: reaching the pending ceiling with failing heads
+// pauses; a paused subscription sends nothing and keeps its cursor; lifting the ceiling does
 // not resume it (a hint says so); resuming continues exactly where it
 // stopped.
 func TestPendingCeiling(t *testing.T) {
@@ -175,6 +175,12 @@ func TestPendingCeiling(t *testing.T) {
 	if a == nil || a.Actor != "dispatcher" || !strings.Contains(string(a.Diff), "pending_ceiling") {
 		t.Fatalf("pause audit %+v", a)
 	}
+	// The four failed first attempts are what paused it.
+	attempted := len(c.all())
+	if attempted != 4 {
+		t.Fatalf("%d requests before the pause, want the 4 failing heads", attempted)
+	}
+	c.waitN(t, attempted)
 	// Paused: time passes, nothing is sent, nothing is retried.
 	e.fake.Advance(time.Hour)
 	e.appendEvents(2, 2)
@@ -188,8 +194,8 @@ func TestPendingCeiling(t *testing.T) {
 	if s2.Status != store.SubscriptionPaused || !strings.Contains(hint, `"status": "active"`) {
 		t.Fatalf("after lifting the ceiling: status %s, hint %q", s2.Status, hint)
 	}
-	if len(c.all()) != 0 {
-		t.Fatalf("a paused subscription sent %d requests", len(c.all()))
+	if len(c.all()) != attempted {
+		t.Fatalf("a paused subscription sent %d requests", len(c.all())-attempted)
 	}
 	if _, hint, err := e.d.UpdateSubscription(context.Background(), "admin", sub.ID, store.SubscriptionPatch{Status: ptr("active")}); err != nil || hint != "" {
 		t.Fatalf("resume: %v %q", err, hint)
