@@ -29,7 +29,7 @@ func TestLanesFIFOAndHeadOfLine(t *testing.T) {
 		return false
 	})
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(8)})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(8), Ordering: ptr(store.OrderingAggregate)})
 	blocked.Store(e.mustNextEventID())
 	ids := e.appendEvents(60, 3) // lanes: ids[0], ids[3], ... | ids[1], ids[4], ... | ...
 	lane0 := testAggregates[0]
@@ -80,7 +80,7 @@ func TestMaxInFlight(t *testing.T) {
 		return false
 	})
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(3)})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(3), Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(12, 12)
 	c.waitN(t, 3)
 	for range 9 {
@@ -157,7 +157,7 @@ func TestPendingCeiling(t *testing.T) {
 		return false
 	})
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, PendingCeiling: ptr(int64(4))})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, PendingCeiling: ptr(int64(4)), Ordering: ptr(store.OrderingAggregate)})
 	ids := e.appendEvents(10, 10)
 	var s store.Subscription
 	eventually(t, "auto-pause", func() bool {
@@ -229,7 +229,7 @@ func TestDLQCeiling(t *testing.T) {
 		return false
 	})
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, DLQCeiling: ptr(int64(2))})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, DLQCeiling: ptr(int64(2)), Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(3, 3)
 	for range MaxAttempts {
 		var next time.Time
@@ -541,7 +541,7 @@ func TestGracefulShutdown(t *testing.T) {
 			return false
 		})
 		e.start()
-		sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(3)})
+		sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(3), Ordering: ptr(store.OrderingAggregate)})
 		e.appendEvents(10, 10)
 		for range 3 {
 			<-arrived
@@ -573,7 +573,7 @@ func TestGracefulShutdown(t *testing.T) {
 		})
 		t.Cleanup(func() { close(stop) })
 		e.start()
-		sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL})
+		sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, Ordering: ptr(store.OrderingAggregate)})
 		e.appendEvents(2, 2)
 		c.waitN(t, 2)
 		eventually(t, "in_flight marks", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliveryInFlight)) == 2 })
@@ -647,7 +647,7 @@ func TestStatsAndErrors(t *testing.T) {
 	})
 	outs := e.watch()
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(1)})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(1), Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(8, 8)
 	for range 8 {
 		nextOutcome(t, outs)
