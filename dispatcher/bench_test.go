@@ -48,6 +48,16 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 }
 
+// BenchmarkCeilingBacklog: a backlog twenty times the pending ceiling,
+// drained through it (fan-out tops the open deliveries up as they finish).
+func BenchmarkCeilingBacklog(b *testing.B) {
+	for _, ordering := range []string{store.OrderingGlobal, store.OrderingAggregate} {
+		b.Run("ordering="+ordering, func(b *testing.B) {
+			runBench(b, dispatchbench.Options{Events: 20000, Subscriptions: 1, Aggregates: 1000, PendingCeiling: 1000, Ordering: ordering})
+		})
+	}
+}
+
 // BenchmarkTableSize: dispatch cost with 10,000 and with 1,000,000 rows
 // already in webhook_deliveries (it must stay within 2x). Ordering
 // aggregate, so the database rather than the round trip is the limit.

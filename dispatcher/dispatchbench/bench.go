@@ -45,6 +45,10 @@ type Options struct {
 	// event_id order, one request at a time) or store.OrderingAggregate
 	// (lanes in parallel); default store.DefaultOrdering.
 	Ordering string
+	// PendingCeiling of each subscription; default: above Events, so
+	// the whole run may be open at once. A lower one measures draining a
+	// backlog through the ceiling.
+	PendingCeiling int64
 	// Preload inserts this many finished delivery rows for the first
 	// subscription before the run, to measure dispatch cost against a large
 	// table.
@@ -72,6 +76,7 @@ type Result struct {
 	Aggregates            int     `json:"aggregates"`
 	Rate                  float64 `json:"rate"`
 	MaxInFlight           int     `json:"max_in_flight"`
+	PendingCeiling        int64   `json:"pending_ceiling"`
 	Preloaded             int     `json:"preloaded_rows"`
 	Deliveries            int64   `json:"deliveries"`
 	ElapsedSeconds        float64 `json:"elapsed_s"`
@@ -109,6 +114,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Minute
 	}
+	if o.PendingCeiling <= 0 {
+		// Throughput, not backpressure: the whole run may be open at once.
+		o.PendingCeiling = int64(max(o.Events+1, store.DefaultPendingCeiling))
+	}
 	if o.Ordering == "" {
 		o.Ordering = store.DefaultOrdering
 	}
@@ -119,7 +128,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	res := Result{Ordering: o.Ordering, Events: o.Events, Subscriptions: o.Subscriptions, Aggregates: o.Aggregates, Rate: o.Rate,
-		MaxInFlight: o.MaxInFlight, Preloaded: o.Preload, CPUs: runtime.NumCPU(), GoMaxProcs: runtime.GOMAXPROCS(0)}
+		MaxInFlight: o.MaxInFlight, PendingCeiling: o.PendingCeiling, Preloaded: o.Preload, CPUs: runtime.NumCPU(), GoMaxProcs: runtime.GOMAXPROCS(0)}
 	if o.Dir == "" {
 		dir, err := os.MkdirTemp("", "sentryhub-bench-")
 		if err != nil {
@@ -175,9 +184,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	for i := range o.Subscriptions {
 		s, sec, err := d.CreateSubscription(ctx, "bench", store.SubscriptionCreate{
 			Name: fmt.Sprintf("bench-%d", i), URL: sink.url(i),
-			// The bench measures throughput, not backpressure: the whole
-			// run may be pending at once.
-			PendingCeiling: ptr(int64(max(o.Events+1, store.DefaultPendingCeiling))),
+			PendingCeiling: ptr(o.PendingCeiling),
 			MaxInFlight:    ptr(o.MaxInFlight),
 			Ordering:       ptr(o.Ordering),
 		})
