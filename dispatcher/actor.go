@@ -190,6 +190,9 @@ func (a *actor) run(fetchCtx, workCtx context.Context) {
 			// New deliveries only queued behind failing heads: say so,
 			// since no outcome may come for a while (see engine.checkPending).
 			a.d.eng.record(record{sub: a.subID, outcome: true, state: true, stuck: true, seq: a.adds})
+			if a.d.hooks.afterStuck != nil {
+				a.d.hooks.afterStuck(a.subID)
+			}
 		}
 		if a.global != a.cfg.global && a.inflight == 0 {
 			a.relane(now)

@@ -272,3 +272,66 @@ func TestCeilingOneBrokenAggregate(t *testing.T) {
 		t.Fatalf("%d deliveries succeeded before the pause, want %d (more than the ceiling)", n, want)
 	}
 }
+
+// TestCeilingRestartRetriesFirst: a subscription resumed at its ceiling
+// with failing heads, then restarted, is not paused again for heads that
+// failed before: the head is retried first, and only its failure pauses.
+func TestCeilingRestartRetriesFirst(t *testing.T) {
+	t0 := time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)
+	e := newEnv(t, withFakeClock(t0))
+	c := newConsumer(t, nil, func(w http.ResponseWriter, r *http.Request, cp captured) bool {
+		w.WriteHeader(http.StatusBadGateway)
+		return true
+	})
+	e.start()
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, PendingCeiling: ptr(int64(3)), Ordering: ptr(store.OrderingGlobal)})
+	e.appendEvents(6, 3)
+	eventually(t, "auto-pause", func() bool { return e.sub(sub.ID).Status == store.SubscriptionPaused })
+	c.wait(t) // the head's first attempt
+	if _, _, err := e.d.UpdateSubscription(context.Background(), "admin", sub.ID, store.SubscriptionPatch{Status: ptr("active")}); err != nil {
+		t.Fatal(err)
+	}
+	e.stop() // before the head's retry is due
+
+	e2 := newEnvAt(t, e.db.Path, e.key, withFakeClock(t0))
+	reported := make(chan struct{}, 1)
+	e2.d.hooks.afterStuck = func(int64) {
+		select {
+		case reported <- struct{}{}:
+		default:
+		}
+	}
+	e2.start()
+	// The actor loads the open deliveries and reports them stuck behind
+	// the failed head; two round trips through the engine see that report
+	// committed.
+	select {
+	case <-reported:
+	case <-time.After(waitTimeout):
+		t.Fatal("the actor did not report its failing head after the restart")
+	}
+	for range 2 {
+		if _, err := e2.d.eng.do(context.Background(), func(context.Context) (any, error) { return nil, nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := e2.sub(sub.ID); s.Status != store.SubscriptionActive {
+		t.Fatalf("paused (%s) at the restart, before the head was retried", s.PauseReason)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for retried := false; !retried; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the head was not retried after the restart (status %s)", e2.sub(sub.ID).Status)
+		}
+		e2.fake.Advance(5 * time.Second)
+		select {
+		case <-c.got:
+			retried = true
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	eventually(t, "pause after the failed retry", func() bool { return e2.sub(sub.ID).Status == store.SubscriptionPaused })
+	if s := e2.sub(sub.ID); s.PauseReason != store.PausePendingCeiling {
+		t.Fatalf("pause reason %q", s.PauseReason)
+	}
+}

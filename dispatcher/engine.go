@@ -65,6 +65,11 @@ type subState struct {
 	// deliveries handed to it (handed): new ones may bring fresh lanes.
 	stuck  bool
 	handed int64
+	// armed: an attempt's outcome has shown the subscription stuck since
+	// the actor started or the last resume. Until then a bare state
+	// report (new deliveries queued behind heads that failed before) does
+	// not count: a resume, or a restart, gives those heads another try.
+	armed bool
 	// capped: the last fan-out stopped at the pending ceiling, so events
 	// may wait beyond the cursor; freed slots trigger another fan-out.
 	capped bool
@@ -278,7 +283,7 @@ func (e *engine) actorConfig(s *subState) actorConfig {
 
 func (e *engine) startActor(s *subState, initial []*delivery) {
 	a := newActor(e.d, s.sub.ID, e.actorConfig(s))
-	s.actor, s.handed, s.stuck = a, 0, false
+	s.actor, s.handed, s.stuck, s.armed = a, 0, false, false
 	e.hand(s, initial)
 	fctx, fcancel := context.WithCancel(e.fetchCtx)
 	wctx, wcancel := context.WithCancel(e.workCtx)
@@ -470,6 +475,7 @@ type subEffect struct {
 	// stuck replaces subState.stuck when stuckSet (the batch's latest
 	// outcome, or a fan-out that gave the actor fresh lanes).
 	stuck, stuckSet      bool
+	armed                bool // an outcome showed it stuck (see subState.armed)
 	successAt, failureAt time.Time
 	kind                 store.ErrorKind
 	status               int
@@ -587,7 +593,13 @@ func (e *engine) applyRecords(t *store.EngineTx, recs []record, eff effects) err
 		}
 		if r.outcome {
 			se := eff.of(r.sub)
-			se.stuck, se.stuckSet = r.stuck && r.seq == s.handed, true
+			stuck := r.stuck && r.seq == s.handed
+			if !r.state {
+				se.armed = se.armed || stuck
+			} else if !s.armed && !se.armed {
+				stuck = false
+			}
+			se.stuck, se.stuckSet = stuck, true
 		}
 		if r.state {
 			continue
@@ -836,6 +848,7 @@ func (e *engine) commitEffects(eff effects) {
 		if se.stuckSet {
 			s.stuck = se.stuck
 		}
+		s.armed = s.armed || se.armed
 		if se.cursor > s.sub.Cursor {
 			s.sub.Cursor = se.cursor
 		}
@@ -977,6 +990,7 @@ func (e *engine) commitRecords(ctx context.Context) {
 			if se.stuckSet {
 				s.stuck = se.stuck
 			}
+			s.armed = s.armed || se.armed
 		}
 	}
 	e.drained.fire()

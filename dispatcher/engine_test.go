@@ -102,7 +102,7 @@ func TestRateLimit(t *testing.T) {
 	e := newEnv(t, withFakeClock(t0))
 	c := newConsumer(t, e.fake.Now, nil)
 	e.start()
-	e.create(store.SubscriptionCreate{URL: c.srv.URL, RateLimitPerSec: ptr(5.0), MaxInFlight: ptr(50)})
+	e.create(store.SubscriptionCreate{URL: c.srv.URL, RateLimitPerSec: ptr(5.0), MaxInFlight: ptr(50), Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(20, 20)
 	perSecond := map[time.Time]int{}
 	for step := range 4 {
@@ -489,7 +489,7 @@ func TestRestartRecovers(t *testing.T) {
 	})
 	outs := e.watch()
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, Ordering: ptr(store.OrderingAggregate)})
 	ids := e.appendEvents(9, 3)
 	for range 3 { // the three heads fail once
 		nextOutcome(t, outs)
@@ -611,7 +611,7 @@ func TestDeleteSubscription(t *testing.T) {
 		return true
 	})
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(20, 4)
 	c.waitN(t, 4)
 	if err := e.d.DeleteSubscription(context.Background(), "admin", sub.ID); err != nil {
@@ -694,7 +694,7 @@ func TestStatementBudgetAndMetrics(t *testing.T) {
 	e := newEnv(t)
 	c := newConsumer(t, nil, nil)
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(32)})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(32), Ordering: ptr(store.OrderingAggregate)})
 	base := e.d.Statements()
 	const n = 1000
 	e.appendEvents(n, 300)

@@ -186,7 +186,7 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, actor string, id in
 		if cur.Status != store.SubscriptionActive && saved.Status == store.SubscriptionActive {
 			// A resume gives the failing heads another try: the
 			// subscription pauses again at its ceiling only if one fails.
-			st.stuck = false
+			st.stuck, st.armed = false, false
 		}
 		st.sub = saved
 		st.matcher = saved.Filter.Matcher()
