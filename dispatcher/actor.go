@@ -114,8 +114,15 @@ type actor struct {
 
 	// global is the ordering the lanes are keyed by. It follows
 	// cfg.global once nothing is in flight (see relane).
-	global    bool
-	lanes     map[string]*lane
+	global bool
+	lanes  map[string]*lane
+	// failingHeads counts the lanes whose head has been attempted and
+	// has not succeeded yet (attempts > 0): when it equals len(lanes),
+	// nothing can progress until a failing head succeeds (see stuck).
+	failingHeads int
+	// adds counts the batches of new deliveries applied, for the engine
+	// to tell a stuck report from one made before its latest batch.
+	adds      int64
 	ready     []*lane
 	readyHead int
 	timers    laneHeap
@@ -175,8 +182,17 @@ func (a *actor) run(fetchCtx, workCtx context.Context) {
 	stopping := false
 	for {
 		now := a.d.clock.Now()
+		added := false
 		for _, m := range a.inbox.take() {
-			a.apply(m, now)
+			added = a.apply(m, now) || added
+		}
+		if added && a.stuck() {
+			// New deliveries only queued behind failing heads: say so,
+			// since no outcome may come for a while (see engine.checkPending).
+			a.d.eng.record(record{sub: a.subID, outcome: true, state: true, stuck: true, seq: a.adds})
+			if a.d.hooks.afterStuck != nil {
+				a.d.hooks.afterStuck(a.subID)
+			}
 		}
 		if a.global != a.cfg.global && a.inflight == 0 {
 			a.relane(now)
@@ -218,11 +234,17 @@ func (a *actor) run(fetchCtx, workCtx context.Context) {
 	}
 }
 
-func (a *actor) apply(m actorMsg, now time.Time) {
+// apply applies one message and reports whether it brought deliveries.
+func (a *actor) apply(m actorMsg, now time.Time) bool {
 	if m.cfg != nil {
 		a.setConfig(*m.cfg, now)
 	}
+	if len(m.add) == 0 {
+		return false
+	}
+	a.adds++
 	a.enqueue(m.add, now)
+	return true
 }
 
 // laneKey is the lane dl belongs to under the current ordering.
@@ -243,6 +265,9 @@ func (a *actor) enqueue(dls []*delivery, now time.Time) {
 			a.lanes[k] = l
 		}
 		l.q = append(l.q, dl)
+		if len(l.q) == 1 && dl.attempts > 0 {
+			a.failingHeads++
+		}
 		if l.state == laneIdle {
 			a.schedule(l, now)
 		}
@@ -273,6 +298,7 @@ func (a *actor) relane(now time.Time) {
 	slices.SortFunc(all, func(x, y *delivery) int { return cmp.Compare(x.id, y.id) })
 	clear(a.ready)
 	a.lanes, a.ready, a.readyHead, a.timers = map[string]*lane{}, a.ready[:0], 0, nil
+	a.failingHeads = 0
 	a.global = a.cfg.global
 	a.enqueue(all, now)
 }
@@ -293,6 +319,28 @@ func (a *actor) schedule(l *lane, now time.Time) {
 	}
 	l.state = laneReady
 	a.ready = append(a.ready, l)
+}
+
+// popHead removes a lane's head (succeeded or dead-lettered), keeping
+// failingHeads in step.
+func (a *actor) popHead(l *lane) {
+	if l.q[0].attempts > 0 {
+		a.failingHeads--
+	}
+	l.q[0] = nil
+	l.q = l.q[1:]
+	if len(l.q) > 0 && l.q[0].attempts > 0 {
+		a.failingHeads++
+	}
+}
+
+// stuck reports whether every lane waits behind a head that has failed
+// (none is fresh or empty): the subscription cannot progress unless a
+// failing delivery succeeds. Under ordering "global" that is its one
+// lane's head; under "aggregate", every aggregate holding deliveries. The
+// engine pauses a stuck subscription at its pending ceiling.
+func (a *actor) stuck() bool {
+	return len(a.lanes) > 0 && a.failingHeads == len(a.lanes)
 }
 
 func (a *actor) readyLen() int { return len(a.ready) - a.readyHead }
@@ -317,15 +365,14 @@ func (a *actor) promote(now time.Time) {
 		l := heap.Pop(&a.timers).(*lane)
 		head := l.q[0]
 		if head.attempts >= MaxAttempts {
-			a.d.eng.record(record{sub: a.subID, terminal: true, dead: true, upd: store.DeliveryUpdate{
-				ID: head.id, Status: store.DeliveryDead, Attempts: head.attempts, CompletedAt: now}})
+			a.popHead(l)
+			l.state = laneIdle
+			a.schedule(l, now)
+			a.d.eng.record(record{sub: a.subID, terminal: true, dead: true, outcome: true, stuck: a.stuck(), seq: a.adds,
+				upd: store.DeliveryUpdate{ID: head.id, Status: store.DeliveryDead, Attempts: head.attempts, CompletedAt: now}})
 			a.d.metrics.deadLetters.Inc()
 			a.d.log.Warn("webhook delivery dead-lettered", slog.Int64("subscription_id", a.subID),
 				slog.Int64("delivery_id", head.id), slog.Int64("event_id", head.ev.id), slog.Int("attempts", head.attempts))
-			l.q[0] = nil
-			l.q = l.q[1:]
-			l.state = laneIdle
-			a.schedule(l, now)
 			continue
 		}
 		l.state = laneReady
@@ -412,18 +459,22 @@ func (a *actor) handle(r workResult) {
 		a.schedule(l, now)
 		return
 	}
+	if dl.attempts == 0 {
+		// The head has been attempted: it counts as failing until it
+		// succeeds (popHead).
+		a.failingHeads++
+	}
 	dl.attempts++
 	dl.lastSec = res.start.Unix()
 	att := &store.Attempt{At: res.start.UTC().Format(store.TimeFormat), DurationMS: res.duration.Milliseconds(),
 		StatusCode: res.status, ErrorKind: res.kind}
-	rec := record{sub: a.subID, upd: store.DeliveryUpdate{ID: dl.id, Attempts: dl.attempts, Attempt: att}}
+	rec := record{sub: a.subID, outcome: true, upd: store.DeliveryUpdate{ID: dl.id, Attempts: dl.attempts, Attempt: att}}
 	a.d.metrics.observe(res)
 	switch {
 	case res.ok:
 		rec.upd.Status, rec.upd.CompletedAt = store.DeliverySucceeded, res.end
 		rec.terminal, rec.successAt = true, res.end
-		l.q[0] = nil
-		l.q = l.q[1:]
+		a.popHead(l)
 	default:
 		if dl.attempts < MaxAttempts {
 			dl.nextAt = nextAttemptAt(dl.attempts, res.end, dl.lastSec, a.d.cfg.Jitter())
@@ -441,9 +492,10 @@ func (a *actor) handle(r workResult) {
 				slog.Int64("delivery_id", dl.id), slog.Any("error", res.err))
 		}
 	}
+	a.schedule(l, now)
+	rec.stuck, rec.seq = a.stuck(), a.adds
 	a.d.eng.record(rec)
 	if a.d.hooks.afterResult != nil {
 		a.d.hooks.afterResult(a.subID, dl.id, rec.upd)
 	}
-	a.schedule(l, now)
 }

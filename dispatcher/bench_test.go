@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"sentryhub/dispatcher/dispatchbench"
+	"sentryhub/store"
 )
 
 // runBench runs the end-to-end harness once per benchmark iteration and
@@ -33,30 +34,51 @@ func runBench(b *testing.B, o dispatchbench.Options) {
 }
 
 // BenchmarkThroughput: verified deliveries per second with one
-// subscription and with ten, each receiving every event.
+// subscription and with ten, each receiving every event, under each
+// ordering (global: one request at a time per subscription; aggregate:
+// lanes in parallel).
 func BenchmarkThroughput(b *testing.B) {
-	b.Run("subscriptions=1", func(b *testing.B) {
-		runBench(b, dispatchbench.Options{Events: 20000, Subscriptions: 1, Aggregates: 1000})
-	})
-	b.Run("subscriptions=10", func(b *testing.B) {
-		runBench(b, dispatchbench.Options{Events: 5000, Subscriptions: 10, Aggregates: 1000})
-	})
+	for _, ordering := range []string{store.OrderingGlobal, store.OrderingAggregate} {
+		b.Run("ordering="+ordering+"/subscriptions=1", func(b *testing.B) {
+			runBench(b, dispatchbench.Options{Events: 20000, Subscriptions: 1, Aggregates: 1000, Ordering: ordering})
+		})
+		b.Run("ordering="+ordering+"/subscriptions=10", func(b *testing.B) {
+			runBench(b, dispatchbench.Options{Events: 5000, Subscriptions: 10, Aggregates: 1000, Ordering: ordering})
+		})
+	}
+}
+
+// BenchmarkCeilingBacklog: a backlog twenty times the pending ceiling,
+// drained through it (fan-out tops the open deliveries up as they finish).
+func BenchmarkCeilingBacklog(b *testing.B) {
+	for _, ordering := range []string{store.OrderingGlobal, store.OrderingAggregate} {
+		b.Run("ordering="+ordering, func(b *testing.B) {
+			runBench(b, dispatchbench.Options{Events: 20000, Subscriptions: 1, Aggregates: 1000, PendingCeiling: 1000, Ordering: ordering})
+		})
+	}
 }
 
 // BenchmarkTableSize: dispatch cost with 10,000 and with 1,000,000 rows
-// already in webhook_deliveries (it must stay within 2x).
+// already in webhook_deliveries (it must stay within 2x). Ordering
+// aggregate, so the database rather than the round trip is the limit.
 func BenchmarkTableSize(b *testing.B) {
 	for _, rows := range []struct {
 		name string
 		n    int
 	}{{"rows=10k", 10_000}, {"rows=1M", 1_000_000}} {
 		b.Run(rows.name, func(b *testing.B) {
-			runBench(b, dispatchbench.Options{Events: 20000, Subscriptions: 1, Aggregates: 1000, Preload: rows.n})
+			runBench(b, dispatchbench.Options{Events: 20000, Subscriptions: 1, Aggregates: 1000, Preload: rows.n,
+				Ordering: store.OrderingAggregate})
 		})
 	}
 }
 
-// BenchmarkLatency: commit-to-POST at a steady 50 events per second.
+// BenchmarkLatency: commit-to-POST at a steady 50 events per second, under
+// each ordering.
 func BenchmarkLatency(b *testing.B) {
-	runBench(b, dispatchbench.Options{Events: 500, Subscriptions: 1, Aggregates: 100, Rate: 50})
+	for _, ordering := range []string{store.OrderingGlobal, store.OrderingAggregate} {
+		b.Run("ordering="+ordering, func(b *testing.B) {
+			runBench(b, dispatchbench.Options{Events: 500, Subscriptions: 1, Aggregates: 100, Rate: 50, Ordering: ordering})
+		})
+	}
 }

@@ -77,6 +77,9 @@ type Config struct {
 type testHooks struct {
 	afterResult func(subID, deliveryID int64, upd store.DeliveryUpdate)
 	afterCommit func()
+	// afterStuck runs when an actor reports, without an outcome, that new
+	// deliveries only queued behind failing heads.
+	afterStuck func(subID int64)
 }
 
 // Dispatcher delivers events to webhook subscriptions and serves the

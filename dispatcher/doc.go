@@ -1,8 +1,9 @@
 // Package dispatcher delivers integration events to webhook subscribers
 // under the consumer contract documented in docs/webhooks.md:
-// signed POSTs in per-aggregate FIFO order (or, per subscription, in global
-// commit order), retried on a fixed schedule,
-// dead-lettered, paused at ceilings, replayable.
+// signed POSTs in commit order (ordering "global", the default) or, for
+// subscriptions that opt in, per-aggregate FIFO order ("aggregate"),
+// retried on a fixed schedule, dead-lettered, paused when stuck at a
+// ceiling, replayable.
 //
 // The shape follows from two facts: SQLite has one writer, and consumers
 // are slow and unreliable in ways the hub must not amplify.
@@ -21,14 +22,21 @@
 // one FIFO queue per (aggregate_type, aggregate_id), of which only the head
 // may be in flight (head-of-line blocking), many lanes in parallel up to
 // max_in_flight and a token bucket. A subscription with ordering "global"
-// has a single lane instead, so its deliveries go out strictly in id
-// (commit) order, one at a time, the seed contract's "in commit order". A
-// lane advances as soon as its head's
+// (the default) has a single lane instead, so its deliveries go out
+// strictly in id (commit) order, one at a time, the seed contract's "in
+// commit order". A lane advances as soon as its head's
 // response arrives, without waiting for the outcome to commit: outcomes are
 // queued to the engine in order, so the database never shows a later
 // delivery of a lane finished before an earlier one, and a crash between
 // send and commit only means those deliveries are sent again, in order
 // (at-least-once, which consumers must absorb anyway).
+//
+// pending_ceiling bounds the open deliveries, not the backlog: fan-out
+// tops a subscription up to its ceiling as deliveries finish, and the rest
+// waits in the event log behind its cursor. The actor counts the lanes
+// whose head has failed; when every lane is held by one (it is stuck) and
+// the open deliveries are at the ceiling, the engine pauses the
+// subscription instead of retrying a consumer that takes nothing.
 //
 // Nothing polls on the hot path. The store wakes the engine after each
 // commit that appended events (store.Notifier); a slow sweep that compares

@@ -21,11 +21,19 @@ var ErrStopped = fmt.Errorf("webhook dispatcher is not running: %w", store.ErrUn
 
 // record is one change to a delivery, sent by an actor to the engine.
 type record struct {
-	sub       int64
-	upd       store.DeliveryUpdate
-	mark      bool // in-flight mark, superseded by a later outcome
-	terminal  bool // succeeded or dead: leaves the open count
-	dead      bool
+	sub      int64
+	upd      store.DeliveryUpdate
+	mark     bool // in-flight mark, superseded by a later outcome
+	terminal bool // succeeded or dead: leaves the open count
+	dead     bool
+	// outcome marks an attempt's result, a dead-letter transition or
+	// (state) a report without a delivery change: stuck is then the
+	// actor's stuck() right after it, when it had applied seq batches of
+	// new deliveries (see subState.handed).
+	outcome   bool
+	state     bool
+	stuck     bool
+	seq       int64
 	successAt time.Time
 	failureAt time.Time
 	kind      store.ErrorKind
@@ -50,7 +58,22 @@ type subState struct {
 	secret  vault.Secret
 	open    int64 // pending + in_flight rows
 	dead    int64
-	actor   *actor
+	// stuck: every open delivery waits behind a failing head, as the
+	// actor last reported (see actor.stuck). At the pending ceiling a
+	// stuck subscription is paused; one that progresses never is. A
+	// report counts only when the actor had seen every batch of
+	// deliveries handed to it (handed): new ones may bring fresh lanes.
+	stuck  bool
+	handed int64
+	// armed: an attempt's outcome has shown the subscription stuck since
+	// the actor started or the last resume. Until then a bare state
+	// report (new deliveries queued behind heads that failed before) does
+	// not count: a resume, or a restart, gives those heads another try.
+	armed bool
+	// capped: the last fan-out stopped at the pending ceiling, so events
+	// may wait beyond the cursor; freed slots trigger another fan-out.
+	capped bool
+	actor  *actor
 	// stopFetch stops the actor claiming work; stopWork cuts its attempts
 	// in flight. Deletion calls both; shutdown only the first, at once,
 	// and cancels all work after the grace period.
@@ -260,12 +283,10 @@ func (e *engine) actorConfig(s *subState) actorConfig {
 
 func (e *engine) startActor(s *subState, initial []*delivery) {
 	a := newActor(e.d, s.sub.ID, e.actorConfig(s))
-	if len(initial) > 0 {
-		a.inbox.put(actorMsg{add: initial})
-	}
+	s.actor, s.handed, s.stuck, s.armed = a, 0, false, false
+	e.hand(s, initial)
 	fctx, fcancel := context.WithCancel(e.fetchCtx)
 	wctx, wcancel := context.WithCancel(e.workCtx)
-	s.actor = a
 	s.stopFetch, s.stopWork = fcancel, wcancel
 	e.actors.Add(1)
 	go func() {
@@ -274,6 +295,15 @@ func (e *engine) startActor(s *subState, initial []*delivery) {
 		defer fcancel()
 		a.run(fctx, wctx)
 	}()
+}
+
+// hand gives new open deliveries (in id order, committed) to s's actor.
+func (e *engine) hand(s *subState, dls []*delivery) {
+	if len(dls) == 0 || s.actor == nil {
+		return
+	}
+	s.handed++
+	s.actor.inbox.put(actorMsg{add: dls})
 }
 
 // reconfigure tells s's actor about a changed subscription.
@@ -442,6 +472,10 @@ type subEffect struct {
 	cursor               int64
 	add                  []*delivery
 	pause                string
+	// stuck replaces subState.stuck when stuckSet (the batch's latest
+	// outcome, or a fan-out that gave the actor fresh lanes).
+	stuck, stuckSet      bool
+	armed                bool // an outcome showed it stuck (see subState.armed)
 	successAt, failureAt time.Time
 	kind                 store.ErrorKind
 	status               int
@@ -469,7 +503,7 @@ func (e *engine) iterate(ctx context.Context) {
 		recs = append(e.retry, recs...)
 		e.retry = nil
 	}
-	fan := e.wake.Swap(false) || e.moreFanout
+	fan := e.wake.Swap(false) || e.moreFanout || e.refill(recs)
 	e.moreFanout = false
 	var purge *subState
 	for _, s := range e.subs {
@@ -494,6 +528,9 @@ func (e *engine) iterate(ctx context.Context) {
 			if more, err = e.fanout(t, eff, now); err != nil {
 				return err
 			}
+		}
+		if err := e.checkPending(t, eff); err != nil {
+			return err
 		}
 		if err := e.checkDLQ(t, eff); err != nil {
 			return err
@@ -543,7 +580,7 @@ func (e *engine) applyRecords(t *store.EngineTx, recs []record, eff effects) err
 	}
 	lastOutcome := make(map[int64]int, len(recs))
 	for i, r := range recs {
-		if !r.mark {
+		if !r.mark && !r.state {
 			lastOutcome[r.upd.ID] = i
 		}
 	}
@@ -552,6 +589,19 @@ func (e *engine) applyRecords(t *store.EngineTx, recs []record, eff effects) err
 	for i, r := range recs {
 		s := e.subs[r.sub]
 		if s == nil || s.deleting {
+			continue
+		}
+		if r.outcome {
+			se := eff.of(r.sub)
+			stuck := r.stuck && r.seq == s.handed
+			if !r.state {
+				se.armed = se.armed || stuck
+			} else if !s.armed && !se.armed {
+				stuck = false
+			}
+			se.stuck, se.stuckSet = stuck, true
+		}
+		if r.state {
 			continue
 		}
 		if r.mark {
@@ -598,10 +648,12 @@ func (e *engine) fanout(t *store.EngineTx, eff effects, now time.Time) (bool, er
 			continue
 		}
 		if s.open+eff.of(s.sub.ID).openDelta >= s.sub.PendingCeiling {
-			// At the ceiling (after a resume that did not lift it): wait
-			// for the backlog to drain; the cursor stays.
+			// At the ceiling: the rest of the backlog waits beyond the
+			// cursor until deliveries finish (see refill).
+			s.capped = true
 			continue
 		}
+		s.capped = false
 		groups[s.sub.Cursor] = append(groups[s.sub.Cursor], s)
 	}
 	if len(groups) == 0 {
@@ -653,6 +705,7 @@ func (e *engine) fanout(t *store.EngineTx, eff effects, now time.Time) (bool, er
 					continue
 				}
 				if int64(len(ids)) >= headroom {
+					s.capped = true
 					break
 				}
 				ref := refs[ev.ID]
@@ -679,18 +732,10 @@ func (e *engine) fanout(t *store.EngineTx, eff effects, now time.Time) (bool, er
 			if cursor > c {
 				se.cursor = cursor
 			}
-			if len(ids) > 0 && s.open+se.openDelta >= s.sub.PendingCeiling {
-				ok, err := t.PauseSubscription(s.sub.ID, store.PausePendingCeiling, map[string]any{
-					"status":       map[string]any{"from": store.SubscriptionActive, "to": store.SubscriptionPaused},
-					"pause_reason": map[string]any{"from": nil, "to": store.PausePendingCeiling},
-					"open":         s.open + se.openDelta, "pending_ceiling": s.sub.PendingCeiling,
-				})
-				if err != nil {
-					return false, err
-				}
-				if ok {
-					se.pause = store.PausePendingCeiling
-				}
+			if len(ids) > 0 {
+				// Not known to be stuck until the actor, having queued
+				// these (fresh lanes, perhaps), says so.
+				se.stuck, se.stuckSet = false, true
 			}
 		}
 	}
@@ -702,6 +747,55 @@ func (e *engine) armFloor(at, now time.Time) {
 		return
 	}
 	e.floorAt, e.floorC = at, e.d.clock.After(at.Sub(now))
+}
+
+// refill reports whether deliveries finished for a subscription whose
+// fan-out stopped at its pending ceiling: the freed slots take the next
+// events of its backlog.
+func (e *engine) refill(recs []record) bool {
+	for _, r := range recs {
+		if r.terminal {
+			if s := e.subs[r.sub]; s != nil && s.capped {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkPending pauses subscriptions that are stuck at their pending
+// ceiling: their open deliveries reached it and every one waits behind a
+// failing head, so the dispatcher would only keep retrying a consumer
+// that does not take them. A subscription that keeps delivering never
+// pauses here, however large its backlog: fan-out holds at most the
+// ceiling open and the rest waits in the event log beyond the cursor.
+func (e *engine) checkPending(t *store.EngineTx, eff effects) error {
+	for id, se := range eff {
+		s := e.subs[id]
+		if s == nil || s.deleting || s.sub.Status != store.SubscriptionActive || se.pause != "" {
+			continue
+		}
+		stuck := s.stuck
+		if se.stuckSet {
+			stuck = se.stuck
+		}
+		open := s.open + se.openDelta
+		if !stuck || open < s.sub.PendingCeiling {
+			continue
+		}
+		ok, err := t.PauseSubscription(id, store.PausePendingCeiling, map[string]any{
+			"status":       map[string]any{"from": store.SubscriptionActive, "to": store.SubscriptionPaused},
+			"pause_reason": map[string]any{"from": nil, "to": store.PausePendingCeiling},
+			"open":         open, "pending_ceiling": s.sub.PendingCeiling, "head_failing": true,
+		})
+		if err != nil {
+			return err
+		}
+		if ok {
+			se.pause = store.PausePendingCeiling
+		}
+	}
+	return nil
 }
 
 // checkDLQ pauses subscriptions whose dead count reached the DLQ ceiling in
@@ -751,6 +845,10 @@ func (e *engine) commitEffects(eff effects) {
 		}
 		s.open += se.openDelta
 		s.dead += se.deadDelta
+		if se.stuckSet {
+			s.stuck = se.stuck
+		}
+		s.armed = s.armed || se.armed
 		if se.cursor > s.sub.Cursor {
 			s.sub.Cursor = se.cursor
 		}
@@ -778,9 +876,7 @@ func (e *engine) commitEffects(eff effects) {
 				slog.String("pause_reason", se.pause), slog.Int64("open", s.open), slog.Int64("dead", s.dead))
 			e.reconfigure(s)
 		}
-		if len(se.add) > 0 && s.actor != nil {
-			s.actor.inbox.put(actorMsg{add: se.add})
-		}
+		e.hand(s, se.add)
 	}
 	e.updateGauges()
 }
@@ -891,6 +987,10 @@ func (e *engine) commitRecords(ctx context.Context) {
 		if s := e.subs[id]; s != nil {
 			s.open += se.openDelta
 			s.dead += se.deadDelta
+			if se.stuckSet {
+				s.stuck = se.stuck
+			}
+			s.armed = s.armed || se.armed
 		}
 	}
 	e.drained.fire()

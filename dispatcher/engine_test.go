@@ -29,7 +29,7 @@ func TestLanesFIFOAndHeadOfLine(t *testing.T) {
 		return false
 	})
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(8)})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(8), Ordering: ptr(store.OrderingAggregate)})
 	blocked.Store(e.mustNextEventID())
 	ids := e.appendEvents(60, 3) // lanes: ids[0], ids[3], ... | ids[1], ids[4], ... | ...
 	lane0 := testAggregates[0]
@@ -80,7 +80,7 @@ func TestMaxInFlight(t *testing.T) {
 		return false
 	})
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(3)})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(3), Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(12, 12)
 	c.waitN(t, 3)
 	for range 9 {
@@ -102,7 +102,7 @@ func TestRateLimit(t *testing.T) {
 	e := newEnv(t, withFakeClock(t0))
 	c := newConsumer(t, e.fake.Now, nil)
 	e.start()
-	e.create(store.SubscriptionCreate{URL: c.srv.URL, RateLimitPerSec: ptr(5.0), MaxInFlight: ptr(50)})
+	e.create(store.SubscriptionCreate{URL: c.srv.URL, RateLimitPerSec: ptr(5.0), MaxInFlight: ptr(50), Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(20, 20)
 	perSecond := map[time.Time]int{}
 	for step := range 4 {
@@ -141,8 +141,8 @@ func findAudit(entries []store.AuditEntry, action string) *store.AuditEntry {
 	return nil
 }
 
-// TestPendingCeiling: reaching the pending ceiling pauses; a paused
-// subscription sends nothing and keeps its cursor; lifting the ceiling does
+// TestPendingCeiling: reaching the pending ceiling with failing heads
+// pauses; a paused subscription sends nothing and keeps its cursor; lifting the ceiling does
 // not resume it (a hint says so); resuming continues exactly where it
 // stopped.
 func TestPendingCeiling(t *testing.T) {
@@ -157,7 +157,7 @@ func TestPendingCeiling(t *testing.T) {
 		return false
 	})
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, PendingCeiling: ptr(int64(4))})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, PendingCeiling: ptr(int64(4)), Ordering: ptr(store.OrderingAggregate)})
 	ids := e.appendEvents(10, 10)
 	var s store.Subscription
 	eventually(t, "auto-pause", func() bool {
@@ -175,6 +175,12 @@ func TestPendingCeiling(t *testing.T) {
 	if a == nil || a.Actor != "dispatcher" || !strings.Contains(string(a.Diff), "pending_ceiling") {
 		t.Fatalf("pause audit %+v", a)
 	}
+	// The four failed first attempts are what paused it.
+	attempted := len(c.all())
+	if attempted != 4 {
+		t.Fatalf("%d requests before the pause, want the 4 failing heads", attempted)
+	}
+	c.waitN(t, attempted)
 	// Paused: time passes, nothing is sent, nothing is retried.
 	e.fake.Advance(time.Hour)
 	e.appendEvents(2, 2)
@@ -188,8 +194,8 @@ func TestPendingCeiling(t *testing.T) {
 	if s2.Status != store.SubscriptionPaused || !strings.Contains(hint, `"status": "active"`) {
 		t.Fatalf("after lifting the ceiling: status %s, hint %q", s2.Status, hint)
 	}
-	if len(c.all()) != 0 {
-		t.Fatalf("a paused subscription sent %d requests", len(c.all()))
+	if len(c.all()) != attempted {
+		t.Fatalf("a paused subscription sent %d requests", len(c.all())-attempted)
 	}
 	if _, hint, err := e.d.UpdateSubscription(context.Background(), "admin", sub.ID, store.SubscriptionPatch{Status: ptr("active")}); err != nil || hint != "" {
 		t.Fatalf("resume: %v %q", err, hint)
@@ -223,7 +229,7 @@ func TestDLQCeiling(t *testing.T) {
 		return false
 	})
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, DLQCeiling: ptr(int64(2))})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, DLQCeiling: ptr(int64(2)), Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(3, 3)
 	for range MaxAttempts {
 		var next time.Time
@@ -483,7 +489,7 @@ func TestRestartRecovers(t *testing.T) {
 	})
 	outs := e.watch()
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, Ordering: ptr(store.OrderingAggregate)})
 	ids := e.appendEvents(9, 3)
 	for range 3 { // the three heads fail once
 		nextOutcome(t, outs)
@@ -535,7 +541,7 @@ func TestGracefulShutdown(t *testing.T) {
 			return false
 		})
 		e.start()
-		sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(3)})
+		sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(3), Ordering: ptr(store.OrderingAggregate)})
 		e.appendEvents(10, 10)
 		for range 3 {
 			<-arrived
@@ -567,7 +573,7 @@ func TestGracefulShutdown(t *testing.T) {
 		})
 		t.Cleanup(func() { close(stop) })
 		e.start()
-		sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL})
+		sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, Ordering: ptr(store.OrderingAggregate)})
 		e.appendEvents(2, 2)
 		c.waitN(t, 2)
 		eventually(t, "in_flight marks", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliveryInFlight)) == 2 })
@@ -605,7 +611,7 @@ func TestDeleteSubscription(t *testing.T) {
 		return true
 	})
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(20, 4)
 	c.waitN(t, 4)
 	if err := e.d.DeleteSubscription(context.Background(), "admin", sub.ID); err != nil {
@@ -641,7 +647,7 @@ func TestStatsAndErrors(t *testing.T) {
 	})
 	outs := e.watch()
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(1)})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(1), Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(8, 8)
 	for range 8 {
 		nextOutcome(t, outs)
@@ -688,7 +694,7 @@ func TestStatementBudgetAndMetrics(t *testing.T) {
 	e := newEnv(t)
 	c := newConsumer(t, nil, nil)
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(32)})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(32), Ordering: ptr(store.OrderingAggregate)})
 	base := e.d.Statements()
 	const n = 1000
 	e.appendEvents(n, 300)

@@ -180,9 +180,9 @@ func TestOrderingPatch(t *testing.T) {
 	outs := e.watch()
 	oc := newOrderingConsumer(t, e.fake.Now)
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: oc.srv.URL, MaxInFlight: ptr(8)})
+	sub, _ := e.create(store.SubscriptionCreate{URL: oc.srv.URL, MaxInFlight: ptr(8), Ordering: ptr(store.OrderingAggregate)})
 	if sub.Ordering != store.OrderingAggregate {
-		t.Fatalf("default ordering %q", sub.Ordering)
+		t.Fatalf("ordering %q", sub.Ordering)
 	}
 	oc.fail.Store(e.mustNextEventID())
 	oc.failing.Store(true)
@@ -299,7 +299,7 @@ func TestOrderingPatchWhileInFlight(t *testing.T) {
 		return false
 	})
 	e.start()
-	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(3)})
+	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(3), Ordering: ptr(store.OrderingAggregate)})
 	ids := e.appendEvents(9, 3)
 	c.waitN(t, 3) // the three heads, held open
 	if _, _, err := e.d.UpdateSubscription(context.Background(), "admin", sub.ID,

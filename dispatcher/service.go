@@ -198,6 +198,11 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, actor string, id in
 		if err != nil {
 			return nil, err
 		}
+		if cur.Status != store.SubscriptionActive && saved.Status == store.SubscriptionActive {
+			// A resume gives the failing heads another try: the
+			// subscription pauses again at its ceiling only if one fails.
+			st.stuck, st.armed = false, false
+		}
 		st.sub = saved
 		st.matcher = saved.Filter.Matcher()
 		d.eng.reconfigure(st)
@@ -458,7 +463,8 @@ func (e *engine) replay(ctx context.Context, st *subState, actor string, q *stor
 	st.open += int64(len(add))
 	st.dead -= replayedDead
 	if st.actor != nil {
-		st.actor.inbox.put(actorMsg{add: add})
+		e.hand(st, add)
+		st.stuck = false
 	} else {
 		// No usable secret yet: keep them with the others, for the actor
 		// that RotateSecret starts.

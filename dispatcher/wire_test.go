@@ -523,7 +523,7 @@ func TestNoSecretOrBodyInLogsOrDatabase(t *testing.T) {
 	})
 	outs := e.watch()
 	e.start()
-	_, key := e.create(store.SubscriptionCreate{URL: c.srv.URL + "/hook?token=querysecret"})
+	_, key := e.create(store.SubscriptionCreate{URL: c.srv.URL + "/hook?token=querysecret", Ordering: ptr(store.OrderingAggregate)})
 	// A network failure too: its error names the URL unless stripped.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -531,7 +531,7 @@ func TestNoSecretOrBodyInLogsOrDatabase(t *testing.T) {
 	}
 	refused := "http://" + ln.Addr().String() + "/hook?token=querysecret"
 	ln.Close()
-	e.create(store.SubscriptionCreate{Name: "refused", URL: refused})
+	e.create(store.SubscriptionCreate{Name: "refused", URL: refused, Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(3, 3)
 	kinds := map[store.ErrorKind]int{}
 	for range 6 {

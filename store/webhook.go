@@ -46,16 +46,24 @@ const (
 	DeliveryReplayed  = "replayed"
 )
 
-// Delivery orderings (column ordering). OrderingAggregate, the default,
-// keeps one FIFO lane per (aggregate_type, aggregate_id), lanes running in
-// parallel up to max_in_flight: consumers dedupe with the set of event_ids
-// they applied. OrderingGlobal keeps one lane for the whole subscription:
-// deliveries go out in delivery id (commit) order, one at a time, and a
-// failing delivery holds back every later one until it succeeds or is
-// dead-lettered, so a single "largest event_id applied" watermark is safe.
+// Delivery orderings (column ordering). OrderingGlobal, the default, keeps
+// one lane for the whole subscription: deliveries go out in delivery id
+// (commit) order, one at a time, and a failing delivery holds back every
+// later one until it succeeds or is dead-lettered, so the consumer
+// contract's "largest event_id applied" watermark is safe.
+// OrderingAggregate, an opt-in for throughput, keeps one FIFO lane per
+// (aggregate_type, aggregate_id), lanes running in parallel up to
+// max_in_flight: events of different aggregates arrive out of event_id
+// order, so consumers must dedupe with the set of event_ids they applied.
 const (
 	OrderingAggregate = "aggregate"
 	OrderingGlobal    = "global"
+
+	// DefaultOrdering is what a new subscription gets without an
+	// explicit ordering. The column's own DEFAULT ('aggregate', from
+	// migration 00006) only filled rows that existed then: every insert
+	// writes the ordering explicitly.
+	DefaultOrdering = OrderingGlobal
 )
 
 // validateOrdering returns o, or reports it in fields when it is neither
@@ -376,7 +384,8 @@ type SubscriptionCreate struct {
 	RateLimitPerSec  *float64            `json:"rate_limit_per_sec"`
 	MaxInFlight      *int                `json:"max_in_flight"`
 	StandardWebhooks bool                `json:"standard_webhooks"`
-	// Ordering is OrderingAggregate (when omitted) or OrderingGlobal.
+	// Ordering is OrderingGlobal (DefaultOrdering, when omitted) or
+	// OrderingAggregate.
 	Ordering *string `json:"ordering"`
 }
 
@@ -391,7 +400,7 @@ func (c SubscriptionCreate) Normalize(allowHTTP bool) (Subscription, error) {
 		DLQCeiling:       DefaultDLQCeiling,
 		MaxInFlight:      DefaultMaxInFlight,
 		StandardWebhooks: c.StandardWebhooks,
-		Ordering:         OrderingAggregate,
+		Ordering:         DefaultOrdering,
 	}
 	if c.Ordering != nil {
 		s.Ordering = validateOrdering(*c.Ordering, fields)
@@ -507,7 +516,7 @@ type Subscription struct {
 	RateLimitPerSec  float64            `json:"rate_limit_per_sec"`
 	MaxInFlight      int                `json:"max_in_flight"`
 	StandardWebhooks bool               `json:"standard_webhooks"`
-	// Ordering is OrderingAggregate or OrderingGlobal.
+	// Ordering is OrderingGlobal or OrderingAggregate.
 	Ordering string `json:"ordering"`
 	// Cursor is the last event_id examined for this subscription.
 	Cursor            int64   `json:"cursor"`
@@ -602,6 +611,10 @@ func listSubscriptions(ctx context.Context, q whQuerier, withDeleting bool) ([]S
 // receives exactly the events committed after it, and returns it as stored.
 func (db *DB) InsertSubscription(ctx context.Context, tx *sql.Tx, s Subscription) (Subscription, error) {
 	now := formatTime(db.now())
+	if s.Ordering == "" {
+		// Never the column's DEFAULT: see DefaultOrdering.
+		s.Ordering = DefaultOrdering
+	}
 	var id int64
 	// Inside the write transaction no event can commit between reading the
 	// log's end and inserting the row.

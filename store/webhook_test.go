@@ -288,19 +288,19 @@ func TestWebhookQueryPlans(t *testing.T) {
 		"SCAN d USING INDEX webhook_deliveries_failing", "SCAN s") // the partial index holds failing rows only
 }
 
-// TestSubscriptionOrdering: ordering defaults to aggregate, accepts global,
+// TestSubscriptionOrdering: ordering defaults to global, accepts aggregate,
 // names the field for anything else (create and patch), shows in the audit
 // diff and view, round-trips through the table, and the column's CHECK
 // refuses what validation would.
 func TestSubscriptionOrdering(t *testing.T) {
 	str := func(s string) *string { return &s }
 	def, err := SubscriptionCreate{Name: "erp", URL: "https://x.example/h"}.Normalize(false)
-	if err != nil || def.Ordering != OrderingAggregate {
+	if err != nil || def.Ordering != OrderingGlobal {
 		t.Fatalf("default ordering %q (%v)", def.Ordering, err)
 	}
-	glob, err := SubscriptionCreate{Name: "erp", URL: "https://x.example/h", Ordering: str(OrderingGlobal)}.Normalize(false)
-	if err != nil || glob.Ordering != OrderingGlobal {
-		t.Fatalf("global ordering %q (%v)", glob.Ordering, err)
+	agg, err := SubscriptionCreate{Name: "erp", URL: "https://x.example/h", Ordering: str(OrderingAggregate)}.Normalize(false)
+	if err != nil || agg.Ordering != OrderingAggregate {
+		t.Fatalf("aggregate ordering %q (%v)", agg.Ordering, err)
 	}
 	for _, bad := range []string{"", "Global", "GLOBAL", "fifo", "aggregate ", "per_aggregate"} {
 		_, err := SubscriptionCreate{Name: "erp", URL: "https://x.example/h", Ordering: str(bad)}.Normalize(false)
@@ -313,15 +313,15 @@ func TestSubscriptionOrdering(t *testing.T) {
 			t.Errorf("patch with ordering %q: %v", bad, err)
 		}
 	}
-	next, err := SubscriptionPatch{Ordering: str(OrderingGlobal)}.Apply(def, false)
-	if err != nil || next.Ordering != OrderingGlobal || def.Ordering != OrderingAggregate {
+	next, err := SubscriptionPatch{Ordering: str(OrderingAggregate)}.Apply(def, false)
+	if err != nil || next.Ordering != OrderingAggregate || def.Ordering != OrderingGlobal {
 		t.Fatalf("patch: %+v %v", next, err)
 	}
 	d := SubscriptionDiff(def, next)
-	if o, ok := d["ordering"].(map[string]any); !ok || len(d) != 1 || o["from"] != OrderingAggregate || o["to"] != OrderingGlobal {
+	if o, ok := d["ordering"].(map[string]any); !ok || len(d) != 1 || o["from"] != OrderingGlobal || o["to"] != OrderingAggregate {
 		t.Fatalf("diff %v", d)
 	}
-	if v := SubscriptionAuditView(next); v["ordering"] != OrderingGlobal {
+	if v := SubscriptionAuditView(next); v["ordering"] != OrderingAggregate {
 		t.Fatalf("audit view %v", v)
 	}
 
@@ -330,18 +330,18 @@ func TestSubscriptionOrdering(t *testing.T) {
 	var ins Subscription
 	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		ins, err = db.InsertSubscription(ctx, tx, glob)
+		ins, err = db.InsertSubscription(ctx, tx, agg)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := db.Subscription(ctx, ins.ID); err != nil || got.Ordering != OrderingGlobal {
+	if got, err := db.Subscription(ctx, ins.ID); err != nil || got.Ordering != OrderingAggregate {
 		t.Fatalf("stored ordering %q (%v)", got.Ordering, err)
 	}
-	ins.Ordering = OrderingAggregate
+	ins.Ordering = OrderingGlobal
 	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
 		saved, err := db.SaveSubscription(ctx, tx, ins)
-		if err == nil && saved.Ordering != OrderingAggregate {
+		if err == nil && saved.Ordering != OrderingGlobal {
 			t.Errorf("saved ordering %q", saved.Ordering)
 		}
 		return err
@@ -352,7 +352,8 @@ func TestSubscriptionOrdering(t *testing.T) {
 		t.Fatal("the ordering CHECK constraint accepted 'fifo'")
 	}
 	// Rows written without the column (as every row was before 00006) are
-	// per aggregate.
+	// per aggregate: the column's DEFAULT stays for them; the application
+	// always writes the ordering (see TestOrderingDefault).
 	res, err := db.Writer().Exec(`INSERT INTO webhook_subscriptions (name, url, filter, status, pending_ceiling,
 		dlq_ceiling, rate_limit_per_sec, max_in_flight, cursor, created_at, updated_at)
 		VALUES ('old', 'https://x.example/h', '{}', 'active', 10, 10, 0, 1, 0, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`)

@@ -1120,27 +1120,27 @@ func whSubscriptionFields(p string, f whForm, catalog []catalogEntry) templ.Comp
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 100, "><option value=\"aggregate\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 100, "><option value=\"global\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if f.Ordering != store.OrderingGlobal {
+		if f.Ordering != store.OrderingAggregate {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 101, " selected")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 102, ">Per aggregate (default)</option> <option value=\"global\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 102, ">Global: strict event_id order (default)</option> <option value=\"aggregate\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if f.Ordering == store.OrderingGlobal {
+		if f.Ordering == store.OrderingAggregate {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 103, " selected")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 104, ">Global: strict event_id order</option></select><p class=\"hint\"><strong>Per aggregate</strong>: each order or item gets its events in commit order, and different ones go in parallel (up to Max in flight), so delivery is fast and one failing entity holds back only its own events. Events of different aggregates can arrive out of <code>event_id</code> order, so the consumer must dedupe with the set of <code>event_id</code>s it applied, not a \"largest id\" watermark. <strong>Global</strong>: every event goes in strict <code>event_id</code> order, one request at a time, so a consumer may keep one watermark (the largest <code>event_id</code> applied). It is slower, and a failing delivery blocks everything after it, of every aggregate, until it succeeds or is dead-lettered (about 15 hours). A change applies to deliveries not yet in flight.</p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 104, ">Per aggregate: in parallel, faster</option></select><p class=\"hint\"><strong>Global</strong> (the consumer contract's commit order): every event goes in strict <code>event_id</code> order, one request at a time, so a consumer may keep one watermark (the largest <code>event_id</code> applied). A failing delivery blocks everything after it, of every aggregate, until it succeeds or is dead-lettered (about 15 hours). <strong>Per aggregate</strong>, for throughput: each order or item gets its events in commit order, and different ones go in parallel (up to Max in flight), so one failing entity holds back only its own events. Events of different aggregates can arrive out of <code>event_id</code> order, so the consumer must dedupe with the set of <code>event_id</code>s it applied, not a \"largest id\" watermark. A change applies to deliveries not yet in flight.</p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

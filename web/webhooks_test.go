@@ -517,39 +517,40 @@ func TestWebhookAdminWhileDispatcherStopped(t *testing.T) {
 }
 
 // TestWebhookAPIOrdering: ordering round-trips through create, GET, list
-// and PATCH, defaults to aggregate, and its change is audited.
+// and PATCH, defaults to global (the contract's commit order, safe for a
+// watermark consumer), and its change is audited.
 func TestWebhookAPIOrdering(t *testing.T) {
 	e := newWebhookEnv(t, true)
 	srv := okServer(t, nil)
-	var def, glob createdSub
+	var def, fast createdSub
 	e.callJSON("POST", "/api/admin/webhooks", `{"name":"default","url":"`+srv.URL+`"}`, 201, &def)
-	e.callJSON("POST", "/api/admin/webhooks", `{"name":"strict","url":"`+srv.URL+`","ordering":"global"}`, 201, &glob)
-	if def.Ordering != store.OrderingAggregate || glob.Ordering != store.OrderingGlobal {
-		t.Fatalf("created with ordering %q and %q", def.Ordering, glob.Ordering)
+	e.callJSON("POST", "/api/admin/webhooks", `{"name":"fast","url":"`+srv.URL+`","ordering":"aggregate"}`, 201, &fast)
+	if def.Ordering != store.OrderingGlobal || fast.Ordering != store.OrderingAggregate {
+		t.Fatalf("created with ordering %q (no ordering given) and %q", def.Ordering, fast.Ordering)
 	}
-	path := fmt.Sprintf("/api/admin/webhooks/%d", glob.ID)
+	path := fmt.Sprintf("/api/admin/webhooks/%d", fast.ID)
 	var got store.Subscription
 	e.callJSON("GET", path, "", 200, &got)
-	if got.Ordering != store.OrderingGlobal {
+	if got.Ordering != store.OrderingAggregate {
 		t.Fatalf("GET ordering %q", got.Ordering)
 	}
 	var list struct{ Subscriptions []store.Subscription }
 	e.callJSON("GET", "/api/admin/webhooks", "", 200, &list)
-	if len(list.Subscriptions) != 2 || list.Subscriptions[0].Ordering != store.OrderingAggregate ||
-		list.Subscriptions[1].Ordering != store.OrderingGlobal {
+	if len(list.Subscriptions) != 2 || list.Subscriptions[0].Ordering != store.OrderingGlobal ||
+		list.Subscriptions[1].Ordering != store.OrderingAggregate {
 		t.Fatalf("list %+v", list.Subscriptions)
 	}
-	e.callJSON("PATCH", path, `{"ordering":"aggregate"}`, 200, &got)
-	if got.Ordering != store.OrderingAggregate {
+	e.callJSON("PATCH", path, `{"ordering":"global"}`, 200, &got)
+	if got.Ordering != store.OrderingGlobal {
 		t.Fatalf("PATCH ordering %q", got.Ordering)
 	}
 	e.callJSON("GET", path, "", 200, &got)
-	if got.Ordering != store.OrderingAggregate {
+	if got.Ordering != store.OrderingGlobal {
 		t.Fatalf("GET after PATCH: ordering %q", got.Ordering)
 	}
 	// A PATCH of another field, or null, leaves it alone.
-	e.callJSON("PATCH", path, `{"name":"strict2","ordering":null}`, 200, &got)
-	if got.Ordering != store.OrderingAggregate || got.Name != "strict2" {
+	e.callJSON("PATCH", path, `{"name":"fast2","ordering":null}`, 200, &got)
+	if got.Ordering != store.OrderingGlobal || got.Name != "fast2" {
 		t.Fatalf("unrelated PATCH: %+v", got)
 	}
 	entries, err := e.db.ListAudit(context.Background(), 0, 100)
@@ -561,7 +562,7 @@ func TestWebhookAPIOrdering(t *testing.T) {
 		switch {
 		case a.Action == "webhook.create" && strings.Contains(string(a.Diff), `"ordering":"global"`):
 			created = true
-		case a.Action == "webhook.update" && strings.Contains(string(a.Diff), `"ordering":{"from":"global","to":"aggregate"}`):
+		case a.Action == "webhook.update" && strings.Contains(string(a.Diff), `"ordering":{"from":"aggregate","to":"global"}`):
 			changed = true
 		}
 	}

@@ -307,7 +307,7 @@ func (f whForm) HasType(t string) bool { return slices.Contains(f.EventTypes, t)
 
 func newWhForm() whForm {
 	return whForm{PendingCeiling: itoa(store.DefaultPendingCeiling), DLQCeiling: itoa(store.DefaultDLQCeiling),
-		RateLimit: "0", MaxInFlight: strconv.Itoa(store.DefaultMaxInFlight), Ordering: store.OrderingAggregate}
+		RateLimit: "0", MaxInFlight: strconv.Itoa(store.DefaultMaxInFlight), Ordering: store.DefaultOrdering}
 }
 
 func whFormFromSub(s store.Subscription) whForm {

@@ -767,7 +767,8 @@ func TestWebhookUIDeliveriesDLQAndReplay(t *testing.T) {
 	e := newWhUIEnv(t)
 	var status atomic.Int32
 	srv := okServer(t, &status)
-	c := e.createViaAPI(`{"name":"erp","url":"` + srv.URL + `"}`)
+	// Per aggregate: both failing events are attempted side by side.
+	c := e.createViaAPI(`{"name":"erp","url":"` + srv.URL + `","ordering":"aggregate"}`)
 	p := whSubPath(c.ID)
 
 	appendOne(t, e.db, 2)
@@ -938,7 +939,8 @@ func whSelected(t *testing.T, doc *html.Node, id string) string {
 }
 
 // TestWebhookUIOrdering: the create and settings forms offer both orderings
-// with a hint on the trade-off; the choice is saved, shown, and changed.
+// (global, the contract's commit order, preselected on create) with a hint
+// on the trade-off; the choice is saved, shown, and changed.
 func TestWebhookUIOrdering(t *testing.T) {
 	e := newWhUIEnv(t)
 	rec := newWhRecorder(t)
@@ -947,7 +949,7 @@ func TestWebhookUIOrdering(t *testing.T) {
 	for _, o := range whAll(whByID(doc, "new-ordering"), "option", "", "") {
 		values = append(values, whAttr(o, "value"))
 	}
-	if strings.Join(values, ",") != "aggregate,global" || whSelected(t, doc, "new-ordering") != store.OrderingAggregate {
+	if strings.Join(values, ",") != "global,aggregate" || whSelected(t, doc, "new-ordering") != store.OrderingGlobal {
 		t.Fatalf("create form ordering options %v (selected %q)", values, whSelected(t, doc, "new-ordering"))
 	}
 	hint := text(whByID(doc, "new-subscription"))

@@ -40,7 +40,15 @@ type Options struct {
 	Subscriptions int     // subscriptions, each receiving every event (default 1)
 	Aggregates    int     // distinct aggregates (lanes per subscription; default 1000)
 	Rate          float64 // events appended per second; 0: as fast as possible
-	MaxInFlight   int     // per subscription (default 64)
+	MaxInFlight   int     // per subscription (default 64; "aggregate" only)
+	// Ordering of the subscriptions: store.OrderingGlobal (strict
+	// event_id order, one request at a time) or store.OrderingAggregate
+	// (lanes in parallel); default store.DefaultOrdering.
+	Ordering string
+	// PendingCeiling of each subscription; default: above Events, so
+	// the whole run may be open at once. A lower one measures draining a
+	// backlog through the ceiling.
+	PendingCeiling int64
 	// Preload inserts this many finished delivery rows for the first
 	// subscription before the run, to measure dispatch cost against a large
 	// table.
@@ -62,11 +70,13 @@ type Latency struct {
 // Result is what a run measured. It marshals to the JSON line the bench
 // command prints.
 type Result struct {
+	Ordering              string  `json:"ordering"`
 	Events                int     `json:"events"`
 	Subscriptions         int     `json:"subscriptions"`
 	Aggregates            int     `json:"aggregates"`
 	Rate                  float64 `json:"rate"`
 	MaxInFlight           int     `json:"max_in_flight"`
+	PendingCeiling        int64   `json:"pending_ceiling"`
 	Preloaded             int     `json:"preloaded_rows"`
 	Deliveries            int64   `json:"deliveries"`
 	ElapsedSeconds        float64 `json:"elapsed_s"`
@@ -104,11 +114,21 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Minute
 	}
+	if o.PendingCeiling <= 0 {
+		// Throughput, not backpressure: the whole run may be open at once.
+		o.PendingCeiling = int64(max(o.Events+1, store.DefaultPendingCeiling))
+	}
+	if o.Ordering == "" {
+		o.Ordering = store.DefaultOrdering
+	}
+	if o.Ordering != store.OrderingGlobal && o.Ordering != store.OrderingAggregate {
+		return Result{}, fmt.Errorf("bench: ordering %q: must be %q or %q", o.Ordering, store.OrderingGlobal, store.OrderingAggregate)
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	res := Result{Events: o.Events, Subscriptions: o.Subscriptions, Aggregates: o.Aggregates, Rate: o.Rate,
-		MaxInFlight: o.MaxInFlight, Preloaded: o.Preload, CPUs: runtime.NumCPU(), GoMaxProcs: runtime.GOMAXPROCS(0)}
+	res := Result{Ordering: o.Ordering, Events: o.Events, Subscriptions: o.Subscriptions, Aggregates: o.Aggregates, Rate: o.Rate,
+		MaxInFlight: o.MaxInFlight, PendingCeiling: o.PendingCeiling, Preloaded: o.Preload, CPUs: runtime.NumCPU(), GoMaxProcs: runtime.GOMAXPROCS(0)}
 	if o.Dir == "" {
 		dir, err := os.MkdirTemp("", "sentryhub-bench-")
 		if err != nil {
@@ -146,7 +166,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	db.SetNotifier(d)
 
-	sink, err := newSink(o.Subscriptions, o.Events)
+	sink, err := newSink(o.Subscriptions, o.Events, o.Ordering == store.OrderingGlobal)
 	if err != nil {
 		return res, err
 	}
@@ -164,10 +184,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	for i := range o.Subscriptions {
 		s, sec, err := d.CreateSubscription(ctx, "bench", store.SubscriptionCreate{
 			Name: fmt.Sprintf("bench-%d", i), URL: sink.url(i),
-			// The bench measures throughput, not backpressure: the whole
-			// run may be pending at once.
-			PendingCeiling: ptr(int64(max(o.Events+1, store.DefaultPendingCeiling))),
+			PendingCeiling: ptr(o.PendingCeiling),
 			MaxInFlight:    ptr(o.MaxInFlight),
+			Ordering:       ptr(o.Ordering),
 		})
 		if err != nil {
 			return res, err
@@ -275,7 +294,8 @@ func appendAll(ctx context.Context, db *store.DB, o Options, aggs []string, s *s
 }
 
 // sink is the loopback consumer: one path per subscription, every request
-// verified with the seed's algorithm.
+// verified with the seed's algorithm, order checked per aggregate (or, for
+// ordering "global", across the subscription).
 type sink struct {
 	srv      *http.Server
 	ln       net.Listener
@@ -288,6 +308,7 @@ type sink struct {
 	seen     []atomic.Bool  // per (subscription, event)
 	mu       sync.Mutex
 	laneLast []map[string]int64
+	global   bool // one lane per subscription: strict event_id order
 	unique   atomic.Int64
 	dups     atomic.Int64
 	ooo      atomic.Int64
@@ -299,7 +320,7 @@ type sink struct {
 	doneOnce sync.Once
 }
 
-func newSink(subs, events int) (*sink, error) {
+func newSink(subs, events int, global bool) (*sink, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("bench sink: %w", err)
@@ -307,7 +328,7 @@ func newSink(subs, events int) (*sink, error) {
 	s := &sink{ln: ln, keys: make([][]byte, subs), events: events,
 		commitNS: make([]atomic.Int64, events), postNS: make([]atomic.Int64, subs*events),
 		seen: make([]atomic.Bool, subs*events), laneLast: make([]map[string]int64, subs),
-		want: int64(subs * events), done: make(chan struct{})}
+		want: int64(subs * events), done: make(chan struct{}), global: global}
 	for i := range s.laneLast {
 		s.laneLast[i] = map[string]int64{}
 	}
@@ -373,6 +394,9 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.postNS[k].Store(now.UnixNano())
+	if s.global {
+		agg = "*"
+	}
 	s.mu.Lock()
 	if last := s.laneLast[sub][agg]; eventID < last {
 		s.ooo.Add(1)
