@@ -117,21 +117,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 }
-
-// decodeJSON reads one JSON object into v, refusing unknown fields and
-// trailing data, so a typo in a field name is an error rather than ignored.
-func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return badRequest("request body is not valid JSON for this endpoint: "+err.Error(), nil)
-	}
-	if dec.More() {
-		return badRequest("request body must hold exactly one JSON object", nil)
-	}
-	return nil
-}

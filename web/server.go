@@ -152,7 +152,8 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 
 // Handler returns the full middleware chain around the routes:
 // recover -> request id -> access log -> body limit -> security headers ->
-// cross-origin protection (every unsafe method) -> mux.
+// cross-origin protection (every unsafe method) -> JSON bodies only under
+// /api/ (415) -> mux.
 func (s *Server) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -160,6 +161,7 @@ func (s *Server) Handler() http.Handler {
 			Message: "cross-origin request refused: state-changing requests must come from this site"})
 	}))
 	var h http.Handler = s.mux
+	h = s.jsonBodies(h)
 	h = cop.Handler(h)
 	h = securityHeaders(h)
 	h = s.limitBody(h)

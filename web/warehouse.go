@@ -93,8 +93,7 @@ func decodeOptionalJSON(r *http.Request, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	return decodeJSON(r, v)
+	return decodeJSONBytes(b, v)
 }
 
 func (s *Server) createWarehouse(w http.ResponseWriter, r *http.Request) error {
