@@ -96,10 +96,11 @@ func indexNewline(s string) int {
 	return -1
 }
 
-// writeError writes err as the JSON error envelope, logging only 5xx.
+// writeError writes err as the JSON error envelope, logging only 5xx (but
+// not 501, a client's unknown method, which the access log already shows).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
-	if ae.Status >= 500 {
+	if ae.Status >= 500 && ae.Status != http.StatusNotImplemented {
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(r.Context())),
 			slog.String("path", r.URL.Path), slog.Any("error", err))
 	}
