@@ -57,40 +57,40 @@ func decodeJSONBytes(body []byte, v any) error {
 }
 
 // jsonProblem turns a decode error into a 400 whose message names the
-// problem and, where there is one, the place (a JSON pointer like
-// /lines/0/sku) in fields.
+// problem and, where there is one, the field (in the notation of
+// validation errors, like lines[0].sku) in fields.
 func jsonProblem(err error) error {
 	var se *jsontext.SyntacticError
 	var me *jsonv2.SemanticError
 	switch {
 	case errors.As(err, &se):
-		where := string(se.JSONPointer)
+		where := fieldPath(se.JSONPointer)
 		switch {
 		case errors.Is(se.Err, jsontext.ErrDuplicateName):
 			name := truncate(se.JSONPointer.LastToken(), 100)
-			return badRequest("request body has a duplicate key "+strconv.Quote(name)+at(se.JSONPointer.Parent())+
-				": each key may appear only once", field(where, "duplicate key"))
+			return badRequest("request body has a duplicate key "+strconv.Quote(name)+inField(fieldPath(se.JSONPointer.Parent()))+
+				": each key may appear only once", field(where, "appears more than once"))
 		case strings.Contains(se.Err.Error(), "invalid UTF-8"):
-			return badRequest("request body is not valid UTF-8"+at(se.JSONPointer)+
-				": JSON text must be UTF-8", field(where, "invalid UTF-8"))
+			return badRequest("request body is not valid UTF-8"+inField(where)+
+				": JSON text must be UTF-8", field(where, "is not valid UTF-8"))
 		case strings.Contains(se.Err.Error(), "surrogate"):
-			return badRequest("request body has an invalid \\u escape (a lone UTF-16 surrogate)"+at(se.JSONPointer)+
-				": text must be valid Unicode", field(where, "invalid \\u escape"))
+			return badRequest("request body has an invalid \\u escape (a lone UTF-16 surrogate)"+inField(where)+
+				": text must be valid Unicode", field(where, "has an invalid \\u escape"))
 		case strings.Contains(se.Err.Error(), "after top-level value"):
 			return badRequest("request body has data after the JSON object (at byte "+
 				strconv.FormatInt(se.ByteOffset, 10)+"): send exactly one JSON object", nil)
 		}
 		return badRequest("request body is not valid JSON: "+strings.TrimPrefix(se.Error(), "jsontext: "), nil)
 	case errors.As(err, &me):
-		where := string(me.JSONPointer)
+		where := fieldPath(me.JSONPointer)
 		if errors.Is(me.Err, jsonv2.ErrUnknownName) {
 			return badRequest("request body has an unknown field "+strconv.Quote(truncate(me.JSONPointer.LastToken(), 100))+
-				at(me.JSONPointer.Parent())+": field names are exact and case-sensitive", field(where, "unknown field"))
+				inField(fieldPath(me.JSONPointer.Parent()))+": field names are exact and case-sensitive", field(where, "is not a field of this endpoint"))
 		}
 		want := describeType(me.GoType)
 		msg := "request body does not fit this endpoint"
 		if where != "" {
-			msg = "request body field " + truncate(where, 100) + " must be " + want
+			msg = "request body field " + where + " must be " + want
 		}
 		if me.JSONKind != 0 {
 			got := "JSON " + me.JSONKind.String()
@@ -102,6 +102,23 @@ func jsonProblem(err error) error {
 		return badRequest(msg, field(where, "must be "+want))
 	}
 	return badRequest("request body is not valid JSON", nil)
+}
+
+// fieldPath writes a JSON pointer (/lines/0/sku) as the field names of
+// validation errors do (lines[0].sku), cut to a readable length.
+func fieldPath(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.ParseUint(tok, 10, 32); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return truncate(b.String(), 100)
 }
 
 // describeType names what a Go type accepts, in JSON terms.
@@ -130,19 +147,19 @@ func describeType(t reflect.Type) string {
 	return "of another type"
 }
 
-// at says where in the body a problem is, unless it is the top level.
-func at(p jsontext.Pointer) string {
-	if p == "" {
+// inField says where in the body a problem is, unless it is the top level.
+func inField(where string) string {
+	if where == "" {
 		return ""
 	}
-	return " in " + truncate(string(p), 100)
+	return " in " + where
 }
 
 func field(pointer, msg string) map[string]string {
 	if pointer == "" {
 		return nil
 	}
-	return map[string]string{truncate(pointer, 100): msg}
+	return map[string]string{pointer: msg}
 }
 
 // jsonBodies refuses, with 415, a request under /api/ whose body is not

@@ -76,14 +76,15 @@ func TestStrictJSONNested(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, msg, field string
 	}{
-		{"duplicate in ship_to", `{"ship_to":{"a":1,"a":2}}`, `duplicate key "a" in /ship_to`, "/ship_to/a"},
-		{"bad UTF-8 in lines", "{\"lines\":[{\"sku\":\"\xc3\"}]}", "not valid UTF-8 in /lines/0/sku", "/lines/0/sku"},
-		{"wrong type", `{"warehouse_id":"one"}`, "/warehouse_id must be a whole number in range, got JSON string", "/warehouse_id"},
-		{"fraction", `{"warehouse_id":1.5}`, "/warehouse_id must be a whole number in range, got JSON number 1.5", "/warehouse_id"},
+		{"duplicate in ship_to", `{"ship_to":{"a":1,"a":2}}`, `duplicate key "a" in ship_to`, "ship_to.a"},
+		{"bad UTF-8 in lines", "{\"lines\":[{\"sku\":\"\xc3\"}]}", "not valid UTF-8 in lines[0].sku", "lines[0].sku"},
+		{"wrong type", `{"warehouse_id":"one"}`, "field warehouse_id must be a whole number in range, got JSON string", "warehouse_id"},
+		{"fraction", `{"lines":[{"qty":1.5}]}`, "field lines[0].qty must be a whole number in range, got JSON number 1.5", "lines[0].qty"},
 		{"not an object", `[1]`, "must be one JSON object", ""},
 		{"null", ` null`, "must be one JSON object", ""},
 		{"empty", "  ", "request body is empty", ""},
-		{"unknown nested", `{"lines":[{"sku":"A","Qty":1}]}`, `unknown field "Qty" in /lines/0`, "/lines/0/Qty"},
+		{"unknown nested", `{"lines":[{"sku":"A","Qty":1}]}`, `unknown field "Qty" in lines[0]`, "lines[0].Qty"},
+		{"unknown top-level", `{"Order_Number":"A"}`, `unknown field "Order_Number": field names are exact`, "Order_Number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var in store.SalesOrderInput
