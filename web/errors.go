@@ -53,9 +53,13 @@ func toAPIError(err error) *Error {
 	var ve *store.ValidationError
 	var ce *store.ConflictError
 	var mbe *http.MaxBytesError
+	var ie *store.IdempotencyConflictError
 	switch {
 	case errors.As(err, &we):
 		return we
+	case errors.As(err, &ie):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused", Message: ie.Error(),
+			Fields: map[string]string{"X-Request-ID": "already used with a different request"}}
 	case errors.As(err, &ve):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: ve.Message, Fields: ve.Fields}
 	case errors.As(err, &ce):
