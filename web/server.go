@@ -317,12 +317,14 @@ func (m *httpMetrics) observe(method, route string, status int, d time.Duration)
 }
 
 // NewHTTPServer wraps h with all four timeouts set, so a slow client cannot
-// hold a connection open indefinitely.
+// hold a connection open indefinitely. The header timeout is short: a
+// connection that sends nothing holds a slot of the connection caps
+// (LimitListener) until it expires.
 func NewHTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
