@@ -183,7 +183,7 @@ func TestMigrationScopesExistingKeys(t *testing.T) {
 	}
 	want := []string{
 		"token:12 k1 inventory.adjust h1", // the second token:12 row collided with it and was dropped
-		"user:7 k1 sales_order.pack h3", // matched by email, whatever its case
+		"user:7 k1 sales_order.pack h3",   // matched by email, whatever its case
 		"gone:user:gone@example.com k2 item.upsert h4",
 		" k2 item.upsert_by_source h5",
 	}
