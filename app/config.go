@@ -25,6 +25,8 @@ type Config struct {
 	BaseURL             string
 	LogLevel            slog.Level
 	AllowPrivateTargets []netip.Prefix
+	MaxConns            int // open HTTP connections, all clients together
+	MaxConnsPerAddr     int // open HTTP connections from one client address
 
 	DispatcherVisibilityFloor time.Duration
 	DispatcherConnectTimeout  time.Duration
@@ -60,6 +62,8 @@ var settings = []envVar{
 	{"SENTRY_BASE_URL", "base-url", "", "public URL of the hub (https:// makes cookies Secure); default http://ADDR"},
 	{"SENTRY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 	{"SENTRY_ALLOW_PRIVATE_TARGETS", "allow-private-targets", "", "comma-separated CIDRs exempted from the SSRF guard (local development and tests only)"},
+	{"SENTRY_MAX_CONNS", "max-conns", "1024", "open HTTP connections allowed in total; at the limit new ones wait"},
+	{"SENTRY_MAX_CONNS_PER_ADDR", "max-conns-per-addr", "128", "open HTTP connections allowed from one client address (IPv6: one /64); past it new ones are closed"},
 	{"DISPATCHER_VISIBILITY_FLOOR_MS", "dispatcher-visibility-floor-ms", "0", "delay before a committed event is dispatched (ms)"},
 	{"DISPATCHER_HTTP_CONNECT_TIMEOUT_MS", "dispatcher-connect-timeout-ms", "5000", "webhook DNS+TCP+TLS timeout (ms)"},
 	{"DISPATCHER_HTTP_READ_TIMEOUT_MS", "dispatcher-read-timeout-ms", "8000", "webhook per-read timeout (ms)"},
@@ -148,6 +152,17 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, opt
 		}
 		c.AllowPrivateTargets = append(c.AllowPrivateTargets, p.Masked())
 	}
+
+	count := func(env string, min, max int) int {
+		n, err := strconv.Atoi(get(env))
+		if err != nil || n < min || n > max {
+			bad(env, "must be an integer between %d and %d, got %q", min, max, get(env))
+			return 0
+		}
+		return n
+	}
+	c.MaxConns = count("SENTRY_MAX_CONNS", 1, 1_000_000)
+	c.MaxConnsPerAddr = count("SENTRY_MAX_CONNS_PER_ADDR", 1, 1_000_000)
 
 	ms := func(env string, min, max int) time.Duration {
 		n, err := strconv.Atoi(get(env))

@@ -28,8 +28,8 @@ func TestJanitorPrunesAndStops(t *testing.T) {
 	insert := func(age time.Duration, id string) {
 		t.Helper()
 		if err := db.WithTx(ctx, func(tx *sql.Tx) error {
-			_, err := tx.Exec(`INSERT INTO idempotency_keys (request_id, operation, request_hash, result, actor, created_at)
-				VALUES (?, 'adjustment', 'h', '{}', 'test', ?)`, id, start.Add(-age).Format(store.TimeFormat))
+			_, err := tx.Exec(`INSERT INTO idempotency_keys (scope, request_id, operation, fingerprint, result, actor, created_at)
+				VALUES ('', ?, 'adjustment', 'h', '{}', 'test', ?)`, id, start.Add(-age).Format(store.TimeFormat))
 			return err
 		}); err != nil {
 			t.Fatal(err)

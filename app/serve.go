@@ -109,6 +109,7 @@ func (m Main) serve(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 	if err != nil {
 		return fmt.Errorf("listen on %s (SENTRY_ADDR): %w", cfg.Addr, err)
 	}
+	ln = web.LimitListener(ln, web.ConnLimits{Total: cfg.MaxConns, PerAddr: cfg.MaxConnsPerAddr}, log, clock.Real{})
 	base := cfg.BaseURL
 	if strings.HasSuffix(cfg.Addr, ":0") {
 		base = "http://" + ln.Addr().String()

@@ -7,6 +7,30 @@ import (
 	"time"
 )
 
+// IdempotencyConflictError refuses an idempotency key that its caller
+// already used for a different request: another operation, or the same
+// operation with another input (body or path). Replaying the first result
+// would answer a request that was never made, and running the new one
+// would break the key's promise, so neither happens (HTTP 422, as Stripe
+// answers a reused Idempotency-Key). It wraps ErrConflict.
+type IdempotencyConflictError struct {
+	RequestID      string
+	FirstOperation string // what the key was first used for
+	Operation      string // what it was sent with now
+}
+
+func (e *IdempotencyConflictError) Error() string {
+	what := "the same operation (" + e.Operation + ") with a different body or path"
+	if e.FirstOperation != e.Operation {
+		what = "a different operation (" + e.FirstOperation + ", not " + e.Operation + ")"
+	}
+	return "request id " + e.RequestID + " was already used with a different request: " + what +
+		"; a key may only be reused to retry the identical request, so send a new X-Request-ID for a new request"
+}
+
+// Unwrap lets errors.Is(err, ErrConflict) match.
+func (e *IdempotencyConflictError) Unwrap() error { return ErrConflict }
+
 // IdempotencyRetention is how long a warehouse operation's X-Request-ID is
 // remembered: a retry with the same id within it returns the first result;
 // after it, the id is forgotten and the request would run again. A week

@@ -27,6 +27,11 @@ type OpMeta struct {
 	// UUID. It becomes the source_txn_id of every event the operation
 	// appends. Empty means a fresh random id, i.e. no idempotency.
 	RequestID string
+	// Scope is whose key RequestID is: the caller ("token:<id>",
+	// "user:<id>") for the HTTP API; empty for the hub's own writes
+	// (connectors, the demo). Keys are unique per scope, so another
+	// caller's key is a new key, never a replay of someone else's result.
+	Scope string
 	// Actor names who asked (token name, user email, connector), kept with
 	// the idempotency record.
 	Actor string
@@ -34,15 +39,16 @@ type OpMeta struct {
 
 // Result is what a warehouse write operation returns.
 //
-// Idempotency: the first successful application of (RequestID, operation)
-// stores this Result (as JSON, in the same transaction as the change). When
-// the same RequestID is sent again for the same operation with the same
-// input, nothing is written, no event is appended, and the stored Result is
+// Idempotency: the first successful application of (Scope, RequestID)
+// stores this Result (as JSON, in the same transaction as the change) with
+// the operation and a fingerprint of its input. When the same scope sends
+// the same RequestID again for the same operation with the same input,
+// nothing is written, no event is appended, and the stored Result is
 // returned with Replayed set: Value is the entity as the first application
 // returned it (not its current state), and EventIDs and Created are the first
 // application's, so the HTTP layer can send the identical response (status
-// from Created, body from Value). The same RequestID with a different input
-// for the same operation is refused with a *ConflictError.
+// from Created, body from Value). The same scope and RequestID with another
+// operation or input is refused with an *IdempotencyConflictError.
 type Result[T any] struct {
 	Value T `json:"value"`
 	// EventIDs are the events the operation appended, in order; empty when it
@@ -241,8 +247,10 @@ type opCtx struct {
 }
 
 // runOp runs one idempotent operation in one write transaction. It looks up
-// (request id, op) first and returns the stored Result when found; otherwise
-// it runs fn, stores its Result and commits. input fingerprints the request.
+// (scope, request id) first and returns the stored Result when it was the
+// same operation with the same input (the fingerprint: input holds the
+// path's ids as well as the body), refuses the key when it was another;
+// otherwise it runs fn, stores its Result and commits.
 // Errors of the operation's own making (*ValidationError, *ConflictError,
 // ErrNotFound) are returned as they are, since their messages are complete;
 // anything else is wrapped with the operation name.
@@ -261,16 +269,13 @@ func runOp[T any](ctx context.Context, db *DB, meta OpMeta, op string, input any
 
 	var res Result[T]
 	_, err = db.update(ctx, func(w *writeTx) error {
-		var storedHash, stored string
-		err := w.QueryRowContext(ctx, `SELECT request_hash, result FROM idempotency_keys
-			WHERE request_id = ? AND operation = ?`, txnID, op).Scan(&storedHash, &stored)
+		var storedOp, storedHash, stored string
+		err := w.QueryRowContext(ctx, `SELECT operation, fingerprint, result FROM idempotency_keys
+			WHERE scope = ? AND request_id = ?`, meta.Scope, txnID).Scan(&storedOp, &storedHash, &stored)
 		switch {
 		case err == nil:
-			if storedHash != hash {
-				return &ConflictError{
-					Message: "request id " + txnID + " was already used for a different " + op + " request",
-					Fields:  map[string]string{"request_id": "already used for a different request"},
-				}
+			if storedOp != op || storedHash != hash {
+				return &IdempotencyConflictError{RequestID: txnID, FirstOperation: storedOp, Operation: op}
 			}
 			if err := json.Unmarshal([]byte(stored), &res); err != nil {
 				return fmt.Errorf("decode stored result: %w", err)
@@ -294,8 +299,8 @@ func runOp[T any](ctx context.Context, db *DB, meta OpMeta, op string, input any
 			return fmt.Errorf("encode result: %w", err)
 		}
 		if _, err := w.ExecContext(ctx, `INSERT INTO idempotency_keys
-			(request_id, operation, request_hash, result, actor, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			txnID, op, hash, buf.String(), meta.Actor, w.nowText); err != nil {
+			(scope, request_id, operation, fingerprint, result, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			meta.Scope, txnID, op, hash, buf.String(), meta.Actor, w.nowText); err != nil {
 			return fmt.Errorf("store result: %w", interpretError(err))
 		}
 		return nil
@@ -303,7 +308,8 @@ func runOp[T any](ctx context.Context, db *DB, meta OpMeta, op string, input any
 	if err != nil {
 		var ve *ValidationError
 		var ce *ConflictError
-		if errors.As(err, &ve) || errors.As(err, &ce) || errors.Is(err, ErrNotFound) {
+		var ie *IdempotencyConflictError
+		if errors.As(err, &ve) || errors.As(err, &ce) || errors.As(err, &ie) || errors.Is(err, ErrNotFound) {
 			return Result[T]{}, err
 		}
 		return Result[T]{}, fmt.Errorf("%s: %w", op, err)

@@ -604,9 +604,13 @@ func TestRefusedOperationsChangeNothing(t *testing.T) {
 			op: func(e *whEnv, _ store.OpMeta, id string) error {
 				_, err := e.db.ApplyAdjustment(e.ctx, store.OpMeta{RequestID: id},
 					store.AdjustmentInput{WarehouseID: 1, SKU: "WIDGET-1", Delta: 2, Reason: "found"})
+				var ie *store.IdempotencyConflictError
+				if !errors.As(err, &ie) {
+					e.tb.Errorf("error %v, want an *IdempotencyConflictError", err)
+				}
 				return err
 			},
-			wantErr: store.ErrConflict, wantField: "request_id",
+			wantErr: store.ErrConflict,
 		},
 	}
 	for _, tt := range tests {
@@ -805,11 +809,14 @@ func TestReplayReturnsTheFirstResultAfterStateMovesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The same request id may drive a different operation: the key is
-	// (request id, operation), and both events carry it.
-	packed, err := e.db.PackSalesOrder(e.ctx, meta, so.ID)
-	if err != nil || packed.Replayed || e.event(packed.EventIDs[0]).SourceTxnID != meta.RequestID {
-		t.Fatalf("pack with the pick's request id: %+v, %v", packed, err)
+	// The pick's request id cannot drive the pack: a key is for one request.
+	if _, err := e.db.PackSalesOrder(e.ctx, meta, so.ID); !errors.As(err, new(*store.IdempotencyConflictError)) {
+		t.Fatalf("pack with the pick's request id: %v, want an *IdempotencyConflictError", err)
+	}
+	packMeta := e.meta()
+	packed, err := e.db.PackSalesOrder(e.ctx, packMeta, so.ID)
+	if err != nil || packed.Replayed || e.event(packed.EventIDs[0]).SourceTxnID != packMeta.RequestID {
+		t.Fatalf("pack: %+v, %v", packed, err)
 	}
 	again, err := e.db.PickSalesOrder(e.ctx, meta, so.ID)
 	if err != nil {

@@ -364,7 +364,7 @@ func TestConnectorAdminAPIAuth(t *testing.T) {
 		token string
 		want  int
 	}{{"", 401}, {reader, 403}, {e.admin, 200}} {
-		hdr := map[string]string{}
+		hdr := map[string]string{"Content-Type": "application/json"}
 		if tc.token != "" {
 			hdr["X-WMS-Token"] = tc.token
 		}

@@ -53,9 +53,13 @@ func toAPIError(err error) *Error {
 	var ve *store.ValidationError
 	var ce *store.ConflictError
 	var mbe *http.MaxBytesError
+	var ie *store.IdempotencyConflictError
 	switch {
 	case errors.As(err, &we):
 		return we
+	case errors.As(err, &ie):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused", Message: ie.Error(),
+			Fields: map[string]string{"X-Request-ID": "already used with a different request"}}
 	case errors.As(err, &ve):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: ve.Message, Fields: ve.Fields}
 	case errors.As(err, &ce):
@@ -96,10 +100,11 @@ func indexNewline(s string) int {
 	return -1
 }
 
-// writeError writes err as the JSON error envelope, logging only 5xx.
+// writeError writes err as the JSON error envelope, logging only 5xx (but
+// not 501, a client's unknown method, which the access log already shows).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
-	if ae.Status >= 500 {
+	if ae.Status >= 500 && ae.Status != http.StatusNotImplemented {
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(r.Context())),
 			slog.String("path", r.URL.Path), slog.Any("error", err))
 	}
@@ -116,22 +121,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
-}
-
-// decodeJSON reads one JSON object into v, refusing unknown fields and
-// trailing data, so a typo in a field name is an error rather than ignored.
-func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return badRequest("request body is not valid JSON for this endpoint: "+err.Error(), nil)
-	}
-	if dec.More() {
-		return badRequest("request body must hold exactly one JSON object", nil)
-	}
-	return nil
 }

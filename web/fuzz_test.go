@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"sentryhub/store"
 )
@@ -128,6 +130,43 @@ func FuzzPollEvents(f *testing.F) {
 			}
 		default:
 			t.Fatalf("%q: %d %s", q, rec.Code, rec.Body)
+		}
+	})
+}
+
+// FuzzDecodeJSON holds the strict decoder against encoding/json: whatever it
+// accepts is one valid UTF-8 JSON object that encoding/json decodes to the
+// same value, and whatever it refuses is a 400 with a short message.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"order_number":"A-1","warehouse_id":1,"lines":[{"sku":"W","qty":2}],"ship_to":{"name":"x"}}`,
+		`{"order_number":"A-1"} {}`, `{"order_number":"a","order_number":"b"}`, `{"Order_Number":"a"}`,
+		"{\"order_number\":\"\xff\"}", `{"order_number":"\ud800"}`, `{"ship_to":{"a":1,"a":2}}`, `{"lines":[{"qty":1.5}]}`,
+		`{"warehouse_id":1e400}`, `null`, `[]`, ``, `{"source":{"name":"s","id":"1"},"ship_to":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var strict store.SalesOrderInput
+		err := decodeJSONBytes(body, &strict)
+		if err != nil {
+			ae := toAPIError(err)
+			if ae.Status != http.StatusBadRequest || ae.Message == "" || len(ae.Message) > 400 || !utf8.ValidString(ae.Message) {
+				t.Fatalf("%q: refusal %d %q", body, ae.Status, ae.Message)
+			}
+			return
+		}
+		if !utf8.Valid(body) || !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON or UTF-8: %q", body)
+		}
+		var lenient store.SalesOrderInput
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&lenient); err != nil {
+			t.Fatalf("accepted what encoding/json refuses: %q: %v", body, err)
+		}
+		if !reflect.DeepEqual(strict, lenient) {
+			t.Fatalf("%q decodes differently:\nstrict  %+v\nlenient %+v", body, strict, lenient)
 		}
 	})
 }

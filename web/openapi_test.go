@@ -769,7 +769,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	if h.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replayed adjustment headers %v", h)
 	}
-	w.call("POST", adjust, adjust, strings.Replace(body, "10", "11", 1), 409, "X-Request-ID", rid)
+	w.call("POST", adjust, adjust, strings.Replace(body, "10", "11", 1), 422, "X-Request-ID", rid)
 	w.call("POST", adjust, adjust, body, 400, "X-Request-ID", "not-a-uuid")
 	w.call("POST", adjust, adjust, `{"warehouse_id":`+main+`,"sku":"WIDGET-1","delta":-100,"reason":"x"}`, 409)
 	w.call("POST", adjust, adjust, `{"warehouse_id":`+main+`,"sku":"NOPE","delta":1,"reason":"x"}`, 422)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,22 +154,56 @@ func derive(secret []byte, purpose string) []byte {
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Handler returns the full middleware chain around the routes:
-// recover -> request id -> access log -> body limit -> security headers ->
-// cross-origin protection (every unsafe method) -> mux.
+// recover -> request id -> access log -> guard (unknown methods 501, a
+// malformed X-Request-ID 400) -> body limit -> security headers ->
+// cross-origin protection (every unsafe method; the scheme counts) -> JSON
+// bodies only under /api/ (415) -> mux.
 func (s *Server) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, &Error{Status: http.StatusForbidden, Code: "cross_origin",
-			Message: "cross-origin request refused: state-changing requests must come from this site"})
-	}))
+	deny := func(msg string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.writeError(w, r, &Error{Status: http.StatusForbidden, Code: "cross_origin", Message: msg})
+		})
+	}
+	cop.SetDenyHandler(deny("cross-origin request refused: state-changing requests must come from this site"))
 	var h http.Handler = s.mux
+	h = s.jsonBodies(h)
 	h = cop.Handler(h)
+	h = s.sameScheme(h, deny("cross-origin request refused: its Origin uses another scheme (http vs https) than this site"))
 	h = securityHeaders(h)
 	h = s.limitBody(h)
+	h = s.guard(h)
 	h = s.accessLog(h)
 	h = withRequestID(h)
 	h = s.recoverer(h)
 	return h
+}
+
+// sameScheme refuses an unsafe request whose Origin names this host under
+// the other scheme (http://host sent to https://host, or the reverse).
+// http.CrossOriginProtection compares only the host when it falls back to
+// Origin (no Sec-Fetch-Site, which browsers compute with the scheme), so a
+// page on plain http could otherwise post to the https site. The site's
+// scheme is https when the request came over TLS or the hub's public URL is
+// https (TLS ended at a proxy), else http.
+func (s *Server) sameScheme(next, deny http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if origin := r.Header.Get("Origin"); origin != "" && r.Header.Get("Sec-Fetch-Site") == "" {
+				want := "http"
+				if r.TLS != nil || s.cfg.SecureCookies {
+					want = "https"
+				}
+				if u, err := url.Parse(origin); err == nil && u.Host == r.Host && u.Scheme != want {
+					deny.ServeHTTP(w, r)
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) routes() {
@@ -285,12 +320,14 @@ func (m *httpMetrics) observe(method, route string, status int, d time.Duration)
 }
 
 // NewHTTPServer wraps h with all four timeouts set, so a slow client cannot
-// hold a connection open indefinitely.
+// hold a connection open indefinitely. The header timeout is short: a
+// connection that sends nothing holds a slot of the connection caps
+// (LimitListener) until it expires.
 func NewHTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"sentryhub/store"
 )
 
@@ -41,17 +39,25 @@ func (s *Server) warehouseRoutes() {
 	m.Handle("POST /api/v1/transfers/{id}/complete", s.api(w, s.completeTransfer))
 }
 
-// opMeta builds the operation's idempotency metadata. A client's
-// X-Request-ID must be a UUID: silently replacing a malformed one would make
-// a retry look like a new operation and apply it twice.
+// opMeta builds the operation's idempotency metadata: the request id
+// (the client's X-Request-ID, which withRequestID has checked, or a
+// generated one) scoped to the caller, so one caller's key is never
+// another's.
 func opMeta(r *http.Request) (store.OpMeta, error) {
-	if raw := r.Header.Get("X-Request-ID"); raw != "" {
-		if _, err := uuid.Parse(raw); err != nil || len(raw) != 36 {
-			return store.OpMeta{}, badRequest("X-Request-ID must be a UUID (it is the operation's idempotency key)",
-				map[string]string{"X-Request-ID": "must be a UUID like 6f9e7c6a-1b2c-4d5e-8f90-a1b2c3d4e5f6"})
-		}
+	p := principal(r.Context())
+	return store.OpMeta{RequestID: requestID(r.Context()), Scope: idempotencyScope(p), Actor: p.Actor()}, nil
+}
+
+// idempotencyScope names the caller an idempotency key belongs to, by id
+// (a token's or user's name may be reused, its id is not).
+func idempotencyScope(p Principal) string {
+	switch {
+	case p.Token != nil:
+		return "token:" + strconv.FormatInt(p.Token.ID, 10)
+	case p.User != nil:
+		return "user:" + strconv.FormatInt(p.User.ID, 10)
 	}
-	return store.OpMeta{RequestID: requestID(r.Context()), Actor: principal(r.Context()).Actor()}, nil
+	return "anonymous"
 }
 
 // operation runs one write with its metadata and writes the result: 201 for
@@ -93,8 +99,7 @@ func decodeOptionalJSON(r *http.Request, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	return decodeJSON(r, v)
+	return decodeJSONBytes(b, v)
 }
 
 func (s *Server) createWarehouse(w http.ResponseWriter, r *http.Request) error {

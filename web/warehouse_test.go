@@ -211,7 +211,7 @@ func TestIdempotentReplay(t *testing.T) {
 	if inv["inventory"].([]any)[0].(map[string]any)["on_hand"] != 9.0 {
 		t.Fatal("replay applied the adjustment twice")
 	}
-	if code, _, _ := e.api(tok, "POST", "/api/v1/inventory/adjustments", map[string]any{"warehouse_id": 1, "sku": "WIDGET-1", "delta": -2, "reason": "x"}, "X-Request-ID", rid); code != 409 {
+	if code, _, _ := e.api(tok, "POST", "/api/v1/inventory/adjustments", map[string]any{"warehouse_id": 1, "sku": "WIDGET-1", "delta": -2, "reason": "x"}, "X-Request-ID", rid); code != 422 {
 		t.Fatalf("same id, different body: %d", code)
 	}
 	code, _, out := e.api(tok, "POST", "/api/v1/inventory/adjustments", body, "X-Request-ID", "not-a-uuid")

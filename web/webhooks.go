@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -112,15 +111,8 @@ func parseSubscriptionCreate(r *http.Request) (store.SubscriptionCreate, error) 
 // fields are all optional (null means absent); unknown fields are refused.
 func ParseSubscriptionPatch(body []byte) (store.SubscriptionPatch, error) {
 	var p store.SubscriptionPatch
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return p, badRequest("request body is not valid JSON for this endpoint: "+err.Error(), nil)
-	}
-	if dec.More() {
-		return p, badRequest("request body must hold exactly one JSON object", nil)
-	}
-	return p, nil
+	err := decodeJSONBytes(body, &p)
+	return p, err
 }
 
 func (h *webhookAPI) list(w http.ResponseWriter, r *http.Request) error {
