@@ -48,7 +48,7 @@ func interpretError(err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return errors.Join(ErrConflict, err)
+			return &ConflictError{Message: ErrConflict.Error(), Err: err}
 		}
 	}
 	return err

@@ -71,12 +71,21 @@ type Result[T any] struct {
 type ConflictError struct {
 	Message string
 	Fields  map[string]string
+	// Err is the driver's unique-constraint error when the conflict was
+	// found by SQLite rather than by a check of our own; it stays out of
+	// Message (driver text never reaches a client) but errors.As finds it.
+	Err error
 }
 
 func (e *ConflictError) Error() string { return e.Message }
 
-// Unwrap lets errors.Is(err, ErrConflict) match.
-func (e *ConflictError) Unwrap() error { return ErrConflict }
+// Unwrap lets errors.Is(err, ErrConflict) match, and errors.As reach Err.
+func (e *ConflictError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrConflict}
+	}
+	return []error{ErrConflict, e.Err}
+}
 
 // Limits on input sizes.
 const (

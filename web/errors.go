@@ -63,13 +63,19 @@ func toAPIError(err error) *Error {
 	case errors.As(err, &ve):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: ve.Message, Fields: ve.Fields}
 	case errors.As(err, &ce):
-		return &Error{Status: http.StatusConflict, Code: "conflict", Message: ce.Message, Fields: ce.Fields}
+		msg := ce.Message
+		if ce.Err != nil {
+			// A conflict SQLite found says only "conflict"; the operation
+			// that wrapped it says what conflicted.
+			msg = err.Error()
+		}
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: msg, Fields: ce.Fields}
 	case errors.As(err, &mbe):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: "request body exceeds the size limit"}
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
 	case errors.Is(err, store.ErrConflict):
-		return &Error{Status: http.StatusConflict, Code: "conflict", Message: conflictMessage(err)}
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
 	case errors.Is(err, store.ErrInvalid):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: err.Error()}
 	case errors.Is(err, store.ErrBadToken):
@@ -79,25 +85,6 @@ func toAPIError(err error) *Error {
 			Message: "the hub is starting or stopping; retry shortly"}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log for the request id"}
-}
-
-// conflictMessage drops driver detail that errors.Join appended to a
-// unique-constraint conflict, keeping the operation's own message.
-func conflictMessage(err error) string {
-	msg := err.Error()
-	if i := indexNewline(msg); i >= 0 {
-		return msg[:i]
-	}
-	return msg
-}
-
-func indexNewline(s string) int {
-	for i := range len(s) {
-		if s[i] == '\n' {
-			return i
-		}
-	}
-	return -1
 }
 
 // writeError writes err as the JSON error envelope, logging only 5xx (but
