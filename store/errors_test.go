@@ -34,3 +34,19 @@ func TestUniqueViolationIsConflictError(t *testing.T) {
 		t.Fatalf("message %q", err.Error())
 	}
 }
+
+func TestIsEventName(t *testing.T) {
+	for _, tc := range []struct {
+		s  string
+		ok bool
+	}{
+		{"ship.confirmed", true}, {"sales_order", true}, {"a.b_2.c", true},
+		{"", false}, {".a", false}, {"a.", false}, {"a..b", false}, {"A.b", false}, {"a.2b", false},
+		{"_a", false}, {"a/b", false}, {"../x", false}, {"a b", false}, {"ship.confirmed\n", false},
+		{strings.Repeat("a", maxEventTypeLen+1), false},
+	} {
+		if got := IsEventName(tc.s); got != tc.ok {
+			t.Errorf("IsEventName(%q) = %v, want %v", tc.s, got, tc.ok)
+		}
+	}
+}

@@ -310,10 +310,10 @@ func (w *writeTx) emit(ctx context.Context, eventType, aggregateType, aggregateI
 // UUIDs and a version. Field names in errors are prefixed with prefix.
 func normalizeEvent(ev NewEvent, prefix string) (NewEvent, map[string]string) {
 	bad := map[string]string{}
-	if !isEventName(ev.EventType) {
+	if !IsEventName(ev.EventType) {
 		bad[prefix+"event_type"] = "must be dot-separated lowercase words, like ship.confirmed"
 	}
-	if !isEventName(ev.AggregateType) {
+	if !IsEventName(ev.AggregateType) {
 		bad[prefix+"aggregate_type"] = "must be a lowercase word, like sales_order"
 	}
 	if ev.EventVersion == 0 {
@@ -355,10 +355,11 @@ func normalizeEvent(ev NewEvent, prefix string) (NewEvent, map[string]string) {
 	return ev, nil
 }
 
-// isEventName reports whether s is one or more dot-separated words of
-// [a-z0-9_] each starting with a letter. Event and aggregate type names are
-// kept to this alphabet so they need no escaping anywhere.
-func isEventName(s string) bool {
+// IsEventName reports whether s is one or more dot-separated words of
+// [a-z0-9_] each starting with a letter: the one grammar of event and
+// aggregate type names, kept to this alphabet so they need no escaping
+// anywhere (in SQL, URLs, file paths of the schema catalog or logs).
+func IsEventName(s string) bool {
 	if s == "" || len(s) > maxEventTypeLen {
 		return false
 	}

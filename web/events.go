@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
-	"regexp"
 	"strconv"
 
 	"sentryhub/assets"
@@ -45,7 +44,7 @@ func (s *Server) pollEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	et := q.Get("event_type")
-	if q.Has("event_type") && !eventTypeRE.MatchString(et) {
+	if q.Has("event_type") && !store.IsEventName(et) {
 		return badRequest("query parameter event_type is not an event type", map[string]string{"event_type": "must be an event type such as ship.confirmed"})
 	}
 	events, more, err := s.db.ListEvents(r.Context(), store.EventQuery{After: after, Limit: int(limit), EventType: et, WarehouseID: wh})
@@ -77,8 +76,6 @@ func (s *Server) pollEvents(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var eventTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
-
 type catalogEntry struct {
 	Type          string `json:"type"`
 	Versions      []int  `json:"versions"`
@@ -106,7 +103,7 @@ func (s *Server) eventTypes(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) eventSchema(w http.ResponseWriter, r *http.Request) error {
 	typ, ver := r.PathValue("type"), r.PathValue("version")
 	notFound := &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no schema for event type " + strconv.Quote(typ) + " version " + strconv.Quote(ver)}
-	if !eventTypeRE.MatchString(typ) {
+	if !store.IsEventName(typ) {
 		return notFound
 	}
 	if v, err := strconv.Atoi(ver); err != nil || v < 1 || strconv.Itoa(v) != ver {
