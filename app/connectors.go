@@ -55,10 +55,16 @@ func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error
 	}
 	log := h.log.With(slog.String("component", "connectors"))
 	clk := clock.Real{}
-	pool := connectors.NewHTTPPool(connectors.HTTPConfig{UserAgent: "sentryhub/" + Version,
+	pool, err := connectors.NewHTTPPool(connectors.HTTPConfig{UserAgent: "sentryhub/" + Version,
 		AllowHTTP: len(h.cfg.AllowPrivateTargets) > 0}, h.guard, clk, log, metrics)
-	runner := connectors.NewRunner(connectors.RunnerConfig{}, connectors.RunnerDeps{
+	if err != nil {
+		return err
+	}
+	runner, err := connectors.NewRunner(connectors.RunnerConfig{}, connectors.RunnerDeps{
 		Registry: registry, DB: h.db, Vault: h.vault, HTTP: pool, Clock: clk, Log: log, Metrics: metrics})
+	if err != nil {
+		return err
+	}
 	scheduler := connectors.NewScheduler(connectors.SchedulerConfig{}, h.db, runner, clk, log)
 	fulfillment := connectors.NewFulfillmentWorker(runner, 0)
 	svc := connectors.NewService(connectors.ServiceConfig{Registry: registry, DB: h.db, Vault: h.vault, HTTP: pool,

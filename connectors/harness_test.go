@@ -152,8 +152,8 @@ func newHarness(t *testing.T, cfg connectors.RunnerConfig) *harness {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	h.pool = connectors.NewHTTPPool(connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), fc, log, nil)
-	h.runner = connectors.NewRunner(cfg, connectors.RunnerDeps{Registry: h.reg, DB: db, Vault: h.vault, HTTP: h.pool,
+	h.pool = connectortest.NewPool(t, connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), fc, log)
+	h.runner = connectortest.NewRunner(t, cfg, connectors.RunnerDeps{Registry: h.reg, DB: db, Vault: h.vault, HTTP: h.pool,
 		Clock: fc, Log: log, OnFinish: func(o connectors.Outcome) { h.done <- o }})
 	w, err := db.CreateWarehouse(ctx, store.OpMeta{}, store.WarehouseInput{Code: "W1", Name: "Main"})
 	if err != nil {

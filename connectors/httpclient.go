@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -66,42 +67,58 @@ type HTTPConfig struct {
 	Rand func() float64
 }
 
-func (c *HTTPConfig) defaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
+// withDefaults returns c with every zero field set to its default. A
+// negative size, count or duration is a configuration mistake and an error
+// naming the field, never silently replaced (MaxRetries < 0 is documented
+// as "no retries").
+func (c HTTPConfig) withDefaults() (HTTPConfig, error) {
+	if err := nonNegative("connectors: HTTPConfig",
+		field{"Timeout", int64(c.Timeout)}, field{"MaxResponseBytes", c.MaxResponseBytes},
+		field{"BaseBackoff", int64(c.BaseBackoff)}, field{"MaxBackoff", int64(c.MaxBackoff)},
+		field{"MaxRetryAfter", int64(c.MaxRetryAfter)}, field{"MaxSlowdown", int64(c.MaxSlowdown)},
+		field{"MaxConcurrency", int64(c.MaxConcurrency)}, field{"BreakerFailures", int64(c.BreakerFailures)},
+		field{"BreakerCooldown", int64(c.BreakerCooldown)}); err != nil {
+		return c, err
 	}
-	def(&c.Timeout, 30*time.Second)
-	def(&c.BaseBackoff, time.Second)
-	def(&c.MaxBackoff, 30*time.Second)
-	def(&c.MaxRetryAfter, time.Minute)
-	def(&c.MaxSlowdown, 30*time.Second)
-	def(&c.BreakerCooldown, 5*time.Minute)
-	if c.MaxResponseBytes <= 0 {
-		c.MaxResponseBytes = 16 << 20
+	if c.SlowdownThreshold < 0 {
+		return c, errors.New("connectors: HTTPConfig.SlowdownThreshold must not be negative")
 	}
-	switch {
-	case c.MaxRetries == 0:
-		c.MaxRetries = 3
-	case c.MaxRetries < 0:
-		c.MaxRetries = 0
-	}
-	if c.SlowdownThreshold <= 0 {
-		c.SlowdownThreshold = 5
-	}
-	if c.MaxConcurrency <= 0 {
-		c.MaxConcurrency = 4
-	}
-	if c.BreakerFailures <= 0 {
-		c.BreakerFailures = 5
-	}
-	if c.UserAgent == "" {
-		c.UserAgent = "sentryhub"
-	}
+	c.Timeout = cmp.Or(c.Timeout, 30*time.Second)
+	c.MaxResponseBytes = cmp.Or(c.MaxResponseBytes, 16<<20)
+	c.MaxRetries = max(cmp.Or(c.MaxRetries, 3), 0)
+	c.BaseBackoff = cmp.Or(c.BaseBackoff, time.Second)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, 30*time.Second)
+	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, time.Minute)
+	c.SlowdownThreshold = cmp.Or(c.SlowdownThreshold, 5)
+	c.MaxSlowdown = cmp.Or(c.MaxSlowdown, 30*time.Second)
+	c.MaxConcurrency = cmp.Or(c.MaxConcurrency, 4)
+	c.BreakerFailures = cmp.Or(c.BreakerFailures, 5)
+	c.BreakerCooldown = cmp.Or(c.BreakerCooldown, 5*time.Minute)
+	c.UserAgent = cmp.Or(c.UserAgent, "sentryhub")
 	if c.Rand == nil {
 		c.Rand = rand.Float64
 	}
+	return c, nil
+}
+
+// field is one named setting for nonNegative.
+type field struct {
+	name string
+	v    int64
+}
+
+// nonNegative returns an error naming every negative field of what.
+func nonNegative(what string, fs ...field) error {
+	var bad []string
+	for _, f := range fs {
+		if f.v < 0 {
+			bad = append(bad, f.name)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s: %s must not be negative (zero means the default)", what, strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // HTTPPool owns what the HTTP clients of all connectors share: the guarded
@@ -134,8 +151,11 @@ type scope struct {
 // included) and never follow redirects (a custom auth header such as
 // X-Shopify-Access-Token would be forwarded to the new host). metrics may
 // be nil.
-func NewHTTPPool(cfg HTTPConfig, guard *ssrf.Guard, c clock.Clock, log *slog.Logger, metrics *Metrics) *HTTPPool {
-	cfg.defaults()
+func NewHTTPPool(cfg HTTPConfig, guard *ssrf.Guard, c clock.Clock, log *slog.Logger, metrics *Metrics) (*HTTPPool, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -150,7 +170,7 @@ func NewHTTPPool(cfg HTTPConfig, guard *ssrf.Guard, c clock.Clock, log *slog.Log
 		metrics: metrics,
 		sems:    map[string]chan struct{}{},
 		scopes:  map[scopeKey]*scope{},
-	}
+	}, nil
 }
 
 // Client returns a client for connector in warehouseID. Clients are cheap;
@@ -313,7 +333,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		c.pool.metrics.request(c.connector, "circuit_open")
 		return nil, &CircuitOpenError{Connector: c.connector, WarehouseID: c.warehouseID, RetryAt: retryAt}
 	}
-	resp, err, o := c.attempts(ctx, req, shown)
+	resp, o, err := c.attempts(ctx, req, shown)
 	if c.scope.breaker.record(c.pool.clock.Now(), o, probe) {
 		c.pool.log.Warn("connector circuit opened", slog.String("connector", c.connector),
 			slog.Int64("warehouse_id", c.warehouseID), slog.Duration("cooldown", cfg.BreakerCooldown),
@@ -339,17 +359,17 @@ type attempt struct {
 	o     outcome
 }
 
-func (c *Client) attempts(ctx context.Context, req Request, shown string) (*Response, error, outcome) {
+func (c *Client) attempts(ctx context.Context, req Request, shown string) (*Response, outcome, error) {
 	cfg := &c.pool.cfg
 	clk := c.pool.clock
 	for n := 1; ; n++ {
 		if err := c.scope.pacer.wait(ctx, clk); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", req.Method, shown, err), outcomeNeutral
+			return nil, outcomeNeutral, fmt.Errorf("%s %s: %w", req.Method, shown, err)
 		}
 		select {
 		case c.sem <- struct{}{}:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%s %s: %w", req.Method, shown, ctx.Err()), outcomeNeutral
+			return nil, outcomeNeutral, fmt.Errorf("%s %s: %w", req.Method, shown, ctx.Err())
 		}
 		start := clk.Now()
 		a := c.once(ctx, req, shown)
@@ -363,7 +383,7 @@ func (c *Client) attempts(ctx context.Context, req Request, shown string) (*Resp
 			he.Attempts = n
 		}
 		if !a.retry || n > cfg.MaxRetries {
-			return a.resp, a.err, a.o
+			return a.resp, a.o, a.err
 		}
 		wait := a.wait
 		if wait > cfg.MaxRetryAfter {
@@ -371,7 +391,7 @@ func (c *Client) attempts(ctx context.Context, req Request, shown string) (*Resp
 			// obey it by not retrying now. The error carries RetryAfter, so
 			// the run-level retry or the next scheduled run comes back
 			// later instead of knocking early and risking a lockout.
-			return a.resp, a.err, a.o
+			return a.resp, a.o, a.err
 		}
 		if wait <= 0 {
 			wait = c.backoff(n)
@@ -382,7 +402,7 @@ func (c *Client) attempts(ctx context.Context, req Request, shown string) (*Resp
 			slog.Duration("elapsed", clk.Now().Sub(start)), slog.Duration("wait", wait),
 			slog.String("error", errText(a.err)))
 		if err := clock.Sleep(ctx, clk, wait); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", req.Method, shown, err), outcomeNeutral
+			return nil, outcomeNeutral, fmt.Errorf("%s %s: %w", req.Method, shown, err)
 		}
 	}
 }

@@ -324,8 +324,8 @@ func TestHalfOpenAllowsOneProbe(t *testing.T) {
 
 func TestSSRFGuard(t *testing.T) {
 	// No loopback exemption: the production guard.
-	pool := connectors.NewHTTPPool(connectors.HTTPConfig{MaxRetries: -1, BreakerFailures: 1, AllowHTTP: true},
-		ssrf.New(ssrf.Config{}), connectortest.NewAutoClock(connectortest.Start()), slog.New(slog.DiscardHandler), nil)
+	pool := connectortest.NewPool(t, connectors.HTTPConfig{MaxRetries: -1, BreakerFailures: 1, AllowHTTP: true},
+		ssrf.New(ssrf.Config{}), connectortest.NewAutoClock(connectortest.Start()), slog.New(slog.DiscardHandler))
 	c := pool.Client("test", 1)
 	up := connectortest.NewUpstream(t)
 	for _, url := range []string{up.URL + "/x", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://[::1]:8080/", "http://redis:6379/"} {
@@ -346,8 +346,8 @@ func TestSSRFGuard(t *testing.T) {
 		t.Fatalf("breaker %+v", st)
 	}
 	// An exemption lets exactly the allowed range through.
-	pool2 := connectors.NewHTTPPool(connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}),
-		connectortest.NewAutoClock(connectortest.Start()), nil, nil)
+	pool2 := connectortest.NewPool(t, connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}),
+		connectortest.NewAutoClock(connectortest.Start()), nil)
 	up.Reply("GET", "/x", 200, "{}", nil)
 	if _, err := pool2.Client("test", 1).Do(bg, get(up.URL+"/x")); err != nil {
 		t.Fatalf("exempted loopback: %v", err)
@@ -390,8 +390,8 @@ func TestErrorsAreScrubbed(t *testing.T) {
 func TestPlainHTTPRefusedByDefault(t *testing.T) {
 	up := connectortest.NewUpstream(t)
 	up.Reply("GET", "/x", 200, "{}", nil)
-	pool := connectors.NewHTTPPool(connectors.HTTPConfig{},
-		ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), connectortest.NewAutoClock(connectortest.Start()), nil, nil)
+	pool := connectortest.NewPool(t, connectors.HTTPConfig{},
+		ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), connectortest.NewAutoClock(connectortest.Start()), nil)
 	_, err := pool.Client("test", 1).Do(bg, get(up.URL+"/x?api_key=k_live_42"))
 	if !errors.Is(err, connectors.ErrPermanent) || !strings.Contains(err.Error(), "plain http is refused") {
 		t.Fatalf("plain http: %v", err)
@@ -401,5 +401,47 @@ func TestPlainHTTPRefusedByDefault(t *testing.T) {
 	}
 	if len(up.Requests()) != 0 {
 		t.Fatal("a refused request reached the server")
+	}
+}
+
+// Zero settings take their defaults; a negative one is refused by name
+// instead of being quietly replaced by a default.
+func TestConfigsRefuseNegativeSettings(t *testing.T) {
+	guard := ssrf.New(ssrf.Config{})
+	clk := connectortest.NewAutoClock(connectortest.Start())
+	for _, tc := range []struct {
+		name string
+		cfg  connectors.HTTPConfig
+		want string
+	}{
+		{"zero is the default", connectors.HTTPConfig{}, ""},
+		{"no retries", connectors.HTTPConfig{MaxRetries: -1}, ""},
+		{"timeout", connectors.HTTPConfig{Timeout: -time.Second}, "Timeout"},
+		{"two fields", connectors.HTTPConfig{MaxConcurrency: -1, BreakerFailures: -2}, "MaxConcurrency, BreakerFailures"},
+		{"threshold", connectors.HTTPConfig{SlowdownThreshold: -0.5}, "SlowdownThreshold"},
+	} {
+		t.Run("http/"+tc.name, func(t *testing.T) {
+			_, err := connectors.NewHTTPPool(tc.cfg, guard, clk, nil, nil)
+			if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("NewHTTPPool: %v, want error naming %q", err, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  connectors.RunnerConfig
+		want string
+	}{
+		{"zero is the default", connectors.RunnerConfig{}, ""},
+		{"no retries", connectors.RunnerConfig{Retries: -1}, ""},
+		{"keep runs", connectors.RunnerConfig{KeepRuns: -5}, "KeepRuns"},
+		{"heartbeat", connectors.RunnerConfig{HeartbeatEvery: -time.Second}, "HeartbeatEvery"},
+	} {
+		t.Run("runner/"+tc.name, func(t *testing.T) {
+			_, err := connectors.NewRunner(tc.cfg, connectors.RunnerDeps{})
+			if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("NewRunner: %v, want error naming %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,33 +59,28 @@ type RunnerConfig struct {
 	MaxPushAttempts int
 }
 
-func (c *RunnerConfig) defaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
+// withDefaults returns c with every zero field set to its default; a
+// negative one is an error naming it (Retries < 0 is documented as "none").
+func (c RunnerConfig) withDefaults() (RunnerConfig, error) {
+	if err := nonNegative("connectors: RunnerConfig",
+		field{"HeartbeatEvery", int64(c.HeartbeatEvery)}, field{"StaleAfter", int64(c.StaleAfter)},
+		field{"MaxRunAge", int64(c.MaxRunAge)}, field{"RetryDelay", int64(c.RetryDelay)},
+		field{"Overlap", int64(c.Overlap)}, field{"FinishTimeout", int64(c.FinishTimeout)},
+		field{"ErrorThreshold", int64(c.ErrorThreshold)}, field{"KeepRuns", int64(c.KeepRuns)},
+		field{"MaxPushAttempts", int64(c.MaxPushAttempts)}); err != nil {
+		return c, err
 	}
-	def(&c.HeartbeatEvery, 30*time.Second)
-	def(&c.StaleAfter, 5*time.Minute)
-	def(&c.MaxRunAge, time.Hour)
-	def(&c.RetryDelay, 30*time.Second)
-	def(&c.Overlap, 2*time.Minute)
-	def(&c.FinishTimeout, 10*time.Second)
-	switch {
-	case c.Retries == 0:
-		c.Retries = 3
-	case c.Retries < 0:
-		c.Retries = 0
-	}
-	if c.ErrorThreshold <= 0 {
-		c.ErrorThreshold = store.DefaultSyncErrorThreshold
-	}
-	if c.KeepRuns <= 0 {
-		c.KeepRuns = store.DefaultSyncRunsKept
-	}
-	if c.MaxPushAttempts <= 0 {
-		c.MaxPushAttempts = 12
-	}
+	c.HeartbeatEvery = cmp.Or(c.HeartbeatEvery, 30*time.Second)
+	c.StaleAfter = cmp.Or(c.StaleAfter, 5*time.Minute)
+	c.MaxRunAge = cmp.Or(c.MaxRunAge, time.Hour)
+	c.Retries = max(cmp.Or(c.Retries, 3), 0)
+	c.RetryDelay = cmp.Or(c.RetryDelay, 30*time.Second)
+	c.Overlap = cmp.Or(c.Overlap, 2*time.Minute)
+	c.ErrorThreshold = cmp.Or(c.ErrorThreshold, store.DefaultSyncErrorThreshold)
+	c.KeepRuns = cmp.Or(c.KeepRuns, store.DefaultSyncRunsKept)
+	c.FinishTimeout = cmp.Or(c.FinishTimeout, 10*time.Second)
+	c.MaxPushAttempts = cmp.Or(c.MaxPushAttempts, 12)
+	return c, nil
 }
 
 // RunnerDeps are the Runner's collaborators.
@@ -103,17 +99,20 @@ type RunnerDeps struct {
 
 // Runner executes syncs through the state machine.
 type Runner struct {
-	cfg RunnerConfig
-	RunnerDeps
+	cfg  RunnerConfig
+	deps RunnerDeps
 }
 
-// NewRunner returns a Runner.
-func NewRunner(cfg RunnerConfig, deps RunnerDeps) *Runner {
-	cfg.defaults()
+// NewRunner returns a Runner, or an error for a negative setting.
+func NewRunner(cfg RunnerConfig, deps RunnerDeps) (*Runner, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{cfg: cfg, RunnerDeps: deps}
+	return &Runner{cfg: cfg, deps: deps}, nil
 }
 
 // RunOptions describe why and how a run starts.
@@ -167,7 +166,7 @@ func (run *Run) TookOver() string { return run.claim.TookOver }
 // already in progress makes it fail with a *store.DuplicateRunError, which
 // is not retried. The returned Run must be executed (or abandoned).
 func (r *Runner) Claim(ctx context.Context, key store.SyncKey, opts RunOptions) (*Run, error) {
-	info, factory, ok := r.Registry.Lookup(key.Connector)
+	info, factory, ok := r.deps.Registry.Lookup(key.Connector)
 	if !ok {
 		return nil, fmt.Errorf("connector %q: %w", key.Connector, store.ErrNotFound)
 	}
@@ -181,12 +180,12 @@ func (r *Runner) Claim(ctx context.Context, key store.SyncKey, opts RunOptions) 
 			Fields: map[string]string{"sync_type": "not supported by this connector (capabilities: " + joinCaps(info.Capabilities) + ")"}}
 	}
 	id := uuid.NewString()
-	claim, err := r.DB.ClaimSync(ctx, key, store.ClaimOptions{RunID: id, StaleAfter: r.cfg.StaleAfter, MaxRunAge: r.cfg.MaxRunAge})
+	claim, err := r.deps.DB.ClaimSync(ctx, key, store.ClaimOptions{RunID: id, StaleAfter: r.cfg.StaleAfter, MaxRunAge: r.cfg.MaxRunAge})
 	if err != nil {
 		return nil, err
 	}
 	if claim.TookOver != "" {
-		r.Log.Warn("took over stale sync run", slog.String("sync", key.String()),
+		r.deps.Log.Warn("took over stale sync run", slog.String("sync", key.String()),
 			slog.String("run_id", id), slog.String("stale_run_id", claim.TookOver))
 	}
 	return &Run{r: r, key: key, id: id, opts: opts, info: info, factory: factory, claim: claim}, nil
@@ -217,7 +216,7 @@ func (run *Run) Abandon(ctx context.Context) {
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), run.r.cfg.FinishTimeout)
 	defer cancel()
-	_ = run.r.DB.FinishSync(fctx, run.key, run.id, store.SyncRunRecord{Trigger: run.opts.Trigger,
+	_ = run.r.deps.DB.FinishSync(fctx, run.key, run.id, store.SyncRunRecord{Trigger: run.opts.Trigger,
 		Status: store.RunInterrupted, StartedAt: *run.claim.State.StartedAt, Notes: "abandoned before it started",
 		KeepRuns: run.r.cfg.KeepRuns, ErrorThreshold: run.r.cfg.ErrorThreshold})
 }
@@ -235,9 +234,9 @@ func (run *Run) Execute(parent context.Context) Outcome {
 		out.Status, out.Error = store.RunFailed, "run already executed"
 		return out
 	}
-	start := r.Clock.Now()
+	start := r.deps.Clock.Now()
 	syncStart := *run.claim.State.StartedAt
-	log := r.Log.With(slog.String("connector", run.key.Connector), slog.Int64("warehouse_id", run.key.WarehouseID),
+	log := r.deps.Log.With(slog.String("connector", run.key.Connector), slog.Int64("warehouse_id", run.key.WarehouseID),
 		slog.String("sync_type", run.key.SyncType), slog.String("run_id", run.id))
 
 	ctx, cancel := context.WithCancelCause(parent)
@@ -284,7 +283,7 @@ func (run *Run) Execute(parent context.Context) Outcome {
 			}
 			log.Warn("sync attempt failed; retrying", slog.Int("attempt", out.Attempts),
 				slog.Duration("delay", r.cfg.RetryDelay), slog.String("error", cleanError(scrub, err)))
-			if clock.Sleep(ctx, r.Clock, r.cfg.RetryDelay) != nil {
+			if clock.Sleep(ctx, r.deps.Clock, r.cfg.RetryDelay) != nil {
 				break
 			}
 		}
@@ -326,7 +325,7 @@ func (run *Run) Execute(parent context.Context) Outcome {
 	fctx, cancelFinish := context.WithTimeout(context.WithoutCancel(parent), r.cfg.FinishTimeout)
 	defer cancelFinish()
 	out.Status = rec.Status
-	if ferr := r.DB.FinishSync(fctx, run.key, run.id, rec); ferr != nil {
+	if ferr := r.deps.DB.FinishSync(fctx, run.key, run.id, rec); ferr != nil {
 		if errors.Is(ferr, store.ErrRunSuperseded) {
 			out.Status = store.RunSuperseded
 			log.Warn("sync run was taken over; its late result was dropped")
@@ -338,8 +337,8 @@ func (run *Run) Execute(parent context.Context) Outcome {
 		}
 	}
 	out.Result = res
-	out.Duration = r.Clock.Now().Sub(start)
-	r.Metrics.run(run.key.Connector, run.key.SyncType, string(out.Status), out.Duration, res)
+	out.Duration = r.deps.Clock.Now().Sub(start)
+	r.deps.Metrics.run(run.key.Connector, run.key.SyncType, string(out.Status), out.Duration, res)
 	attrs := []any{slog.String("status", string(out.Status)), slog.Int("attempts", out.Attempts),
 		slog.Int("synced", res.RecordsSynced), slog.Int("skipped", res.RecordsSkipped),
 		slog.Int("failed", res.RecordsFailed), slog.Duration("duration", out.Duration)}
@@ -348,8 +347,8 @@ func (run *Run) Execute(parent context.Context) Outcome {
 	} else {
 		log.Info("sync run finished", attrs...)
 	}
-	if r.OnFinish != nil {
-		r.OnFinish(out)
+	if r.deps.OnFinish != nil {
+		r.deps.OnFinish(out)
 	}
 	return out
 }
@@ -359,9 +358,9 @@ func (r *Runner) heartbeat(ctx context.Context, run *Run, lost *atomic.Bool, can
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.Clock.After(r.cfg.HeartbeatEvery):
+		case <-r.deps.Clock.After(r.cfg.HeartbeatEvery):
 		}
-		err := r.DB.HeartbeatSync(ctx, run.key, run.id)
+		err := r.deps.DB.HeartbeatSync(ctx, run.key, run.id)
 		switch {
 		case errors.Is(err, store.ErrRunSuperseded):
 			lost.Store(true)
@@ -385,7 +384,7 @@ func retryable(err error) bool {
 func (r *Runner) call(ctx context.Context, key store.SyncKey, env Env, conn Connector, since time.Time) (res SyncResult, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			r.Log.Error("connector panicked", slog.String("connector", key.Connector), slog.String("panic", fmt.Sprint(v)))
+			r.deps.Log.Error("connector panicked", slog.String("connector", key.Connector), slog.String("panic", fmt.Sprint(v)))
 			err = fmt.Errorf("connector %s panicked", key.Connector)
 		}
 	}()
@@ -438,11 +437,11 @@ func cleanText(scrub func(string) string, msg string) string {
 // connector to them. The returned Env always has an HTTP client (with every
 // stored secret registered for scrubbing), even when err is not nil.
 func (r *Runner) build(ctx context.Context, info Info, factory Factory, warehouseID int64, check func() error) (Env, Connector, error) {
-	client := r.HTTP.Client(info.Name, warehouseID)
-	env := Env{Connector: info.Name, WarehouseID: warehouseID, HTTP: client, Clock: r.Clock,
-		Log:  r.Log.With(slog.String("connector", info.Name), slog.Int64("warehouse_id", warehouseID)),
-		Sink: NewStoreSink(r.DB, info.Name, warehouseID, check), Settings: Values{}, Secrets: map[string]vault.Secret{}}
-	settings, err := r.DB.GetConnectorSettings(ctx, info.Name, warehouseID)
+	client := r.deps.HTTP.Client(info.Name, warehouseID)
+	env := Env{Connector: info.Name, WarehouseID: warehouseID, HTTP: client, Clock: r.deps.Clock,
+		Log:  r.deps.Log.With(slog.String("connector", info.Name), slog.Int64("warehouse_id", warehouseID)),
+		Sink: NewStoreSink(r.deps.DB, info.Name, warehouseID, check), Settings: Values{}, Secrets: map[string]vault.Secret{}}
+	settings, err := r.deps.DB.GetConnectorSettings(ctx, info.Name, warehouseID)
 	switch {
 	case err == nil:
 		for k, v := range settings.Values {
@@ -451,7 +450,7 @@ func (r *Runner) build(ctx context.Context, info Info, factory Factory, warehous
 	case !errors.Is(err, store.ErrNotFound):
 		return env, nil, fmt.Errorf("load settings: %w", err)
 	}
-	secrets, err := r.Vault.Credentials(ctx, info.Name, warehouseID)
+	secrets, err := r.deps.Vault.Credentials(ctx, info.Name, warehouseID)
 	switch {
 	case err == nil:
 		env.Secrets = secrets
@@ -478,7 +477,7 @@ func (r *Runner) build(ctx context.Context, info Info, factory Factory, warehous
 	if len(missing) > 0 {
 		return env, nil, &ConfigError{Connector: info.Name, Fields: missing}
 	}
-	env.Credentials = &vaultSaver{vault: r.Vault, connector: info.Name, warehouseID: warehouseID, client: client}
+	env.Credentials = &vaultSaver{vault: r.deps.Vault, connector: info.Name, warehouseID: warehouseID, client: client}
 	return env, factory(env), nil
 }
 
@@ -506,7 +505,7 @@ func (s *vaultSaver) SaveCredentials(ctx context.Context, values map[string]vaul
 // failed, so the sync state shows the loop's health.
 func (r *Runner) pushDue(ctx context.Context, key store.SyncKey, env Env, conn Connector) (SyncResult, error) {
 	var res SyncResult
-	pushes, err := r.DB.ListFulfillmentPushes(ctx, store.FulfillmentFilter{Connector: key.Connector,
+	pushes, err := r.deps.DB.ListFulfillmentPushes(ctx, store.FulfillmentFilter{Connector: key.Connector,
 		WarehouseID: key.WarehouseID, DueOnly: true, Limit: 100})
 	if err != nil {
 		return res, err
@@ -524,7 +523,7 @@ func (r *Runner) pushDue(ctx context.Context, key store.SyncKey, env Env, conn C
 			OrderNumber: p.OrderNumber, Carrier: p.Carrier, Tracking: p.Tracking, Lines: lines,
 			IdempotencyKey: p.IdempotencyKey})
 		a := store.FulfillmentAttempt{Counted: true}
-		now := r.Clock.Now()
+		now := r.deps.Clock.Now()
 		switch {
 		case err == nil:
 			a.Status, a.UpstreamRef = store.FulfillmentSucceeded, pr.UpstreamRef
@@ -548,9 +547,9 @@ func (r *Runner) pushDue(ctx context.Context, key store.SyncKey, env Env, conn C
 			res.Fail(p.OrderID, a.Error)
 			firstErr = cmpErr(firstErr, err)
 		}
-		r.Metrics.push(key.Connector, string(a.Status))
+		r.deps.Metrics.push(key.Connector, string(a.Status))
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FinishTimeout)
-		rerr := r.DB.RecordFulfillmentAttempt(fctx, p.ID, a)
+		rerr := r.deps.DB.RecordFulfillmentAttempt(fctx, p.ID, a)
 		cancel()
 		if rerr != nil {
 			return res, fmt.Errorf("record fulfillment push %d: %w", p.ID, rerr)

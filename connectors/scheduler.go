@@ -280,9 +280,9 @@ func (w *FulfillmentWorker) Wake() {
 func (w *FulfillmentWorker) Run(ctx context.Context) error {
 	for {
 		if err := w.Drain(ctx); err != nil && ctx.Err() == nil {
-			w.runner.Log.Error("fulfillment pass failed", slog.Any("error", err))
+			w.runner.deps.Log.Error("fulfillment pass failed", slog.Any("error", err))
 		}
-		timer := w.runner.Clock.After(w.every)
+		timer := w.runner.deps.Clock.After(w.every)
 		if w.OnDrain != nil {
 			w.OnDrain()
 		}
@@ -300,7 +300,7 @@ func (w *FulfillmentWorker) Run(ctx context.Context) error {
 // skipped.
 func (w *FulfillmentWorker) Drain(ctx context.Context) error {
 	r := w.runner
-	keys, err := r.DB.DueFulfillmentKeys(ctx)
+	keys, err := r.deps.DB.DueFulfillmentKeys(ctx)
 	if err != nil {
 		return err
 	}
@@ -308,7 +308,7 @@ func (w *FulfillmentWorker) Drain(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		info, _, ok := r.Registry.Lookup(k.Connector)
+		info, _, ok := r.deps.Registry.Lookup(k.Connector)
 		if !ok || !info.Supports(CapPushFulfillment) {
 			reason := "connector " + k.Connector + " is not registered"
 			if ok {
@@ -323,7 +323,7 @@ func (w *FulfillmentWorker) Drain(ctx context.Context) error {
 			RunOptions{Trigger: "fulfillment"})
 		var dup *store.DuplicateRunError
 		if err != nil && !errors.As(err, &dup) {
-			r.Log.Warn("fulfillment run not started", slog.String("connector", k.Connector),
+			r.deps.Log.Warn("fulfillment run not started", slog.String("connector", k.Connector),
 				slog.Int64("warehouse_id", k.WarehouseID), slog.Any("error", err))
 		}
 	}
@@ -333,7 +333,7 @@ func (w *FulfillmentWorker) Drain(ctx context.Context) error {
 // settleDue records one attempt on every due push of k: status with
 // message, retried after delay when status is pending.
 func (r *Runner) settleDue(ctx context.Context, k store.FulfillmentKey, status store.FulfillmentStatus, msg string, delay time.Duration) error {
-	pushes, err := r.DB.ListFulfillmentPushes(ctx, store.FulfillmentFilter{Connector: k.Connector,
+	pushes, err := r.deps.DB.ListFulfillmentPushes(ctx, store.FulfillmentFilter{Connector: k.Connector,
 		WarehouseID: k.WarehouseID, DueOnly: true, Limit: 500})
 	if err != nil {
 		return err
@@ -344,13 +344,13 @@ func (r *Runner) settleDue(ctx context.Context, k store.FulfillmentKey, status s
 			if p.Attempts+1 >= r.cfg.MaxPushAttempts {
 				a.Status = store.FulfillmentFailed
 			} else {
-				a.NextAttemptAt = r.Clock.Now().Add(max(delay, r.pushDelay(p.Attempts+1)))
+				a.NextAttemptAt = r.deps.Clock.Now().Add(max(delay, r.pushDelay(p.Attempts+1)))
 			}
 		}
-		if err := r.DB.RecordFulfillmentAttempt(ctx, p.ID, a); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := r.deps.DB.RecordFulfillmentAttempt(ctx, p.ID, a); err != nil && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
-		r.Metrics.push(k.Connector, string(a.Status))
+		r.deps.Metrics.push(k.Connector, string(a.Status))
 	}
 	return nil
 }

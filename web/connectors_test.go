@@ -55,8 +55,8 @@ func newConnectorEnv(t *testing.T) *connectorEnv {
 	}
 	v := vault.New(e.db, key)
 	log := slog.New(slog.DiscardHandler)
-	pool := connectors.NewHTTPPool(connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), e.clock, log, nil)
-	runner := connectors.NewRunner(connectors.RunnerConfig{}, connectors.RunnerDeps{Registry: reg, DB: e.db, Vault: v, HTTP: pool,
+	pool := connectortest.NewPool(t, connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), e.clock, log)
+	runner := connectortest.NewRunner(t, connectors.RunnerConfig{}, connectors.RunnerDeps{Registry: reg, DB: e.db, Vault: v, HTTP: pool,
 		Clock: e.clock, Log: log, OnFinish: func(o connectors.Outcome) { e.done <- o }})
 	e.worker = connectors.NewFulfillmentWorker(runner, 0)
 	e.svc = connectors.NewService(connectors.ServiceConfig{Registry: reg, DB: e.db, Vault: v, HTTP: pool, Runner: runner,

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"sentryhub/clock"
 	"sentryhub/connectors"
 	"sentryhub/ssrf"
 	"sentryhub/store"
@@ -98,12 +99,13 @@ func NewWithConfig(t testing.TB, cfg connectors.HTTPConfig) *Kit {
 	buf := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := NewAutoClock(Start())
+	pool := NewPool(t, cfg, ssrf.New(ssrf.Config{AllowPrivate: Loopback()}), clk, log)
 	return &Kit{
 		T:     t,
 		Clock: clk,
 		Sink:  NewRecordingSink(),
 		Vault: NewFakeVault(),
-		Pool:  connectors.NewHTTPPool(cfg, ssrf.New(ssrf.Config{AllowPrivate: Loopback()}), clk, log, nil),
+		Pool:  pool,
 		Log:   log,
 		logs:  buf,
 	}
@@ -396,4 +398,26 @@ func (v *FakeVault) Puts() []Put {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return slices.Clone(v.puts)
+}
+
+// NewPool is connectors.NewHTTPPool for tests: a configuration it refuses
+// fails tb.
+func NewPool(tb testing.TB, cfg connectors.HTTPConfig, guard *ssrf.Guard, c clock.Clock, log *slog.Logger) *connectors.HTTPPool {
+	tb.Helper()
+	p, err := connectors.NewHTTPPool(cfg, guard, c, log, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// NewRunner is connectors.NewRunner for tests: a configuration it refuses
+// fails tb.
+func NewRunner(tb testing.TB, cfg connectors.RunnerConfig, deps connectors.RunnerDeps) *connectors.Runner {
+	tb.Helper()
+	r, err := connectors.NewRunner(cfg, deps)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
 }

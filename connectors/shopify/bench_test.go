@@ -53,7 +53,7 @@ func benchShop(b *testing.B) (*shopify.Fake, string) {
 func benchConnector(b *testing.B, url string, sink connectors.Sink, c clock.Clock) connectors.Connector {
 	b.Helper()
 	drv := shopify.NewDriver(shopify.Options{BaseURL: func(string) string { return url }, OrdersPerPage: 250, LinesPerOrder: 5})
-	pool := connectors.NewHTTPPool(connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), c, slog.New(slog.DiscardHandler), nil)
+	pool := connectortest.NewPool(b, connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), c, slog.New(slog.DiscardHandler))
 	env := connectors.Env{Connector: shopify.Name, WarehouseID: 1, HTTP: pool.Client(shopify.Name, 1), Sink: sink, Clock: c,
 		Log: slog.New(slog.DiscardHandler), Settings: connectors.Values{"shop_domain": shop, "location_id": loc}}
 	kit := connectortest.New(b)
