@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -339,14 +338,10 @@ type loginGuard struct {
 }
 
 func newLoginGuard(c clock.Clock, cfg Config) *loginGuard {
-	n := cfg.LoginConcurrency
-	if n <= 0 {
-		n = min(max(runtime.GOMAXPROCS(0), 2), 4)
-	}
 	return &loginGuard{
 		acct:  newThrottle(c, cfg.LoginFailuresPerAccount, cfg.LoginWindow),
 		addr:  newThrottle(c, cfg.LoginFailuresPerAddr, cfg.LoginWindow),
-		slots: make(chan struct{}, n),
+		slots: make(chan struct{}, cfg.LoginConcurrency),
 	}
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +44,36 @@ type Config struct {
 	LoginWindow             time.Duration
 	LoginConcurrency        int // password checks (64 MiB each) at once; default GOMAXPROCS within 2..4
 	Version                 string
+}
+
+// withDefaults fills zero fields (cmp.Or); a negative one is refused by
+// name rather than replaced behind the caller's back.
+func (c Config) withDefaults() (Config, error) {
+	var bad []string
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"SessionIdle", int64(c.SessionIdle)}, {"SessionAbsolute", int64(c.SessionAbsolute)},
+		{"MaxBodyBytes", c.MaxBodyBytes}, {"LoginFailuresPerAccount", int64(c.LoginFailuresPerAccount)},
+		{"LoginFailuresPerAddr", int64(c.LoginFailuresPerAddr)}, {"LoginWindow", int64(c.LoginWindow)},
+		{"LoginConcurrency", int64(c.LoginConcurrency)},
+	} {
+		if f.v < 0 {
+			bad = append(bad, f.name)
+		}
+	}
+	if len(bad) > 0 {
+		return c, fmt.Errorf("web: %s must not be negative (zero means the default)", strings.Join(bad, ", "))
+	}
+	c.SessionIdle = cmp.Or(c.SessionIdle, 2*time.Hour)
+	c.SessionAbsolute = cmp.Or(c.SessionAbsolute, 12*time.Hour)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 1<<20)
+	c.LoginFailuresPerAccount = cmp.Or(c.LoginFailuresPerAccount, 5)
+	c.LoginFailuresPerAddr = cmp.Or(c.LoginFailuresPerAddr, 20)
+	c.LoginWindow = cmp.Or(c.LoginWindow, 15*time.Minute)
+	c.LoginConcurrency = cmp.Or(c.LoginConcurrency, min(max(runtime.GOMAXPROCS(0), 2), 4))
+	return c, nil
 }
 
 // Server is the HTTP surface. Build it with New and serve Handler.
@@ -101,22 +133,9 @@ func New(cfg Config, db *store.DB, log *slog.Logger, c clock.Clock, registry *pr
 	if len(cfg.SessionSecret) < 16 {
 		return nil, errors.New("web: session secret too short")
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&cfg.SessionIdle, 2*time.Hour)
-	def(&cfg.SessionAbsolute, 12*time.Hour)
-	def(&cfg.LoginWindow, 15*time.Minute)
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 1 << 20
-	}
-	if cfg.LoginFailuresPerAccount <= 0 {
-		cfg.LoginFailuresPerAccount = 5
-	}
-	if cfg.LoginFailuresPerAddr <= 0 {
-		cfg.LoginFailuresPerAddr = 20
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	m, err := newHTTPMetrics(registry)
 	if err != nil {
