@@ -376,6 +376,10 @@ func (db *DB) CheckAudit(ctx context.Context) (AuditReport, error) {
 			return rep, fmt.Errorf("verify audit: %w", err)
 		}
 		if cerr := checkLink(lastID, prev, &r, seal); cerr != nil {
+			if rep.Entries == 0 && cerr.Reason == reasonMAC {
+				// Every MAC fails alike under another key.
+				cerr.Reason += " (or the key is not the one the log is sealed with)"
+			}
 			return rep, cerr
 		}
 		prev, lastID = r.hash, r.id
@@ -404,6 +408,8 @@ func (db *DB) CheckAudit(ctx context.Context) (AuditReport, error) {
 	return rep, nil
 }
 
+const reasonMAC = "content does not match its MAC"
+
 // checkLink checks row r against the previous row (lastID, whose MAC is
 // prev) under seal.
 func checkLink(lastID int64, prev string, r *auditRow, seal sealer) *AuditChainError {
@@ -413,7 +419,7 @@ func checkLink(lastID int64, prev string, r *auditRow, seal sealer) *AuditChainE
 	case r.prevHash != prev:
 		return &AuditChainError{Kind: AuditBrokenLink, ID: r.id, Reason: "prev_hash does not match the previous row's MAC"}
 	case !macEqual(r.hash, seal(prev, r)):
-		return &AuditChainError{Kind: AuditBrokenLink, ID: r.id, Reason: "content does not match its MAC"}
+		return &AuditChainError{Kind: AuditBrokenLink, ID: r.id, Reason: reasonMAC}
 	}
 	return nil
 }
