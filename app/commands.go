@@ -376,7 +376,7 @@ func runAudit(ctx context.Context, m Main, args []string) error {
 		return nil
 	}
 	if !rep.Keyed {
-		fmt.Fprintf(m.Stdout, "audit log OK: %d entries, unkeyed hash chain of an older version intact (anyone with the file could recompute it); serve seals it with the key at its next start\n", rep.Entries)
+		fmt.Fprintf(m.Stdout, "audit log OK: %d entries, unkeyed hash chain of an older version intact (anyone with the file could recompute it); the next start of serve (or admin or token command) with this key seals it\n", rep.Entries)
 	} else {
 		fmt.Fprintf(m.Stdout, "audit log OK: %d entries, hash chain intact, head %s\n", rep.Entries, rep.Head)
 	}
