@@ -275,7 +275,7 @@ func TestTokenCreateRejectsBadScope(t *testing.T) {
 }
 
 func TestAdminCreateReadsPasswordFromStdin(t *testing.T) {
-	getenv := env("SENTRY_DATA_DIR", t.TempDir())
+	getenv := env("SENTRY_DATA_DIR", t.TempDir(), "SENTRY_ENCRYPTION_KEY", testKey(t))
 	r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com", "--role", "viewer")
 	if r.code != 0 {
 		t.Fatalf("admin create: %s", r.stderr)
@@ -367,7 +367,8 @@ func TestDemoStartsAndPrintsLogin(t *testing.T) {
 
 func TestBackupWhileWriting(t *testing.T) {
 	dir := t.TempDir()
-	getenv := env("SENTRY_DATA_DIR", dir)
+	key := testKey(t)
+	getenv := env("SENTRY_DATA_DIR", dir, "SENTRY_ENCRYPTION_KEY", key)
 	if r := run(t, getenv, "", "migrate", "up"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
@@ -393,14 +394,14 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Fatalf("backup: %s", r.stderr)
 	}
 	// The copy opens, is fully migrated and its audit chain verifies.
-	if r := run(t, env("SENTRY_DATA_DIR", filepath.Dir(to)), "", "audit", "verify"); r.code == 0 {
+	if r := run(t, env("SENTRY_DATA_DIR", filepath.Dir(to), "SENTRY_ENCRYPTION_KEY", key), "", "audit", "verify"); r.code == 0 {
 		t.Fatal("verify on a dir without sentryhub.db should not pass silently")
 	}
 	copyDir := t.TempDir()
 	if err := os.Rename(to, filepath.Join(copyDir, "sentryhub.db")); err != nil {
 		t.Fatal(err)
 	}
-	v := run(t, env("SENTRY_DATA_DIR", copyDir), "", "audit", "verify")
+	v := run(t, env("SENTRY_DATA_DIR", copyDir, "SENTRY_ENCRYPTION_KEY", key), "", "audit", "verify")
 	if v.code != 0 {
 		t.Fatalf("backup copy does not verify: %s", v.stderr)
 	}

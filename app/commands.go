@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"net"
 	"net/http"
 	"os"
+	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,34 +26,39 @@ import (
 )
 
 // openStore opens and migrates the database of cfg. With an encryption key
-// configured it also binds the database to that key (vault.BindKey), so a
-// command run with the wrong key stops here, before it writes anything.
+// (see cliKey) it also hands the store the audit chain's key and binds the
+// database to the key (vault.BindKey), so a command run with the wrong key
+// stops here, before it writes anything.
 func openStore(ctx context.Context, cfg Config) (*store.DB, error) {
-	db, err := store.Open(ctx, cfg.DBPath())
+	key, err := cliKey(cfg)
 	if err != nil {
 		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.DBPath(), auditKeyOption(key)...)
+	if err != nil {
+		return nil, err
+	}
+	// Schema first, then the key check, and only then Migrate's sealing of
+	// an unkeyed audit log: a wrong key must not seal it.
+	if err := db.MigrateSchema(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if key != nil {
+		if err := keyError(cfg, vault.New(db, key).BindKey(ctx)); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	if cfg.EncryptionKey != "" {
-		if err := bindKey(ctx, cfg, db); err != nil {
-			db.Close()
-			return nil, err
-		}
-	}
 	return db, nil
 }
 
-// bindKey checks (or, on first start, records) which key the data directory
-// belongs to.
-func bindKey(ctx context.Context, cfg Config, db *store.DB) error {
-	key, err := cfg.Key()
-	if err != nil {
-		return err
-	}
-	err = vault.New(db, key).BindKey(ctx)
+// keyError names the data directory in a key mismatch.
+func keyError(cfg Config, err error) error {
 	if errors.Is(err, vault.ErrKeyMismatch) {
 		return &KeyMismatchError{Dir: cfg.DataDir}
 	}
@@ -66,13 +75,51 @@ func (e *KeyMismatchError) Error() string {
 		"Nothing was changed", e.Dir)
 }
 
-// cliActor names the operator in audit entries written from the CLI.
-func cliActor() string {
-	u := os.Getenv("USER")
-	if u == "" {
-		u = "unknown"
+// demoKeyFile is the key file demo keeps in its data directory.
+const demoKeyFile = "demo-encryption.key"
+
+// cliKey is the encryption key a command runs with: SENTRY_ENCRYPTION_KEY,
+// or, when that is unset, the key file of a demo data directory, so `token
+// create` and `audit verify` keep working on the demo's ./data. It is nil
+// when there is neither: the store can then read the audit log but neither
+// extend nor verify it, and says so.
+func cliKey(cfg Config) (*fernet.Key, error) {
+	if cfg.EncryptionKey != "" {
+		return cfg.Key()
 	}
-	return "cli:" + u
+	b, err := os.ReadFile(filepath.Join(cfg.DataDir, demoKeyFile))
+	if err != nil {
+		return nil, nil
+	}
+	k, err := parseKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("demo key file %s: %v", filepath.Join(cfg.DataDir, demoKeyFile), err)
+	}
+	return k, nil
+}
+
+// auditKeyOption hands the store the audit chain's key, derived from the
+// encryption key; none without a key.
+func auditKeyOption(key *fernet.Key) []store.Option {
+	if key == nil {
+		return nil
+	}
+	return []store.Option{store.WithAuditKey(store.DeriveAuditKey(key[:]))}
+}
+
+// cliActor names the operator in audit entries written from the CLI.
+func (m Main) cliActor() string { return cliActorFrom(m.Getenv, user.Current) }
+
+// cliActorFrom is "cli:" and $USER, else the OS account's name (cron and
+// systemd units often run without $USER), else plain "cli".
+func cliActorFrom(getenv func(string) string, current func() (*user.User, error)) string {
+	if u := strings.TrimSpace(getenv("USER")); u != "" {
+		return "cli:" + u
+	}
+	if u, err := current(); err == nil && strings.TrimSpace(u.Username) != "" {
+		return "cli:" + strings.TrimSpace(u.Username)
+	}
+	return "cli"
 }
 
 func runMigrate(ctx context.Context, m Main, args []string) error {
@@ -138,7 +185,7 @@ func runAdmin(ctx context.Context, m Main, args []string) error {
 		return err
 	}
 	defer db.Close()
-	u, err := db.CreateUser(ctx, cliActor(), *email, *role, pw)
+	u, err := db.CreateUser(ctx, m.cliActor(), *email, *role, pw)
 	if err != nil {
 		var ve *store.ValidationError
 		if errors.As(err, &ve) {
@@ -225,7 +272,7 @@ func runToken(ctx context.Context, m Main, args []string) error {
 			errors.As(err, &ve)
 			return fmt.Errorf("--scope: %s", ve.Fields["scopes"])
 		}
-		plain, t, err := db.CreateToken(ctx, cliActor(), *name, sc)
+		plain, t, err := db.CreateToken(ctx, m.cliActor(), *name, sc)
 		if err != nil {
 			var ve *store.ValidationError
 			if errors.As(err, &ve) {
@@ -258,7 +305,7 @@ func runToken(ctx context.Context, m Main, args []string) error {
 		if *id <= 0 && fs.NArg() == 0 {
 			return errors.New("--id is required")
 		}
-		if err := db.RevokeToken(ctx, cliActor(), *id); err != nil {
+		if err := db.RevokeToken(ctx, m.cliActor(), *id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no active token with id %d", *id)
 			}
@@ -305,11 +352,27 @@ func runRotateKey(ctx context.Context, m Main, args []string) error {
 		return err
 	}
 	defer db.Close()
-	res, err := vault.New(db, oldKey).Rotate(ctx, cliActor(), newKey)
-	if err != nil {
-		return fmt.Errorf("%w (nothing was changed)", err)
+	res, err := vault.New(db, oldKey).Rotate(ctx, m.cliActor(), newKey)
+	var re *vault.RotateError
+	switch {
+	case errors.As(err, &re) && errors.Is(re.Err, vault.ErrDecrypt):
+		return fmt.Errorf("%s row %s does not open with SENTRY_ENCRYPTION_KEY (is it this data directory's key?); rolled back, nothing was changed", re.Table, re.Row)
+	case errors.As(err, &re) && re.Table != "":
+		return fmt.Errorf("%s row %s: %w; rolled back, nothing was changed", re.Table, re.Row, re.Err)
+	case errors.As(err, &re):
+		return fmt.Errorf("%w; rolled back, nothing was changed", re.Err)
+	case err != nil:
+		return err
 	}
-	fmt.Fprintf(m.Stderr, "re-encrypted %d connector credentials and %d webhook secrets.\nNow restart serve with SENTRY_ENCRYPTION_KEY set to the new key.\n", res.Credentials, res.WebhookSecrets)
+	fmt.Fprintf(m.Stderr, "re-encrypted %d connector credentials and %d webhook secrets and re-sealed the audit log.\n", res.Credentials, res.WebhookSecrets)
+	// The chain's MACs all changed: an anchor kept outside the hub must be
+	// replaced by the new head (the audit.rekey entry records the old one).
+	if rep, err := db.CheckAudit(ctx); err != nil {
+		fmt.Fprintf(m.Stderr, "warning: %v; the problem was carried over unchanged, see `sentryhub audit verify`\n", err)
+	} else {
+		fmt.Fprintf(m.Stderr, "new audit head (store it in place of your previous anchor): %s\n", rep.Head)
+	}
+	fmt.Fprintln(m.Stderr, "Now restart serve with SENTRY_ENCRYPTION_KEY set to the new key.")
 	return nil
 }
 
@@ -324,32 +387,87 @@ func rotateWhileRunning(err error) error {
 }
 
 func runAudit(ctx context.Context, m Main, args []string) error {
-	_, rest, err := subcommand(args, "verify")
+	sub, rest, err := subcommand(args, "verify", "head")
 	if err != nil {
-		fmt.Fprintln(m.Stderr, "Usage: sentryhub audit verify [--data-dir DIR]")
+		fmt.Fprintln(m.Stderr, "Usage: sentryhub audit verify [--head ID:MAC] | head [--data-dir DIR]")
 		return err
 	}
-	fs := m.flagSet("audit verify", "audit verify [flags]\n\nWalks the audit log's hash chain and names the first broken row.")
+	var fs *flag.FlagSet
+	var anchor *string
+	switch sub {
+	case "verify":
+		fs = m.flagSet("audit verify", "audit verify [--head ID:MAC] [flags]\n\nChecks every link and MAC of the audit log, and that its newest row is the last\nid ever used, then names the first problem. With --head, also checks that the log\nstill holds a head printed earlier by `audit head`. Needs SENTRY_ENCRYPTION_KEY\n(in a demo data directory, its key file is used when that is unset).")
+		anchor = fs.String("head", "", "an ID:MAC printed earlier by 'sentryhub audit head' and kept outside this host")
+	case "head":
+		fs = m.flagSet("audit head", "audit head [flags]\n\nVerifies the audit log, then prints its newest row as ID:MAC on stdout. Keep it\noutside this host and check it later with `sentryhub audit verify --head ID:MAC`.\nNeeds SENTRY_ENCRYPTION_KEY (in a demo data directory, its key file is used when\nthat is unset).")
+	}
 	cfg, err := loadConfig(fs, rest, m.Getenv, loadOptions{noServer: true})
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, cfg.DBPath())
+	var want store.AuditHead
+	if anchor != nil && *anchor != "" {
+		if want, err = store.ParseAuditHead(*anchor); err != nil {
+			return fmt.Errorf("--head: %w", err)
+		}
+	}
+	if _, err := os.Stat(cfg.DBPath()); err != nil {
+		return fmt.Errorf("no database at %s: %w", cfg.DBPath(), err)
+	}
+	key, err := cliKey(cfg)
+	if err != nil {
+		return err
+	}
+	// Not migrated: checking a log (or a backup's) must not change it.
+	db, err := store.Open(ctx, cfg.DBPath(), auditKeyOption(key)...)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	n, err := db.VerifyAudit(ctx)
+	if key != nil {
+		// A wrong key would show every MAC as broken; say what is wrong.
+		if err := keyError(cfg, vault.New(db, key).CheckKey(ctx)); err != nil {
+			return err
+		}
+	}
+	rep, err := db.CheckAudit(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "audit log OK: %d entries, hash chain intact\n", n)
+	if sub == "head" {
+		switch {
+		case !rep.Keyed:
+			return errors.New("the audit log is still on the unkeyed chain of an older version; start serve once with this key to seal it, then take its head")
+		case rep.Head.ID == 0:
+			return errors.New("the audit log is empty: nothing to anchor yet")
+		}
+		fmt.Fprintln(m.Stdout, rep.Head)
+		fmt.Fprintf(m.Stderr, "head of %d audit entries; keep it outside this host and check it with: sentryhub audit verify --head %s\n", rep.Entries, rep.Head)
+		return nil
+	}
+	if !rep.Keyed {
+		fmt.Fprintf(m.Stdout, "audit log OK: %d entries, unkeyed hash chain of an older version intact (anyone with the file could recompute it); the next start of serve (or admin or token command) with this key seals it\n", rep.Entries)
+	} else {
+		fmt.Fprintf(m.Stdout, "audit log OK: %d entries, hash chain intact, head %s\n", rep.Entries, rep.Head)
+	}
+	if want.ID == 0 {
+		return nil
+	}
+	via, err := db.VerifyAuditAnchor(ctx, want)
+	if err != nil {
+		return err
+	}
+	if via > 0 {
+		fmt.Fprintf(m.Stdout, "anchored head %d holds: the key rotation recorded at row %d re-sealed the log from it\n", want.ID, via)
+	} else {
+		fmt.Fprintf(m.Stdout, "anchored head %d holds: rows 1 to %d are unchanged\n", want.ID, want.ID)
+	}
 	return nil
 }
 
 func runBackup(ctx context.Context, m Main, args []string) error {
 	fs := m.flagSet("backup", "backup --to FILE [flags]\n\nWrites a consistent copy of the database (VACUUM INTO); safe while serve runs.")
-	to := fs.String("to", "", "file to write (must not exist)")
+	to := fs.String("to", "", "file to write (must not exist; its directory must)")
 	cfg, err := loadConfig(fs, args, m.Getenv, loadOptions{noServer: true})
 	if err != nil {
 		return err
@@ -357,6 +475,15 @@ func runBackup(ctx context.Context, m Main, args []string) error {
 	if *to == "" {
 		fs.Usage()
 		return errors.New("--to is required")
+	}
+	// SQLite would only say "unable to open database file".
+	switch fi, err := os.Stat(filepath.Dir(*to)); {
+	case errors.Is(err, iofs.ErrNotExist):
+		return fmt.Errorf("--to %s: directory %s does not exist; create it first", *to, filepath.Dir(*to))
+	case err != nil:
+		return fmt.Errorf("--to %s: %w", *to, err)
+	case !fi.IsDir():
+		return fmt.Errorf("--to %s: %s is not a directory", *to, filepath.Dir(*to))
 	}
 	if _, err := os.Stat(cfg.DBPath()); err != nil {
 		return fmt.Errorf("no database at %s: %w", cfg.DBPath(), err)

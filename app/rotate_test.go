@@ -15,14 +15,14 @@ func TestRotateKeyCommand(t *testing.T) {
 	dir := t.TempDir()
 	oldKey, newKey := testKey(t), testKey(t)
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(dir, "sentryhub.db"))
+	k, _ := vault.ParseKey(oldKey)
+	db, err := store.Open(ctx, filepath.Join(dir, "sentryhub.db"), store.WithAuditKey(store.DeriveAuditKey(k[:])))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	k, _ := vault.ParseKey(oldKey)
 	if err := vault.New(db, k).PutCredentials(ctx, "test", "shopify", 1, map[string]vault.Secret{"access_token": vault.NewSecret("shpat_canary")}); err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ type harness struct {
 func newHarness(t *testing.T, cfg connectors.RunnerConfig) *harness {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 func newEnvAt(t *testing.T, path string, key *fernet.Key, opts ...envOpt) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, path)
+	db, err := store.Open(ctx, path, store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -33,6 +34,22 @@ type DB struct {
 
 	outbox outbox      // wake-up target and prepared write statements (events.go)
 	group  groupCommit // batches concurrent operations into one commit (groupcommit.go)
+	audit  auditKey    // the audit chain's MAC key (audit.go)
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	auditKey []byte
+}
+
+// WithAuditKey sets the key that seals the audit log's chain (an
+// HMAC-SHA256 key of at least 32 bytes; derive it from the encryption key
+// with DeriveAuditKey). Without it the database reads the audit log but can
+// neither append to it nor verify it.
+func WithAuditKey(key []byte) Option {
+	return func(o *options) { o.auditKey = key }
 }
 
 // The pragmas go in the DSN because modernc applies each _pragma on every new
@@ -46,7 +63,14 @@ func dsn(path string, extra string) string {
 
 // Open opens (creating if needed) the database at path. It does not migrate;
 // call Migrate.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.auditKey != nil && len(o.auditKey) < minAuditKeyLen {
+		return nil, fmt.Errorf("open database: the audit key must be at least %d bytes (see DeriveAuditKey)", minAuditKeyLen)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -77,7 +101,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("restrict database file mode: %w", err)
 	}
-	return &DB{Path: path, w: w, r: r, Now: time.Now}, nil
+	db := &DB{Path: path, w: w, r: r, Now: time.Now}
+	db.audit.key = bytes.Clone(o.auditKey)
+	return db, nil
 }
 
 // Close closes both pools.
@@ -134,8 +160,21 @@ func (db *DB) provider() (*goose.Provider, error) {
 	return p, nil
 }
 
-// Migrate applies every pending embedded migration.
+// Migrate applies every pending embedded migration. With an audit key it
+// then seals an audit chain still on the unkeyed form of before migration
+// 00008 with that key (see keyLegacyAudit).
 func (db *DB) Migrate(ctx context.Context) error {
+	if err := db.MigrateSchema(ctx); err != nil {
+		return err
+	}
+	return db.keyLegacyAudit(ctx)
+}
+
+// MigrateSchema applies pending migrations only, without the data step of
+// Migrate that seals an unkeyed audit log under the audit key. A caller that
+// must first check the key belongs to this database (app does, through the
+// key check value of migration 00010) calls it, checks, then Migrate.
+func (db *DB) MigrateSchema(ctx context.Context) error {
 	p, err := db.provider()
 	if err != nil {
 		return err

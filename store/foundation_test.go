@@ -12,7 +12,7 @@ import (
 func openTest(t *testing.T) *DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), FileName))
+	db, err := Open(ctx, filepath.Join(t.TempDir(), FileName), WithAuditKey(testAuditKey))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ var whEpoch = time.Date(2026, 5, 2, 14, 22, 7, 413_000_000, time.UTC)
 func newWHEnv(tb testing.TB) *whEnv {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(tb.TempDir(), "sentryhub.db"))
+	db, err := store.Open(ctx, filepath.Join(tb.TempDir(), "sentryhub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
 	if err != nil {
 		tb.Fatal(err)
 	}

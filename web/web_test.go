@@ -32,7 +32,7 @@ type testEnv struct {
 func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
 	if err != nil {
 		t.Fatal(err)
 	}

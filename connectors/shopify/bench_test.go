@@ -94,7 +94,7 @@ func BenchmarkSyncOrders10kStore(b *testing.B) {
 	var elapsed time.Duration
 	for range b.N {
 		b.StopTimer()
-		db, err := store.Open(ctx, filepath.Join(b.TempDir(), store.FileName))
+		db, err := store.Open(ctx, filepath.Join(b.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
 		if err != nil {
 			b.Fatal(err)
 		}

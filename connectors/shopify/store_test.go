@@ -35,7 +35,7 @@ type hubEnv struct {
 func newHub(t *testing.T) *hubEnv {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
 	if err != nil {
 		t.Fatal(err)
 	}

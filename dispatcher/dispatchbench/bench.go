@@ -140,17 +140,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 
-	db, err := store.Open(ctx, filepath.Join(o.Dir, store.FileName))
+	var key fernet.Key
+	if err := key.Generate(); err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	db, err := store.Open(ctx, filepath.Join(o.Dir, store.FileName), store.WithAuditKey(store.DeriveAuditKey(key[:])))
 	if err != nil {
 		return res, err
 	}
 	defer db.Close()
 	if err := db.Migrate(ctx); err != nil {
 		return res, err
-	}
-	var key fernet.Key
-	if err := key.Generate(); err != nil {
-		return res, fmt.Errorf("bench: %w", err)
 	}
 	d, err := dispatcher.New(dispatcher.Config{
 		DB:        db,

@@ -20,7 +20,7 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 func newTestDB(t *testing.T) (*store.DB, *clock.Fake) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,31 @@ func (v *Vault) BindKey(ctx context.Context) error {
 	})
 }
 
+// CheckKey is BindKey without writing: it returns ErrKeyMismatch when the
+// database holds another key's check value, and nil when it holds this
+// key's or none (a database from before key checks, or not yet migrated).
+func (v *Vault) CheckKey(ctx context.Context) error {
+	var tables int
+	if err := v.db.Reader().QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'key_check'`).Scan(&tables); err != nil {
+		return fmt.Errorf("read key check value: %w", err)
+	}
+	if tables == 0 {
+		return nil
+	}
+	var got string
+	err := v.db.Reader().QueryRowContext(ctx, `SELECT mac FROM key_check WHERE id = 1`).Scan(&got)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read key check value: %w", err)
+	case !hmac.Equal([]byte(got), []byte(keyCheckValue(v.currentKey()))):
+		return ErrKeyMismatch
+	}
+	return nil
+}
+
 // setKeyCheck replaces the key check value inside rotate's transaction.
 func (v *Vault) setKeyCheck(ctx context.Context, tx *sql.Tx, k *fernet.Key) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO key_check (id, mac, created_at) VALUES (1, ?, ?)

@@ -23,11 +23,12 @@ type RotateResult struct {
 	WebhookSecrets int `json:"webhook_secrets"`
 }
 
-// RotateError names the row that stopped a rotation. The rotation was rolled
-// back: every ciphertext is as it was and the old key still opens it. Row
-// identifies the row by its names and ids, e.g.
+// RotateError is why a rotation stopped, naming the row when one did. The
+// rotation was rolled back: every ciphertext is as it was and the old key
+// still opens it. Row identifies the row by its names and ids, e.g.
 // "connector=shopify warehouse=1 key=api_key" or
-// "subscription=3 generation=1"; it never holds a value.
+// "subscription=3 generation=1"; it never holds a value. Table and Row are
+// empty for a failure not tied to a row (the database, the audit re-seal).
 type RotateError struct {
 	Table string
 	Row   string
@@ -35,6 +36,9 @@ type RotateError struct {
 }
 
 func (e *RotateError) Error() string {
+	if e.Table == "" {
+		return fmt.Sprintf("rotate key: %v (rolled back, nothing changed)", e.Err)
+	}
 	return fmt.Sprintf("rotate key: %s row %s: %v (rolled back, nothing changed)", e.Table, e.Row, e.Err)
 }
 
@@ -44,14 +48,17 @@ func (e *RotateError) Unwrap() error { return e.Err }
 // Rotate re-encrypts every row of both ciphertext stores,
 // connector_credentials.encrypted_value and webhook_secrets.secret_ciphertext,
 // from the vault's key to newKey, in ONE write transaction together with a
-// "vault.rotate_key" audit row holding the counts. Both tables commit
-// together or neither does: a deployment half on each key could not open its
-// own secrets after the restart that picks up the new SENTRY_ENCRYPTION_KEY.
+// "vault.rotate_key" audit row holding the counts and the re-seal of the
+// audit chain under the key derived from newKey (an "audit.rekey" row
+// records it; see store.RotateAuditKey). Everything commits together or
+// nothing does: a deployment half on each key could not open its own secrets
+// (or verify its audit log) after the restart that picks up the new
+// SENTRY_ENCRYPTION_KEY.
 // After commit the vault itself uses newKey.
 //
 // A row the old key cannot open (or any other failure) rolls everything back
 // and returns a *RotateError naming the table and row (wrapping ErrDecrypt
-// for an unreadable row). Rotating to the current key is a
+// for an unreadable row; no row for a failure elsewhere). Rotating to the current key is a
 // *store.ValidationError. Run it with dispatch and syncs stopped, as the
 // operator procedure says; within this process, concurrent vault calls wait.
 func (v *Vault) Rotate(ctx context.Context, actor string, newKey *fernet.Key) (RotateResult, error) {
@@ -66,7 +73,11 @@ func (v *Vault) Rotate(ctx context.Context, actor string, newKey *fernet.Key) (R
 			v.mu.Unlock()
 		}
 	}()
-	err := v.db.WithTx(ctx, func(tx *sql.Tx) error {
+	// The audit chain is re-sealed under a key derived from newKey in the
+	// same transaction (store.RotateAuditKey), so the next process, which
+	// derives its audit key from the new SENTRY_ENCRYPTION_KEY, verifies
+	// and extends it.
+	_, err := v.db.RotateAuditKey(ctx, actor, store.DeriveAuditKey(nk[:]), func(tx *sql.Tx) error {
 		// Taken inside the transaction (writer first, then mu) and held
 		// through commit; see Vault.mu.
 		v.mu.Lock()
@@ -98,7 +109,7 @@ func (v *Vault) Rotate(ctx context.Context, actor string, newKey *fernet.Key) (R
 		if errors.As(err, &re) || errors.As(err, &ve) {
 			return RotateResult{}, err
 		}
-		return RotateResult{}, fmt.Errorf("rotate key: %w", err)
+		return RotateResult{}, &RotateError{Err: err}
 	}
 	v.key = &nk
 	return res, nil

@@ -105,14 +105,30 @@ func TestRotate(t *testing.T) {
 		t.Fatalf("old key after rotation: err = %v, want ErrDecrypt", err)
 	}
 
+	// One row for the secrets, one for the audit chain re-sealed under the
+	// new key; the chain verifies here and from a handle on the new key.
 	es := auditEntries(t, db)
-	if len(es) != audits+1 {
-		t.Fatalf("audit rows %d -> %d, want one more", audits, len(es))
+	if len(es) != audits+2 {
+		t.Fatalf("audit rows %d -> %d, want two more", audits, len(es))
 	}
-	last := es[0]
+	last := es[1]
 	if last.Action != "vault.rotate_key" || last.Actor != "cli:rotate-key" || last.Target != "vault" ||
 		string(last.Diff) != `{"credentials":5,"webhook_secrets":3}` {
 		t.Fatalf("audit row = %+v diff %s", last, last.Diff)
+	}
+	if es[0].Action != store.ActionAuditRekey || es[0].Actor != "cli:rotate-key" {
+		t.Fatalf("audit row = %+v", es[0])
+	}
+	if _, err := db.VerifyAudit(ctx); err != nil {
+		t.Fatalf("verify after rotation: %v", err)
+	}
+	next, err := store.Open(ctx, db.Path, store.WithAuditKey(store.DeriveAuditKey(newKey[:])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	if _, err := next.VerifyAudit(ctx); err != nil {
+		t.Fatalf("verify with the new key: %v", err)
 	}
 
 	// Rotating again to the key in use is refused and changes nothing.
@@ -130,7 +146,7 @@ func TestRotateEmpty(t *testing.T) {
 	if err != nil || res != (RotateResult{}) {
 		t.Fatalf("Rotate on empty stores = %+v, %v", res, err)
 	}
-	if es := auditEntries(t, db); len(es) != 1 || es[0].Action != "vault.rotate_key" {
+	if es := auditEntries(t, db); len(es) != 2 || es[1].Action != "vault.rotate_key" || es[0].Action != store.ActionAuditRekey {
 		t.Fatalf("audit = %+v", es)
 	}
 }
@@ -155,6 +171,9 @@ func checkUnchanged(t *testing.T, v *Vault, before map[string][]byte, plain map[
 	}
 	if n := len(auditEntries(t, v.db)); n != audits {
 		t.Fatalf("audit rows %d -> %d after a failed rotation", audits, n)
+	}
+	if _, err := v.db.VerifyAudit(context.Background()); err != nil {
+		t.Fatalf("audit chain after a failed rotation: %v", err)
 	}
 }
 
