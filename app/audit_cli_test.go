@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"sentryhub/store"
+	"sentryhub/store/vault"
 )
 
 // tamper runs SQL on the database file directly, with the audit triggers
@@ -80,7 +81,7 @@ func TestAuditCommands(t *testing.T) {
 		!strings.Contains(r.stdout, "key rotation recorded at row 5") {
 		t.Fatalf("verify after rotation: %d %q %q", r.code, r.stdout, r.stderr)
 	}
-	if r := run(t, getenv, "", "audit", "verify"); r.code != 1 || !strings.Contains(r.stderr, "broken at row 1") {
+	if r := run(t, getenv, "", "audit", "verify"); r.code != 1 || !strings.Contains(r.stderr, "belongs to a different encryption key") {
 		t.Fatalf("verify with the old key after rotation: %d %q", r.code, r.stderr)
 	}
 	newHead := strings.TrimSpace(run(t, newEnv, "", "audit", "head").stdout)
@@ -219,6 +220,11 @@ func TestRotateKeyErrorReadsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Bound to the key first, as serve does, so the damaged row below is
+	// found by the rotation rather than by the key check.
+	if err := vault.New(db, k).BindKey(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Writer().Exec(`INSERT INTO connector_credentials (connector_name, warehouse_id, key, encrypted_value, created_at, updated_at)

@@ -44,7 +44,7 @@ func (l *lockedBuffer) String() string {
 func newLoggedServer(t *testing.T, cfg Config) (*Server, *prometheus.Registry, *lockedBuffer) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
 	if err != nil {
 		t.Fatal(err)
 	}
