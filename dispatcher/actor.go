@@ -211,7 +211,7 @@ func (a *actor) run(fetchCtx, workCtx context.Context) {
 		}
 		var drained <-chan struct{}
 		if active && a.blocked {
-			drained = a.d.eng.drained.wait()
+			drained = a.d.eng.drained.Wait()
 		}
 		select {
 		case <-fetchDone:

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sentryhub/broadcast"
 	"sentryhub/store"
 	"sentryhub/store/vault"
 )
@@ -95,11 +96,13 @@ type engine struct {
 	records  []record
 	requests []*request
 	closed   bool
-	signal   chan struct{} // one slot: something was queued
-	full     chan struct{} // one slot: a batch is ready, stop lingering
-	wake     atomic.Bool   // events were appended
-	backlog  atomic.Int64  // records queued, not yet committed
-	drained  *broadcast    // fired after each commit
+	signal   chan struct{}       // one slot: something was queued
+	full     chan struct{}       // one slot: a batch is ready, stop lingering
+	wake     atomic.Bool         // events were appended
+	changed  <-chan struct{}     // from store.DB.Changed; the engine goroutine's
+	noted    int64               // store.DB.CommittedEventID at the last wake-up
+	backlog  atomic.Int64        // records queued, not yet committed
+	drained  broadcast.Broadcast // fired after each commit
 
 	retry      []record // records of a failed commit, retried first
 	retryC     <-chan time.Time
@@ -115,11 +118,10 @@ type engine struct {
 
 func newEngine(d *Dispatcher) *engine {
 	return &engine{
-		d:       d,
-		subs:    map[int64]*subState{},
-		signal:  make(chan struct{}, 1),
-		full:    make(chan struct{}, 1),
-		drained: newBroadcast(),
+		d:      d,
+		subs:   map[int64]*subState{},
+		signal: make(chan struct{}, 1),
+		full:   make(chan struct{}, 1),
 	}
 }
 
@@ -185,6 +187,7 @@ func (e *engine) run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	e.fetchCtx, e.workCtx = ctx, workCtx
+	e.changed = e.d.db.Changed() // before start reads the log: no commit is missed
 	err := e.start(ctx)
 	if err == nil {
 		e.loop(ctx)
@@ -324,6 +327,10 @@ func (e *engine) loop(ctx context.Context) {
 			return
 		case <-e.signal:
 			e.linger(ctx)
+		case <-e.changed:
+			if e.onChanged() {
+				e.linger(ctx)
+			}
 		case <-sweep:
 			sweep = clk.After(e.d.cfg.SweepInterval)
 			e.sweep(ctx)
@@ -399,20 +406,31 @@ func (e *engine) linger(ctx context.Context) {
 			// Re-check: a request, a full batch, or appended events
 			// shorten the wait.
 			t.Stop()
+		case <-e.changed:
+			e.onChanged()
+			t.Stop()
 		}
 	}
 }
 
-// Notify marks that events were appended and wakes the engine. It never
-// blocks (store.Notifier).
-func (e *engine) notify() {
+// onChanged handles a store commit: it takes the next channel, then (so
+// that no commit is missed) marks a fan-out when events were committed
+// since it last looked, and reports whether it did. Commits without events
+// (admin writes, other listeners' bookkeeping) cost no transaction.
+func (e *engine) onChanged() bool {
+	e.changed = e.d.db.Changed()
+	head := e.d.db.CommittedEventID()
+	if head <= e.noted {
+		return false
+	}
+	e.noted = head
 	e.wake.Store(true)
-	e.poke()
+	return true
 }
 
 // sweep catches events appended by another process (a CLI, a test, a
-// second hub on the same file), which do not call Notify: a constant-time
-// look at the log's head.
+// second hub on the same file), which do not fire this process's
+// store.DB.Changed: a constant-time look at the log's head.
 func (e *engine) sweep(ctx context.Context) {
 	e.st.CountStatements(1)
 	head, err := e.d.db.LatestEventID(ctx)
@@ -564,7 +582,7 @@ func (e *engine) iterate(ctx context.Context) {
 		e.d.metrics.backlog.DeleteLabelValues(strconv.FormatInt(purge.sub.ID, 10))
 	}
 	e.commitEffects(eff)
-	e.drained.fire()
+	e.drained.Fire()
 	if e.d.hooks.afterCommit != nil {
 		e.d.hooks.afterCommit()
 	}
@@ -993,7 +1011,7 @@ func (e *engine) commitRecords(ctx context.Context) {
 			s.armed = s.armed || se.armed
 		}
 	}
-	e.drained.fire()
+	e.drained.Fire()
 }
 
 func (e *engine) takeRecords() []record {
