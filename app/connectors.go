@@ -68,7 +68,7 @@ func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error
 	scheduler := connectors.NewScheduler(connectors.SchedulerConfig{}, h.db, runner, clk, log)
 	fulfillment := connectors.NewFulfillmentWorker(runner, 0)
 	svc := connectors.NewService(connectors.ServiceConfig{Registry: registry, DB: h.db, Vault: h.vault, HTTP: pool,
-		Runner: runner, Scheduler: scheduler, Fulfillment: fulfillment, Clock: clk, Log: log})
+		Runner: runner, Scheduler: scheduler, Clock: clk, Log: log})
 	h.web.SetConnectors(svc)
 	h.workers = append(h.workers, svc.Serve, scheduler.Run, fulfillment.Run)
 	log.Info("connectors registered", slog.Any("connectors", registry.Names()))

@@ -11,9 +11,9 @@ import (
 )
 
 // wireDispatcher builds the webhook dispatcher over h's database and vault,
-// with the SSRF guard configured from SENTRY_ALLOW_PRIVATE_TARGETS: the
-// store wakes it after every commit that appends events, the web server
-// gets the webhook admin API, and its Run joins h's workers.
+// with the SSRF guard configured from SENTRY_ALLOW_PRIVATE_TARGETS: it
+// wakes on the store's commits that append events (DB.Changed), the web
+// server gets the webhook admin API, and its Run joins h's workers.
 func wireDispatcher(ctx context.Context, h *hub, reg *prometheus.Registry) error {
 	_ = ctx // construction does no I/O; Run opens what it needs
 	d, err := dispatcher.New(dispatcher.Config{
@@ -36,7 +36,6 @@ func wireDispatcher(ctx context.Context, h *hub, reg *prometheus.Registry) error
 		return fmt.Errorf("webhook dispatcher: %w", err)
 	}
 	h.webhooks = d
-	h.db.SetNotifier(d)
 	h.web.SetWebhooks(d)
 	h.workers = append(h.workers, d.Run)
 	return nil

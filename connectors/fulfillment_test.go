@@ -2,8 +2,8 @@ package connectors_test
 
 import (
 	"context"
-	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,32 +151,68 @@ func TestFulfillmentWaitsForCredentials(t *testing.T) {
 	}
 }
 
+// The running worker pushes a shipment as soon as the ship commits (the
+// poll is an hour away and nothing calls it), and retries a failed push
+// when its retry falls due, again without waiting for the poll.
 func TestFulfillmentWorkerLoop(t *testing.T) {
 	h := newHarness(t, connectors.RunnerConfig{})
-	w := connectors.NewFulfillmentWorker(h.runner, time.Minute)
-	drained := make(chan struct{}, 10)
-	w.OnDrain = func() { drained <- struct{}{} }
+	var failOnce atomic.Bool
+	h.s.mu.Lock()
+	h.s.push = func(ctx context.Context, req connectors.FulfillmentRequest) (connectors.PushResult, error) {
+		if failOnce.CompareAndSwap(true, false) {
+			return connectors.PushResult{}, transient("upstream 503")
+		}
+		return connectors.PushResult{Success: true, UpstreamRef: "ok"}, nil
+	}
+	h.s.mu.Unlock()
+	w := connectors.NewFulfillmentWorker(h.runner, time.Hour)
+	drained := make(chan struct{}, 1) // a pass finished since the last look
+	w.OnDrain = func() {
+		select {
+		case drained <- struct{}{}:
+		default:
+		}
+	}
+	// waitFor checks cond after every pass; between passes it runs nudge.
+	waitFor := func(what string, cond func() bool, nudge func()) {
+		t.Helper()
+		for !cond() {
+			nudge()
+			select {
+			case <-drained:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: no progress", what)
+			}
+		}
+	}
 	ctx, cancel := context.WithCancel(h.ctx)
 	done := make(chan error)
 	go func() { done <- w.Run(ctx) }()
 	<-drained
+
 	so := h.shippedOrder("scripted", "L-1")
-	w.Wake()
-	<-drained
-	if p := h.push(so.ID); p.Status != store.FulfillmentSucceeded {
-		t.Fatalf("woken worker: %+v", p)
-	}
+	waitFor("push after the ship's commit", func() bool { return h.push(so.ID).Status == store.FulfillmentSucceeded }, func() {})
+
+	failOnce.Store(true)
 	so2 := h.shippedOrder("scripted", "L-2")
-	h.clock.Advance(time.Minute) // or the poll
-	<-drained
-	if p := h.push(so2.ID); p.Status != store.FulfillmentSucceeded {
-		t.Fatalf("polled: %+v", p)
+	waitFor("first attempt", func() bool { return h.push(so2.ID).Attempts == 1 }, func() {})
+	if p := h.push(so2.ID); p.Status != store.FulfillmentPending || !p.NextAttemptAt.Equal(h.clock.Now().Add(30*time.Second)) {
+		t.Fatalf("after a transient failure: %+v", p)
+	}
+	// Only time passes, up to the retry's due time: no commit, no poll.
+	waitFor("retry when due", func() bool { return h.push(so2.ID).Status == store.FulfillmentSucceeded },
+		func() {
+			if h.clock.Now().Before(h.push(so2.ID).NextAttemptAt) {
+				h.clock.Set(h.push(so2.ID).NextAttemptAt)
+			} else {
+				h.clock.Advance(time.Second) // the pass that saw it due may still be finishing
+			}
+		})
+	if p := h.push(so2.ID); p.Attempts != 2 {
+		t.Fatalf("retried push: %+v", p)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	if !errors.Is(ctx.Err(), context.Canceled) {
-		t.Fatal("unreachable")
 	}
 }

@@ -100,7 +100,6 @@ type Scheduler struct {
 	runner *Runner
 	clock  clock.Clock
 	log    *slog.Logger
-	wake   chan struct{}
 	group  runGroup
 
 	mu       sync.Mutex
@@ -125,15 +124,7 @@ func NewScheduler(cfg SchedulerConfig, db *store.DB, runner *Runner, c clock.Clo
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Scheduler{cfg: cfg, db: db, runner: runner, clock: c, log: log,
-		wake: make(chan struct{}, 1), inflight: map[store.SyncKey]bool{}}
-}
-
-// Wake makes the scheduler re-read the schedules now (after an edit).
-func (s *Scheduler) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+		inflight: map[store.SyncKey]bool{}}
 }
 
 // NextRun returns the first run of spec after now, jittered.
@@ -154,11 +145,14 @@ func (s *Scheduler) NextRun(spec ScheduleSpec, now time.Time) time.Time {
 }
 
 // Run schedules until ctx ends, then lets runs in progress finish within
-// the grace period. It returns nil.
+// the grace period. It re-reads the schedules when the next is due, after
+// every store commit (an admin edit, a run finishing) and at least every
+// Refresh. It returns nil.
 func (s *Scheduler) Run(ctx context.Context) error {
 	s.group.open(ctx)
 	defer s.group.close(s.clock, s.cfg.Grace)
 	for {
+		changed := s.db.Changed() // before reading: a commit meanwhile wakes the next pass
 		next, err := s.tick(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("scheduler pass failed", slog.Any("error", err))
@@ -171,7 +165,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.wake:
+		case <-changed:
 		case <-timer:
 		}
 	}
@@ -247,52 +241,74 @@ func (s *Scheduler) launch(k store.SyncKey) {
 	}
 }
 
-// FulfillmentWorker pushes queued fulfillments: every PollEvery (and when
-// woken) it runs the fulfillment sync of each connector + warehouse with
-// pushes due, through the runner's state machine.
+// FulfillmentWorker pushes queued fulfillments: it runs the fulfillment
+// sync of each connector + warehouse with pushes due, through the runner's
+// state machine, after every store commit (a shipment queues its push in
+// its own transaction), when the earliest pending push falls due (retries),
+// and at least every `every` (for pushes queued by another process).
 type FulfillmentWorker struct {
 	runner *Runner
 	every  time.Duration
-	wake   chan struct{}
 	// OnDrain, when set, is called after each pass once the worker is
 	// waiting again (tests wait on it instead of sleeping). Set it before
 	// Run.
 	OnDrain func()
 }
 
-// NewFulfillmentWorker returns a worker polling every `every` (5s when 0).
+// NewFulfillmentWorker returns a worker that polls every `every` (1m when
+// 0) besides waking on commits and due retries.
 func NewFulfillmentWorker(runner *Runner, every time.Duration) *FulfillmentWorker {
 	if every <= 0 {
-		every = 5 * time.Second
+		every = time.Minute
 	}
-	return &FulfillmentWorker{runner: runner, every: every, wake: make(chan struct{}, 1)}
+	return &FulfillmentWorker{runner: runner, every: every}
 }
 
-// Wake makes the worker look for due pushes now.
-func (w *FulfillmentWorker) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+// stuckDueWait is how long the worker waits before looking again at a push
+// already due that its pass could not start (its sync is running already,
+// or the run failed to start), rather than spinning.
+const stuckDueWait = time.Second
 
 // Run works the queue until ctx ends. It returns nil.
 func (w *FulfillmentWorker) Run(ctx context.Context) error {
+	r := w.runner
 	for {
+		changed := r.deps.DB.Changed() // before the pass: a commit meanwhile wakes the next
 		if err := w.Drain(ctx); err != nil && ctx.Err() == nil {
-			w.runner.deps.Log.Error("fulfillment pass failed", slog.Any("error", err))
+			r.deps.Log.Error("fulfillment pass failed", slog.Any("error", err))
 		}
-		timer := w.runner.deps.Clock.After(w.every)
+		timer := r.deps.Clock.After(w.wait(ctx))
 		if w.OnDrain != nil {
 			w.OnDrain()
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-w.wake:
+		case <-changed:
 		case <-timer:
 		}
 	}
+}
+
+// wait returns how long to sleep after a pass: until the earliest pending
+// push is due, but at most every.
+func (w *FulfillmentWorker) wait(ctx context.Context) time.Duration {
+	r := w.runner
+	next, ok, err := r.deps.DB.NextFulfillmentDue(ctx)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			r.deps.Log.Warn("fulfillment worker: next due time unknown; polling", slog.Any("error", err))
+		}
+		return w.every
+	case !ok:
+		return w.every
+	}
+	d := next.Sub(r.deps.Clock.Now())
+	if d <= 0 {
+		d = stuckDueWait
+	}
+	return min(d, w.every)
 }
 
 // Drain runs one pass: a fulfillment run per connector + warehouse with due

@@ -24,11 +24,11 @@ type ServiceConfig struct {
 	Vault    ServiceVault
 	HTTP     *HTTPPool
 	Runner   *Runner
-	// Scheduler and Fulfillment are woken after admin edits; optional.
-	Scheduler   *Scheduler
-	Fulfillment *FulfillmentWorker
-	Clock       clock.Clock
-	Log         *slog.Logger
+	// Scheduler jitters the next run of edited schedules; optional. It,
+	// like the fulfillment worker, wakes on the store's commits.
+	Scheduler *Scheduler
+	Clock     clock.Clock
+	Log       *slog.Logger
 	// TestTimeout bounds TestConnection (30s).
 	TestTimeout time.Duration
 	// Grace is how long admin-triggered runs may continue after shutdown (10s).
@@ -434,14 +434,7 @@ func (s *Service) PutSchedules(ctx context.Context, actor, name string, warehous
 	if len(bad) > 0 {
 		return nil, &store.ValidationError{Message: "invalid schedules: " + fieldSummary(bad), Fields: bad}
 	}
-	got, err := s.cfg.DB.ReplaceSchedules(ctx, actor, name, warehouseID, out)
-	if err != nil {
-		return nil, err
-	}
-	if s.cfg.Scheduler != nil {
-		s.cfg.Scheduler.Wake()
-	}
-	return got, nil
+	return s.cfg.DB.ReplaceSchedules(ctx, actor, name, warehouseID, out)
 }
 
 func (s *Service) nextRun(spec ScheduleSpec, now time.Time) time.Time {
@@ -487,12 +480,5 @@ func (s *Service) RetryFulfillment(ctx context.Context, actor, name string, id i
 	if _, err := s.Info(name); err != nil {
 		return store.FulfillmentPush{}, err
 	}
-	p, err := s.cfg.DB.RetryFulfillmentPush(ctx, actor, name, id)
-	if err != nil {
-		return store.FulfillmentPush{}, err
-	}
-	if s.cfg.Fulfillment != nil {
-		s.cfg.Fulfillment.Wake()
-	}
-	return p, nil
+	return s.cfg.DB.RetryFulfillmentPush(ctx, actor, name, id)
 }

@@ -108,6 +108,7 @@ type workResult struct {
 // for the engine. Everything but the workers runs on its one goroutine.
 type actor struct {
 	d     *Dispatcher
+	comp  completer // where results go; the actor knows nothing of the engine
 	subID int64
 	cfg   actorConfig
 	lim   *rate.Limiter
@@ -139,9 +140,9 @@ type actor struct {
 	wg      sync.WaitGroup
 }
 
-func newActor(d *Dispatcher, subID int64, cfg actorConfig) *actor {
+func newActor(d *Dispatcher, comp completer, subID int64, cfg actorConfig) *actor {
 	a := &actor{
-		d: d, subID: subID,
+		d: d, comp: comp, subID: subID,
 		lanes:   map[string]*lane{},
 		inbox:   newMailbox[actorMsg](),
 		results: make(chan workResult, store.MaxMaxInFlight),
@@ -189,7 +190,7 @@ func (a *actor) run(fetchCtx, workCtx context.Context) {
 		if added && a.stuck() {
 			// New deliveries only queued behind failing heads: say so,
 			// since no outcome may come for a while (see engine.checkPending).
-			a.d.eng.record(record{sub: a.subID, outcome: true, state: true, stuck: true, seq: a.adds})
+			a.comp.record(record{sub: a.subID, outcome: true, state: true, stuck: true, seq: a.adds})
 			if a.d.hooks.afterStuck != nil {
 				a.d.hooks.afterStuck(a.subID)
 			}
@@ -211,7 +212,7 @@ func (a *actor) run(fetchCtx, workCtx context.Context) {
 		}
 		var drained <-chan struct{}
 		if active && a.blocked {
-			drained = a.d.eng.drained.wait()
+			drained = a.comp.committed()
 		}
 		select {
 		case <-fetchDone:
@@ -368,7 +369,7 @@ func (a *actor) promote(now time.Time) {
 			a.popHead(l)
 			l.state = laneIdle
 			a.schedule(l, now)
-			a.d.eng.record(record{sub: a.subID, terminal: true, dead: true, outcome: true, stuck: a.stuck(), seq: a.adds,
+			a.comp.record(record{sub: a.subID, terminal: true, dead: true, outcome: true, stuck: a.stuck(), seq: a.adds,
 				upd: store.DeliveryUpdate{ID: head.id, Status: store.DeliveryDead, Attempts: head.attempts, CompletedAt: now}})
 			a.d.metrics.deadLetters.Inc()
 			a.d.log.Warn("webhook delivery dead-lettered", slog.Int64("subscription_id", a.subID),
@@ -391,7 +392,7 @@ func (a *actor) dispatch(workCtx context.Context, now time.Time) {
 	}
 	limit := a.limit()
 	for a.inflight < limit && a.readyLen() > 0 {
-		if a.d.eng.backlogged() {
+		if a.comp.backlogged() {
 			a.blocked = true
 			return
 		}
@@ -413,7 +414,7 @@ func (a *actor) dispatch(workCtx context.Context, now time.Time) {
 		}
 		// Shown as in_flight once committed; a no-op if the outcome
 		// arrives in the same batch.
-		a.d.eng.record(record{sub: a.subID, mark: true, upd: store.DeliveryUpdate{
+		a.comp.record(record{sub: a.subID, mark: true, upd: store.DeliveryUpdate{
 			ID: head.id, Status: store.DeliveryInFlight, Attempts: head.attempts}})
 		a.jobs <- &job{d: head, cfg: a.cfg.send}
 	}
@@ -494,7 +495,7 @@ func (a *actor) handle(r workResult) {
 	}
 	a.schedule(l, now)
 	rec.stuck, rec.seq = a.stuck(), a.adds
-	a.d.eng.record(rec)
+	a.comp.record(rec)
 	if a.d.hooks.afterResult != nil {
 		a.d.hooks.afterResult(a.subID, dl.id, rec.upd)
 	}

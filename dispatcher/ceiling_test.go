@@ -311,7 +311,7 @@ func TestCeilingRestartRetriesFirst(t *testing.T) {
 		t.Fatal("the actor did not report its failing head after the restart")
 	}
 	for range 2 {
-		if _, err := e2.d.eng.do(context.Background(), func(context.Context) (any, error) { return nil, nil }); err != nil {
+		if _, err := do(context.Background(), e2.d.eng, func(context.Context) (struct{}, error) { return struct{}{}, nil }); err != nil {
 			t.Fatal(err)
 		}
 	}

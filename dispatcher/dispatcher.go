@@ -48,7 +48,7 @@ type Config struct {
 	Jitter Jitter
 	// SweepInterval is how often the log's head is checked for events
 	// appended by another process (default 2s). In-process appends wake
-	// the dispatcher at once through Notify.
+	// the dispatcher at once through store.DB.Changed.
 	SweepInterval time.Duration
 	// ReaperInterval is how often expired generation-2 secrets are deleted
 	// (default 1h; also once at start).
@@ -83,8 +83,8 @@ type testHooks struct {
 }
 
 // Dispatcher delivers events to webhook subscriptions and serves the
-// webhook admin operations. Build it with New, register it as the store's
-// Notifier, and Run it.
+// webhook admin operations. Build it with New and Run it; it wakes on the
+// store's commits (store.DB.Changed).
 type Dispatcher struct {
 	cfg       Config
 	db        *store.DB
@@ -161,10 +161,6 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.metrics = m
 	return d, nil
 }
-
-// Notify wakes the dispatcher after events were committed. It never blocks;
-// a burst of calls coalesces into one wake-up (store.Notifier).
-func (d *Dispatcher) Notify() { d.eng.notify() }
 
 // Statements returns how many SQL statements the dispatcher's engine has
 // executed since Run began.

@@ -39,7 +39,7 @@
 // subscription instead of retrying a consumer that takes nothing.
 //
 // Nothing polls on the hot path. The store wakes the engine after each
-// commit that appended events (store.Notifier); a slow sweep that compares
+// commit that appended events (store.DB.Changed); a slow sweep that compares
 // the log's head with what was seen covers events appended by another
 // process. State survives restarts because the rows are the truth: at
 // start-up in_flight rows go back to pending, and every open delivery is

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,35 +18,13 @@ import (
 // down (or failed to start).
 var ErrStopped = fmt.Errorf("webhook dispatcher is not running: %w", store.ErrUnavailable)
 
-// record is one change to a delivery, sent by an actor to the engine.
-type record struct {
-	sub      int64
-	upd      store.DeliveryUpdate
-	mark     bool // in-flight mark, superseded by a later outcome
-	terminal bool // succeeded or dead: leaves the open count
-	dead     bool
-	// outcome marks an attempt's result, a dead-letter transition or
-	// (state) a report without a delivery change: stuck is then the
-	// actor's stuck() right after it, when it had applied seq batches of
-	// new deliveries (see subState.handed).
-	outcome   bool
-	state     bool
-	stuck     bool
-	seq       int64
-	successAt time.Time
-	failureAt time.Time
-	kind      store.ErrorKind
-	status    int
-}
-
+// request is an admin operation queued for the engine goroutine (see do).
 type request struct {
-	run   func(ctx context.Context) (any, error)
-	reply chan reqResult
-}
-
-type reqResult struct {
-	v   any
-	err error
+	// ctx is the caller's: once it is done nobody waits for the result,
+	// and the engine skips the request.
+	ctx  context.Context
+	run  func(ctx context.Context) // runs the operation and replies
+	fail func(err error)           // replies err instead
 }
 
 // subState is the engine's view of one subscription. The engine goroutine
@@ -91,15 +68,15 @@ type engine struct {
 
 	subs map[int64]*subState
 
+	comp *batchCompleter // the actors' outcomes, for the next commit
+
 	mu       sync.Mutex
-	records  []record
 	requests []*request
 	closed   bool
-	signal   chan struct{} // one slot: something was queued
-	full     chan struct{} // one slot: a batch is ready, stop lingering
-	wake     atomic.Bool   // events were appended
-	backlog  atomic.Int64  // records queued, not yet committed
-	drained  *broadcast    // fired after each commit
+	signal   chan struct{}   // one slot: something was queued
+	wake     atomic.Bool     // events were appended
+	changed  <-chan struct{} // from store.DB.Changed; the engine goroutine's
+	noted    int64           // store.DB.CommittedEventID at the last wake-up
 
 	retry      []record // records of a failed commit, retried first
 	retryC     <-chan time.Time
@@ -114,13 +91,13 @@ type engine struct {
 }
 
 func newEngine(d *Dispatcher) *engine {
-	return &engine{
-		d:       d,
-		subs:    map[int64]*subState{},
-		signal:  make(chan struct{}, 1),
-		full:    make(chan struct{}, 1),
-		drained: newBroadcast(),
+	e := &engine{
+		d:      d,
+		subs:   map[int64]*subState{},
+		signal: make(chan struct{}, 1),
 	}
+	e.comp = newBatchCompleter(d.cfg.CommitBatch, d.cfg.MaxBacklog, e.poke)
+	return e
 }
 
 func (e *engine) poke() {
@@ -130,53 +107,40 @@ func (e *engine) poke() {
 	}
 }
 
-// record queues a delivery change for the next group commit.
-func (e *engine) record(r record) {
-	e.mu.Lock()
-	e.records = append(e.records, r)
-	n := len(e.records)
-	e.mu.Unlock()
-	e.backlog.Add(1)
-	e.poke()
-	if n >= e.d.cfg.CommitBatch {
-		select {
-		case e.full <- struct{}{}:
-		default:
-		}
+// do runs fn on e's goroutine, between batches, and returns its result.
+// It returns ErrStopped when the engine is not running, and ctx's error when
+// ctx ends first; a request whose ctx has ended by the time the engine gets
+// to it is skipped, so nothing is done (no subscription created, say) whose
+// result nobody receives.
+func do[T any](ctx context.Context, e *engine, fn func(ctx context.Context) (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
 	}
-}
-
-// backlogged reports whether actors should wait for the engine to commit
-// before starting more sends, so outcomes cannot pile up without bound
-// when the disk is slower than the consumers.
-func (e *engine) backlogged() bool { return e.backlog.Load() > int64(e.d.cfg.MaxBacklog) }
-
-// do runs fn on the engine goroutine, between batches, and returns its
-// result. It returns ErrStopped when the engine is not running.
-func (e *engine) do(ctx context.Context, fn func(ctx context.Context) (any, error)) (any, error) {
-	r := &request{run: fn, reply: make(chan reqResult, 1)}
+	reply := make(chan result, 1) // exactly one of run and fail replies
+	r := &request{
+		ctx: ctx,
+		run: func(ectx context.Context) {
+			v, err := fn(ectx)
+			reply <- result{v, err}
+		},
+		fail: func(err error) { reply <- result{err: err} },
+	}
+	var zero T
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return nil, ErrStopped
+		return zero, ErrStopped
 	}
 	e.requests = append(e.requests, r)
 	e.mu.Unlock()
 	e.poke()
 	select {
-	case res := <-r.reply:
+	case res := <-reply:
 		return res.v, res.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return zero, ctx.Err()
 	}
-}
-
-func (e *engine) take() ([]record, []*request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	recs, reqs := e.records, e.requests
-	e.records, e.requests = nil, nil
-	return recs, reqs
 }
 
 // run starts the engine: it recovers the lanes from the database, then
@@ -185,6 +149,7 @@ func (e *engine) run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	e.fetchCtx, e.workCtx = ctx, workCtx
+	e.changed = e.d.db.Changed() // before start reads the log: no commit is missed
 	err := e.start(ctx)
 	if err == nil {
 		e.loop(ctx)
@@ -282,7 +247,7 @@ func (e *engine) actorConfig(s *subState) actorConfig {
 }
 
 func (e *engine) startActor(s *subState, initial []*delivery) {
-	a := newActor(e.d, s.sub.ID, e.actorConfig(s))
+	a := newActor(e.d, e.comp, s.sub.ID, e.actorConfig(s))
 	s.actor, s.handed, s.stuck, s.armed = a, 0, false, false
 	e.hand(s, initial)
 	fctx, fcancel := context.WithCancel(e.fetchCtx)
@@ -324,6 +289,10 @@ func (e *engine) loop(ctx context.Context) {
 			return
 		case <-e.signal:
 			e.linger(ctx)
+		case <-e.changed:
+			if e.onChanged() {
+				e.linger(ctx)
+			}
 		case <-sweep:
 			sweep = clk.After(e.d.cfg.SweepInterval)
 			e.sweep(ctx)
@@ -372,8 +341,9 @@ func (e *engine) linger(ctx context.Context) {
 	start := time.Now()
 	for {
 		e.mu.Lock()
-		skip := len(e.requests) > 0 || len(e.records) >= e.d.cfg.CommitBatch
+		skip := len(e.requests) > 0
 		e.mu.Unlock()
+		skip = skip || e.comp.isFull()
 		if skip {
 			return
 		}
@@ -389,7 +359,7 @@ func (e *engine) linger(ctx context.Context) {
 		select {
 		case <-t.C:
 			return
-		case <-e.full:
+		case <-e.comp.full:
 			t.Stop()
 			return
 		case <-ctx.Done():
@@ -399,20 +369,31 @@ func (e *engine) linger(ctx context.Context) {
 			// Re-check: a request, a full batch, or appended events
 			// shorten the wait.
 			t.Stop()
+		case <-e.changed:
+			e.onChanged()
+			t.Stop()
 		}
 	}
 }
 
-// Notify marks that events were appended and wakes the engine. It never
-// blocks (store.Notifier).
-func (e *engine) notify() {
+// onChanged handles a store commit: it takes the next channel, then (so
+// that no commit is missed) marks a fan-out when events were committed
+// since it last looked, and reports whether it did. Commits without events
+// (admin writes, other listeners' bookkeeping) cost no transaction.
+func (e *engine) onChanged() bool {
+	e.changed = e.d.db.Changed()
+	head := e.d.db.CommittedEventID()
+	if head <= e.noted {
+		return false
+	}
+	e.noted = head
 	e.wake.Store(true)
-	e.poke()
+	return true
 }
 
 // sweep catches events appended by another process (a CLI, a test, a
-// second hub on the same file), which do not call Notify: a constant-time
-// look at the log's head.
+// second hub on the same file), which do not fire this process's
+// store.DB.Changed: a constant-time look at the log's head.
 func (e *engine) sweep(ctx context.Context) {
 	e.st.CountStatements(1)
 	head, err := e.d.db.LatestEventID(ctx)
@@ -440,21 +421,26 @@ func (e *engine) reap(ctx context.Context) {
 	}
 }
 
+// runRequests runs admin requests in order, skipping those whose caller
+// has gone.
 func (e *engine) runRequests(ctx context.Context, reqs []*request) {
 	for _, r := range reqs {
-		v, err := e.safeRun(ctx, r)
-		r.reply <- reqResult{v: v, err: err}
+		if err := r.ctx.Err(); err != nil {
+			r.fail(err)
+			continue
+		}
+		e.safeRun(ctx, r)
 	}
 }
 
-func (e *engine) safeRun(ctx context.Context, r *request) (v any, err error) {
+func (e *engine) safeRun(ctx context.Context, r *request) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("webhook admin operation panicked: %v", p)
 			e.d.log.Error("webhook admin operation panicked", slog.Any("panic", p))
+			r.fail(fmt.Errorf("webhook admin operation panicked: %v", p))
 		}
 	}()
-	return r.run(ctx)
+	r.run(ctx)
 }
 
 func (e *engine) purgePending() bool {
@@ -497,8 +483,8 @@ const purgeChunk = 5000
 // iterate runs admin requests, then one group commit: outcomes, fan-out,
 // ceiling checks and subscription progress in a single transaction.
 func (e *engine) iterate(ctx context.Context) {
-	recs, reqs := e.take()
-	e.runRequests(ctx, reqs)
+	e.runRequests(ctx, e.takeRequests())
+	recs := e.comp.take()
 	if len(e.retry) > 0 {
 		recs = append(e.retry, recs...)
 		e.retry = nil
@@ -556,7 +542,6 @@ func (e *engine) iterate(ctx context.Context) {
 		e.retryC = e.d.clock.After(time.Second)
 		return
 	}
-	e.backlog.Add(-int64(len(recs)))
 	e.moreFanout = more
 	e.d.metrics.batch.Observe(float64(len(recs)))
 	if purged {
@@ -564,7 +549,7 @@ func (e *engine) iterate(ctx context.Context) {
 		e.d.metrics.backlog.DeleteLabelValues(strconv.FormatInt(purge.sub.ID, 10))
 	}
 	e.commitEffects(eff)
-	e.drained.fire()
+	e.comp.done(len(recs))
 	if e.d.hooks.afterCommit != nil {
 		e.d.hooks.afterCommit()
 	}
@@ -635,132 +620,6 @@ func (e *engine) applyRecords(t *store.EngineTx, recs []record, eff effects) err
 		}
 	}
 	return nil
-}
-
-// fanout creates deliveries for the events after each active
-// subscription's cursor. Subscriptions at the same cursor (normally all of
-// them) share one read of the log, and each subscription's matches go in
-// with one INSERT. It reports whether more events wait beyond this batch.
-func (e *engine) fanout(t *store.EngineTx, eff effects, now time.Time) (bool, error) {
-	groups := map[int64][]*subState{}
-	for _, s := range e.subs {
-		if s.deleting || s.actor == nil || s.sub.Status != store.SubscriptionActive {
-			continue
-		}
-		if s.open+eff.of(s.sub.ID).openDelta >= s.sub.PendingCeiling {
-			// At the ceiling: the rest of the backlog waits beyond the
-			// cursor until deliveries finish (see refill).
-			s.capped = true
-			continue
-		}
-		s.capped = false
-		groups[s.sub.Cursor] = append(groups[s.sub.Cursor], s)
-	}
-	if len(groups) == 0 {
-		return false, nil
-	}
-	cursors := make([]int64, 0, len(groups))
-	for c := range groups {
-		cursors = append(cursors, c)
-	}
-	slices.Sort(cursors)
-	refs := map[int64]*eventRef{}
-	floor := e.d.cfg.VisibilityFloor
-	more := false
-	for _, c := range cursors {
-		evs, err := t.EventsAfter(c, e.d.cfg.FanoutBatch)
-		if err != nil {
-			return false, err
-		}
-		if len(evs) == e.d.cfg.FanoutBatch {
-			more = true
-		}
-		if floor > 0 {
-			// The floor is a setting for parity with the seed's Postgres
-			// deployment; see DESIGN.md: with one writer, ids commit in
-			// order and there are no holes for it to cover.
-			cutoff := now.Add(-floor)
-			for i := range evs {
-				if evs[i].VisibleAt.After(cutoff) {
-					e.armFloor(evs[i].VisibleAt.Add(floor), now)
-					evs = evs[:i]
-					more = false
-					break
-				}
-			}
-		}
-		if len(evs) > 0 && evs[len(evs)-1].ID > e.sweptHead {
-			e.sweptHead = evs[len(evs)-1].ID
-		}
-		for _, s := range groups[c] {
-			se := eff.of(s.sub.ID)
-			headroom := s.sub.PendingCeiling - (s.open + se.openDelta)
-			cursor := c
-			var ids []int64
-			var chosen []*eventRef
-			for i := range evs {
-				ev := &evs[i]
-				if !s.matcher.Match(ev) {
-					cursor = ev.ID
-					continue
-				}
-				if int64(len(ids)) >= headroom {
-					s.capped = true
-					break
-				}
-				ref := refs[ev.ID]
-				if ref == nil {
-					if ref, err = newEventRef(ev); err != nil {
-						return false, fmt.Errorf("envelope of event %d: %w", ev.ID, err)
-					}
-					refs[ev.ID] = ref
-				}
-				ids = append(ids, ev.ID)
-				chosen = append(chosen, ref)
-				cursor = ev.ID
-			}
-			if len(ids) > 0 {
-				dids, err := t.InsertDeliveries(s.sub.ID, ids, nil, now)
-				if err != nil {
-					return false, err
-				}
-				for i, id := range dids {
-					se.add = append(se.add, &delivery{id: id, ev: chosen[i]})
-				}
-				se.openDelta += int64(len(ids))
-			}
-			if cursor > c {
-				se.cursor = cursor
-			}
-			if len(ids) > 0 {
-				// Not known to be stuck until the actor, having queued
-				// these (fresh lanes, perhaps), says so.
-				se.stuck, se.stuckSet = false, true
-			}
-		}
-	}
-	return more, nil
-}
-
-func (e *engine) armFloor(at, now time.Time) {
-	if e.floorC != nil && !e.floorAt.After(at) {
-		return
-	}
-	e.floorAt, e.floorC = at, e.d.clock.After(at.Sub(now))
-}
-
-// refill reports whether deliveries finished for a subscription whose
-// fan-out stopped at its pending ceiling: the freed slots take the next
-// events of its backlog.
-func (e *engine) refill(recs []record) bool {
-	for _, r := range recs {
-		if r.terminal {
-			if s := e.subs[r.sub]; s != nil && s.capped {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // checkPending pauses subscriptions that are stuck at their pending
@@ -893,113 +752,4 @@ func (e *engine) updateGauges() {
 		e.d.metrics.backlog.WithLabelValues(strconv.FormatInt(id, 10)).Set(float64(s.open))
 	}
 	e.d.metrics.paused.Set(float64(paused))
-}
-
-// shutdown stops the engine: actors have stopped claiming work (ctx is
-// done); attempts in flight get ShutdownGrace to finish and are then cut
-// (and released, not counted). Every outcome is committed, rows left
-// in_flight go back to pending, and queued admin requests fail with
-// ErrStopped.
-func (e *engine) shutdown(ctx context.Context, cancelWork context.CancelFunc) {
-	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.d.cfg.ShutdownGrace+30*time.Second)
-	defer cancel()
-	for _, s := range e.subs {
-		if s.stopFetch != nil {
-			// ctx's end already stops them; this also covers a failed
-			// start, where ctx may still be live.
-			s.stopFetch()
-		}
-	}
-	allDone := make(chan struct{})
-	go func() {
-		e.actors.Wait()
-		close(allDone)
-	}()
-	grace := time.NewTimer(e.d.cfg.ShutdownGrace)
-	defer grace.Stop()
-wait:
-	for {
-		select {
-		case <-allDone:
-			break wait
-		case <-grace.C:
-			cancelWork()
-		case <-e.signal:
-			e.commitRecords(bg)
-		}
-	}
-	e.mu.Lock()
-	e.closed = true
-	reqs := e.requests
-	e.requests = nil
-	e.mu.Unlock()
-	for _, r := range reqs {
-		r.reply <- reqResult{err: ErrStopped}
-	}
-	e.commitRecords(bg)
-	if e.st == nil {
-		return
-	}
-	var released int64
-	err := e.st.Update(bg, func(t *store.EngineTx) error {
-		for id, s := range e.subs {
-			if s.deleting {
-				continue
-			}
-			n, err := t.ReleaseInFlight(id)
-			if err != nil {
-				return err
-			}
-			released += n
-		}
-		return nil
-	})
-	if err != nil {
-		e.d.log.Error("webhook dispatcher: releasing in-flight deliveries failed (they are released at the next start)", slog.Any("error", err))
-	}
-	e.d.log.Info("webhook dispatcher stopped", slog.Int64("released_in_flight", released))
-}
-
-// commitRecords commits queued outcomes only (no fan-out), for shutdown.
-func (e *engine) commitRecords(ctx context.Context) {
-	if e.st == nil {
-		return
-	}
-	recs := append(e.retry, e.takeRecords()...)
-	e.retry = nil
-	if len(recs) == 0 {
-		return
-	}
-	eff := effects{}
-	err := e.st.Update(ctx, func(t *store.EngineTx) error {
-		if err := e.applyRecords(t, recs, eff); err != nil {
-			return err
-		}
-		return t.UpdateProgress(e.progress(eff))
-	})
-	if err != nil {
-		e.d.log.Error("webhook dispatcher: recording outcomes at shutdown failed (those deliveries will be sent again)",
-			slog.Int("records", len(recs)), slog.Any("error", err))
-		return
-	}
-	e.backlog.Add(-int64(len(recs)))
-	for id, se := range eff {
-		if s := e.subs[id]; s != nil {
-			s.open += se.openDelta
-			s.dead += se.deadDelta
-			if se.stuckSet {
-				s.stuck = se.stuck
-			}
-			s.armed = s.armed || se.armed
-		}
-	}
-	e.drained.fire()
-}
-
-func (e *engine) takeRecords() []record {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	recs := e.records
-	e.records = nil
-	return recs
 }

@@ -753,3 +753,65 @@ func TestUnreadableSecretWaitsForRotation(t *testing.T) {
 		t.Fatal("secret in the log")
 	}
 }
+
+// A request whose caller has gone by the time the engine gets to it is
+// skipped: no subscription is created whose one-time secret nobody
+// receives, and nothing is audited.
+func TestAbandonedRequestIsSkipped(t *testing.T) {
+	e := newEnv(t)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel() // the client hung up while the engine was busy (here: not started)
+	_, _, err := e.d.CreateSubscription(gone, "admin", store.SubscriptionCreate{Name: "gone", URL: "http://127.0.0.1:9/h"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("create with a cancelled context: %v", err)
+	}
+	e.d.eng.mu.Lock()
+	queued := len(e.d.eng.requests)
+	e.d.eng.mu.Unlock()
+	if queued != 1 {
+		t.Fatalf("%d requests queued, want the abandoned one", queued)
+	}
+	e.start()
+	// Requests run in order: once the next one is done, the engine has
+	// been past the abandoned one.
+	kept, _ := e.create(store.SubscriptionCreate{Name: "kept", URL: "http://127.0.0.1:9/h"})
+	subs, err := e.d.Subscriptions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs) != 1 || subs[0].ID != kept.ID {
+		t.Fatalf("subscriptions %+v, want only %q", subs, kept.Name)
+	}
+	n := 0
+	for _, a := range auditActions(t, e.db) {
+		if a.Action == "webhook.create" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d webhook.create audits, want 1", n)
+	}
+}
+
+// The generic do returns fn's typed result, and a panic in fn as an error
+// without stopping the engine.
+func TestDoTypedAndPanicSafe(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	ctx := context.Background()
+	n, err := do(ctx, e.d.eng, func(context.Context) (int, error) { return len(e.d.eng.subs), nil })
+	if err != nil || n != 0 {
+		t.Fatalf("do = %d, %v", n, err)
+	}
+	if _, err := do(ctx, e.d.eng, func(context.Context) (string, error) { panic("boom") }); err == nil ||
+		!strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("panic: %v", err)
+	}
+	if s, err := do(ctx, e.d.eng, func(context.Context) (string, error) { return "alive", nil }); err != nil || s != "alive" {
+		t.Fatalf("after a panic: %q, %v", s, err)
+	}
+	e.stop()
+	if _, err := do(ctx, e.d.eng, func(context.Context) (int, error) { return 1, nil }); !errors.Is(err, ErrStopped) {
+		t.Fatalf("after stop: %v", err)
+	}
+}

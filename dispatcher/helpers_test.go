@@ -126,7 +126,6 @@ func newEnvAt(t *testing.T, path string, key *fernet.Key, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.SetNotifier(e.d)
 	e.cfg = e.d.cfg
 	return e
 }

@@ -306,11 +306,10 @@ func TestOrderingPatchWhileInFlight(t *testing.T) {
 		store.SubscriptionPatch{Ordering: ptr(store.OrderingGlobal)}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := e.d.eng.do(context.Background(), func(context.Context) (any, error) { return e.d.eng.subs[sub.ID].actor, nil })
+	a, err := do(context.Background(), e.d.eng, func(context.Context) (*actor, error) { return e.d.eng.subs[sub.ID].actor, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := v.(*actor)
 	// Once the actor has taken the new configuration from its inbox it
 	// applies it before handling any result.
 	eventually(t, "the actor took the new ordering", func() bool {

@@ -82,7 +82,7 @@ func (d *Dispatcher) CreateSubscription(ctx context.Context, actor string, in st
 		return store.Subscription{}, vault.Secret{}, err
 	}
 	secret := NewSecret()
-	v, err := d.eng.do(ctx, func(ctx context.Context) (any, error) {
+	v, err := do(ctx, d.eng, func(ctx context.Context) (store.Subscription, error) {
 		var created store.Subscription
 		err := d.db.WithTx(ctx, func(tx *sql.Tx) error {
 			var err error
@@ -97,7 +97,7 @@ func (d *Dispatcher) CreateSubscription(ctx context.Context, actor string, in st
 			return d.db.AppendAudit(ctx, tx, store.Audit{Actor: actor, Action: "webhook.create", Target: auditTarget(created.ID), Diff: diff})
 		})
 		if err != nil {
-			return nil, err
+			return store.Subscription{}, err
 		}
 		st := &subState{sub: created, matcher: created.Filter.Matcher(), secret: secret}
 		d.eng.subs[created.ID] = st
@@ -108,7 +108,7 @@ func (d *Dispatcher) CreateSubscription(ctx context.Context, actor string, in st
 	if err != nil {
 		return store.Subscription{}, vault.Secret{}, fmt.Errorf("create webhook subscription: %w", err)
 	}
-	return v.(store.Subscription), secret, nil
+	return v, secret, nil
 }
 
 // Subscriptions lists the subscriptions (never a secret).
@@ -159,15 +159,15 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, actor string, id in
 		s    store.Subscription
 		hint string
 	}
-	v, err := d.eng.do(ctx, func(ctx context.Context) (any, error) {
+	v, err := do(ctx, d.eng, func(ctx context.Context) (result, error) {
 		st := d.eng.subs[id]
 		if st == nil || st.deleting {
-			return nil, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
+			return result{}, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
 		}
 		cur := st.sub
 		next, err := p.Apply(cur, d.cfg.AllowHTTP)
 		if err != nil {
-			return nil, err
+			return result{}, err
 		}
 		var hint string
 		if cur.Status == store.SubscriptionPaused && next.Status == store.SubscriptionPaused &&
@@ -196,7 +196,7 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, actor string, id in
 			return d.db.AppendAudit(ctx, tx, store.Audit{Actor: actor, Action: action, Target: auditTarget(id), Diff: diff})
 		})
 		if err != nil {
-			return nil, err
+			return result{}, err
 		}
 		if cur.Status != store.SubscriptionActive && saved.Status == store.SubscriptionActive {
 			// A resume gives the failing heads another try: the
@@ -216,18 +216,17 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, actor string, id in
 	if err != nil {
 		return store.Subscription{}, "", fmt.Errorf("update webhook subscription %d: %w", id, err)
 	}
-	r := v.(result)
-	return r.s, r.hint, nil
+	return v.s, v.hint, nil
 }
 
 // DeleteSubscription deletes a subscription and its secrets at once, and
 // its deliveries in the background; attempts in flight are cut. Audited as
 // webhook.delete. Errors: store.ErrNotFound, ErrStopped.
 func (d *Dispatcher) DeleteSubscription(ctx context.Context, actor string, id int64) error {
-	_, err := d.eng.do(ctx, func(ctx context.Context) (any, error) {
+	_, err := do(ctx, d.eng, func(ctx context.Context) (struct{}, error) {
 		st := d.eng.subs[id]
 		if st == nil || st.deleting {
-			return nil, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
+			return struct{}{}, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
 		}
 		err := d.db.WithTx(ctx, func(tx *sql.Tx) error {
 			if err := d.db.MarkSubscriptionDeleting(ctx, tx, id); err != nil {
@@ -237,7 +236,7 @@ func (d *Dispatcher) DeleteSubscription(ctx context.Context, actor string, id in
 				Diff: store.SubscriptionAuditView(st.sub)})
 		})
 		if err != nil {
-			return nil, err
+			return struct{}{}, err
 		}
 		st.deleting = true
 		if st.stopFetch != nil {
@@ -246,7 +245,7 @@ func (d *Dispatcher) DeleteSubscription(ctx context.Context, actor string, id in
 		}
 		d.eng.metrics().backlog.DeleteLabelValues(strconv.FormatInt(id, 10))
 		d.eng.updateGauges()
-		return nil, nil
+		return struct{}{}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete webhook subscription %d: %w", id, err)
@@ -261,10 +260,10 @@ func (d *Dispatcher) DeleteSubscription(ctx context.Context, actor string, id in
 // secrets). Errors: store.ErrNotFound, ErrStopped.
 func (d *Dispatcher) RotateSecret(ctx context.Context, actor string, id int64) (vault.Secret, time.Time, error) {
 	secret := NewSecret()
-	v, err := d.eng.do(ctx, func(ctx context.Context) (any, error) {
+	v, err := do(ctx, d.eng, func(ctx context.Context) (time.Time, error) {
 		st := d.eng.subs[id]
 		if st == nil || st.deleting {
-			return nil, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
+			return time.Time{}, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
 		}
 		expires := d.clock.Now().Add(RotationWindow).UTC().Truncate(time.Millisecond)
 		err := d.db.WithTx(ctx, func(tx *sql.Tx) error {
@@ -279,7 +278,7 @@ func (d *Dispatcher) RotateSecret(ctx context.Context, actor string, id int64) (
 					"expires_at": expires.Format(store.TimeFormat)}}})
 		})
 		if err != nil {
-			return nil, err
+			return time.Time{}, err
 		}
 		st.secret = secret
 		if st.actor == nil {
@@ -294,7 +293,7 @@ func (d *Dispatcher) RotateSecret(ctx context.Context, actor string, id int64) (
 	if err != nil {
 		return vault.Secret{}, time.Time{}, fmt.Errorf("rotate secret of webhook subscription %d: %w", id, err)
 	}
-	return secret, v.(time.Time), nil
+	return secret, v, nil
 }
 
 // PreviousSecretExpiry returns when a subscription's generation-2 secret
@@ -337,7 +336,7 @@ func errCeiling(s store.Subscription, open int64, n int) error {
 // when the delivery is still open or the pending ceiling is reached;
 // ErrStopped.
 func (d *Dispatcher) Replay(ctx context.Context, actor string, id, deliveryID int64) (store.Delivery, error) {
-	v, err := d.eng.do(ctx, func(ctx context.Context) (any, error) {
+	v, err := do(ctx, d.eng, func(ctx context.Context) ([]int64, error) {
 		st := d.eng.subs[id]
 		if st == nil || st.deleting {
 			return nil, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
@@ -350,7 +349,7 @@ func (d *Dispatcher) Replay(ctx context.Context, actor string, id, deliveryID in
 	if err != nil {
 		return store.Delivery{}, fmt.Errorf("replay delivery %d: %w", deliveryID, err)
 	}
-	return d.db.Delivery(ctx, id, v.([]int64)[0])
+	return d.db.Delivery(ctx, id, v[0])
 }
 
 // ReplayBatch queues again every event matching q (see store.ReplayQuery)
@@ -363,10 +362,10 @@ func (d *Dispatcher) ReplayBatch(ctx context.Context, actor string, id int64, q 
 	if err != nil {
 		return 0, err
 	}
-	v, err := d.eng.do(ctx, func(ctx context.Context) (any, error) {
+	v, err := do(ctx, d.eng, func(ctx context.Context) (int, error) {
 		st := d.eng.subs[id]
 		if st == nil || st.deleting {
-			return nil, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
+			return 0, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
 		}
 		ids, err := d.eng.replay(ctx, st, actor, &q, nil)
 		return len(ids), err
@@ -374,7 +373,7 @@ func (d *Dispatcher) ReplayBatch(ctx context.Context, actor string, id int64, q 
 	if err != nil {
 		return 0, fmt.Errorf("replay batch for subscription %d: %w", id, err)
 	}
-	return v.(int), nil
+	return v, nil
 }
 
 // replay runs on the engine goroutine: one transaction selects the sources

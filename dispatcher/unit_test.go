@@ -217,7 +217,7 @@ func TestErrorCatalog(t *testing.T) {
 	}
 }
 
-func TestMailboxAndBroadcast(t *testing.T) {
+func TestMailbox(t *testing.T) {
 	m := newMailbox[int]()
 	for i := range 3 {
 		m.put(i)
@@ -226,12 +226,44 @@ func TestMailboxAndBroadcast(t *testing.T) {
 	if got := m.take(); len(got) != 3 || got[0] != 0 || got[2] != 2 {
 		t.Fatalf("take = %v", got)
 	}
-	b := newBroadcast()
-	w := b.wait()
-	b.fire()
+}
+
+// The batch completer queues records in order, pokes the engine on each,
+// signals a full batch, holds actors back past the backlog limit, and
+// wakes them when a commit takes the backlog down.
+func TestBatchCompleter(t *testing.T) {
+	pokes := 0
+	c := newBatchCompleter(3, 4, func() { pokes++ })
+	var _ completer = c
+	for i := range 5 {
+		c.record(record{sub: 1, upd: store.DeliveryUpdate{ID: int64(i)}})
+		if got, want := c.isFull(), i >= 2; got != want {
+			t.Fatalf("after %d records: full %v", i+1, got)
+		}
+	}
 	select {
-	case <-w:
+	case <-c.full:
 	default:
-		t.Fatal("broadcast did not fire")
+		t.Fatal("a full batch was not signalled")
+	}
+	if pokes != 5 || !c.backlogged() {
+		t.Fatalf("pokes %d, backlogged %v", pokes, c.backlogged())
+	}
+	waiting := c.committed()
+	recs := c.take()
+	if len(recs) != 5 || recs[0].upd.ID != 0 || recs[4].upd.ID != 4 || len(c.take()) != 0 {
+		t.Fatalf("take = %+v", recs)
+	}
+	if !c.backlogged() {
+		t.Fatal("taken but uncommitted records still count")
+	}
+	c.done(len(recs))
+	select {
+	case <-waiting:
+	default:
+		t.Fatal("the commit did not wake waiting actors")
+	}
+	if c.backlogged() {
+		t.Fatal("backlogged after the commit")
 	}
 }

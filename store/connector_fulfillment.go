@@ -132,6 +132,25 @@ func (db *DB) DueFulfillmentKeys(ctx context.Context) ([]FulfillmentKey, error) 
 	return out, nil
 }
 
+// NextFulfillmentDue returns when the earliest pending push is due (it may
+// be in the past), and false when none is pending: a seek on
+// (status, next_attempt_at).
+func (db *DB) NextFulfillmentDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullString
+	if err := db.r.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM fulfillment_pushes
+		WHERE status = 'pending'`).Scan(&next); err != nil {
+		return time.Time{}, false, fmt.Errorf("next fulfillment due: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	t, err := parseTime(next.String)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next fulfillment due: %w", err)
+	}
+	return t, true, nil
+}
+
 // FulfillmentFilter selects fulfillment pushes; zero fields match all.
 type FulfillmentFilter struct {
 	Connector   string

@@ -32,7 +32,7 @@ type DB struct {
 	// Now is the clock used for timestamps written by store methods.
 	Now func() time.Time
 
-	outbox outbox      // wake-up target and prepared write statements (events.go)
+	outbox outbox      // change broadcast and prepared write statements (events.go)
 	group  groupCommit // batches concurrent operations into one commit (groupcommit.go)
 	audit  auditKey    // the audit chain's MAC key (audit.go)
 }
@@ -136,7 +136,8 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // WithTx runs fn in one write transaction (BEGIN IMMEDIATE on the writer),
-// committing when fn returns nil and rolling back otherwise.
+// committing when fn returns nil and rolling back otherwise. The commit
+// fires Changed.
 func (db *DB) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -149,6 +150,7 @@ func (db *DB) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", interpretError(err))
 	}
+	db.committed(0)
 	return nil
 }
 

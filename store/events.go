@@ -8,10 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
+	"sentryhub/broadcast"
 	"sentryhub/canonjson"
 )
 
@@ -47,20 +49,16 @@ const (
 	MaxEventPage     = 1000
 )
 
-// Notifier is woken after every commit that appended events, so the
-// dispatcher does not wait for its next poll. Notify must not block: the
-// committing writer calls it on its own goroutine. The usual implementation
-// is a non-blocking send on a channel with a buffer of one, which coalesces a
-// burst of commits into one wake-up.
-type Notifier interface {
-	Notify()
-}
-
 // outbox is the per-DB state of the event outbox and the write path: the
-// wake-up target, and the write statements prepared once on the writer.
+// change broadcast, the newest event committed, and the write statements
+// prepared once on the writer.
 type outbox struct {
-	mu       sync.Mutex
-	notifier Notifier
+	changed broadcast.Broadcast
+	// head is the largest event_id committed through this DB, set before
+	// changed fires.
+	head atomic.Int64
+
+	mu sync.Mutex
 	// stmts maps SQL text to its statement prepared on the writer. It is
 	// replaced, never modified, so a transaction reads its snapshot without
 	// the lock.
@@ -70,21 +68,33 @@ type outbox struct {
 	pending map[string]struct{}
 }
 
-// SetNotifier sets (or, with nil, clears) the Notifier woken after commits
-// that appended events. Safe to call at any time.
-func (db *DB) SetNotifier(n Notifier) {
-	db.outbox.mu.Lock()
-	db.outbox.notifier = n
-	db.outbox.mu.Unlock()
-}
+// Changed returns a channel closed at the next commit of a write
+// transaction (group commit or WithTx) and then replaced: every listener
+// (the dispatcher, the fulfillment worker, the scheduler) wakes at once.
+// Take the channel before looking at the state it guards, so a commit in
+// between is not missed; a burst of commits wakes a busy listener once.
+// The dispatcher's own engine commits and single-statement bookkeeping
+// writes (session and token touches, heartbeats, schedule slots) do not
+// fire it, and neither do other processes' writes: listeners that must see
+// those poll.
+func (db *DB) Changed() <-chan struct{} { return db.outbox.changed.Wait() }
 
-func (db *DB) notify() {
-	db.outbox.mu.Lock()
-	n := db.outbox.notifier
-	db.outbox.mu.Unlock()
-	if n != nil {
-		n.Notify()
+// CommittedEventID returns the largest event_id committed through this DB
+// (0 before the first), without touching SQLite: a listener woken by
+// Changed compares it with what it has seen to know whether events were
+// appended.
+func (db *DB) CommittedEventID() int64 { return db.outbox.head.Load() }
+
+// committed publishes a commit: head is the last event_id it appended (0:
+// none), recorded before the listeners wake.
+func (db *DB) committed(head int64) {
+	for {
+		cur := db.outbox.head.Load()
+		if head <= cur || db.outbox.head.CompareAndSwap(cur, head) {
+			break
+		}
 	}
+	db.outbox.changed.Fire()
 }
 
 const insertEventSQL = `INSERT INTO integration_events
@@ -194,7 +204,7 @@ type Event struct {
 
 // writeTx is one write transaction of the store: the clock reading every row
 // it writes uses, the prepared statements it runs, and the events it
-// appended, so the caller knows whether to wake the dispatcher after commit.
+// appended, which the commit publishes (see DB.Changed).
 // Its ExecContext, QueryContext and QueryRowContext run the DB's prepared
 // statement for the SQL text when there is one.
 type writeTx struct {

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -8,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -311,78 +311,85 @@ func TestListEvents(t *testing.T) {
 	}
 }
 
-type countingNotifier struct{ n atomic.Int64 }
-
-func (c *countingNotifier) Notify() { c.n.Add(1) }
-
-// chanNotifier is the shape the dispatcher uses: a buffered channel of one,
-// so Notify never blocks and a burst of commits coalesces into one wake-up.
-type chanNotifier chan struct{}
-
-func (c chanNotifier) Notify() {
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case c <- struct{}{}:
+	case <-ch:
+		return true
 	default:
+		return false
 	}
 }
 
-func TestNotifierWakesAfterCommitsWithEvents(t *testing.T) {
+// Changed fires after every commit of a write and only then, every
+// listener sees it, and CommittedEventID tells a listener whether the
+// commit appended events.
+func TestChangedFiresAfterCommits(t *testing.T) {
 	e := newWHEnv(t)
-	var c countingNotifier
-	e.db.SetNotifier(&c)
 	steps := []struct {
-		name string
-		do   func(meta store.OpMeta) error
-		want int64
+		name   string
+		do     func(meta store.OpMeta) error
+		fires  bool
+		events int64
 	}{
 		{"create without event", func(m store.OpMeta) error {
 			_, err := e.db.CreateWarehouse(e.ctx, m, store.WarehouseInput{Code: "W3", Name: "3"})
 			return err
-		}, 0},
+		}, true, 0},
 		{"adjustment", func(m store.OpMeta) error {
 			_, err := e.db.ApplyAdjustment(e.ctx, m, store.AdjustmentInput{WarehouseID: 1, SKU: "WIDGET-1", Delta: 1, Reason: "x"})
 			return err
-		}, 1},
+		}, true, 1},
 		{"refused", func(m store.OpMeta) error {
 			_, err := e.db.ApplyAdjustment(e.ctx, m, store.AdjustmentInput{WarehouseID: 1, SKU: "WIDGET-1", Delta: -9, Reason: "x"})
 			if !errors.Is(err, store.ErrConflict) {
 				return errors.New("expected a conflict")
 			}
 			return nil
-		}, 0},
-		{"batch", func(store.OpMeta) error { appendMix(t, e, 3); return nil }, 1},
+		}, false, 0},
+		{"batch", func(store.OpMeta) error { appendMix(t, e, 3); return nil }, true, 3},
+		{"WithTx", func(store.OpMeta) error {
+			return e.db.WithTx(e.ctx, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(e.ctx, `UPDATE warehouses SET name = 'renamed' WHERE code = 'W3'`)
+				return err
+			})
+		}, true, 0},
+		{"WithTx rolled back", func(store.OpMeta) error {
+			err := e.db.WithTx(e.ctx, func(tx *sql.Tx) error { return errors.New("no") })
+			if err == nil {
+				return errors.New("expected the error")
+			}
+			return nil
+		}, false, 0},
 	}
 	for _, s := range steps {
-		before := c.n.Load()
+		a, b := e.db.Changed(), e.db.Changed() // two listeners
+		head := e.db.CommittedEventID()
 		if err := s.do(e.meta()); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		if got := c.n.Load() - before; got != s.want {
-			t.Errorf("%s: %d notifications, want %d", s.name, got, s.want)
+		if isClosed(a) != s.fires || isClosed(b) != s.fires {
+			t.Errorf("%s: fired %v/%v, want %v", s.name, isClosed(a), isClosed(b), s.fires)
+		}
+		if got := e.db.CommittedEventID() - head; got != s.events {
+			t.Errorf("%s: committed event id moved by %d, want %d", s.name, got, s.events)
+		}
+		if s.events > 0 && e.db.CommittedEventID() != e.latestEventID() {
+			t.Errorf("%s: committed event id %d, log head %d", s.name, e.db.CommittedEventID(), e.latestEventID())
+		}
+		if isClosed(e.db.Changed()) {
+			t.Fatalf("%s: the next channel is already closed", s.name)
 		}
 	}
-	// A replay appends nothing and wakes nobody.
+	// A replay appends nothing.
 	m := e.meta()
 	in := store.AdjustmentInput{WarehouseID: 1, SKU: "WIDGET-1", Delta: 1, Reason: "y"}
 	if _, err := e.db.ApplyAdjustment(e.ctx, m, in); err != nil {
 		t.Fatal(err)
 	}
-	before := c.n.Load()
-	if r, err := e.db.ApplyAdjustment(e.ctx, m, in); err != nil || !r.Replayed || c.n.Load() != before {
-		t.Errorf("replay: %+v, %v, notifications %d -> %d", r, err, before, c.n.Load())
+	head := e.db.CommittedEventID()
+	if r, err := e.db.ApplyAdjustment(e.ctx, m, in); err != nil || !r.Replayed || e.db.CommittedEventID() != head {
+		t.Errorf("replay: %+v, %v, committed event %d -> %d", r, err, head, e.db.CommittedEventID())
 	}
-
-	// A channel notifier nobody drains never blocks the writer.
-	ch := make(chanNotifier, 1)
-	e.db.SetNotifier(ch)
-	for range 3 {
-		appendMix(t, e, 1)
-	}
-	if len(ch) != 1 {
-		t.Errorf("channel holds %d wake-ups, want 1", len(ch))
-	}
-	e.db.SetNotifier(nil)
-	appendMix(t, e, 1)
 }
 
 // TestCatalog checks the embedded catalog against the store's event types

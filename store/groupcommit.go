@@ -46,8 +46,8 @@ type pendingOp struct {
 
 // update runs fn in a write transaction, possibly shared with concurrent
 // operations, and returns once that transaction committed (or fn failed, in
-// which case none of fn's writes remain). It wakes the Notifier when fn
-// appended events and returns their ids.
+// which case none of fn's writes remain), and returns the ids of the events
+// fn appended. The commit fires DB.Changed.
 //
 // fn must confine itself to w: it may run inside a savepoint of another
 // caller's transaction. A ctx that ends while fn is queued withdraws it;
@@ -159,7 +159,7 @@ func (db *DB) commitBatch(batch []*pendingOp) {
 	single := len(batch) == 1
 	bound := make(map[string]*sql.Stmt, 8) // statements bound to tx, shared by the batch
 	var ok []*pendingOp
-	events := false
+	var head int64 // the batch's last event_id
 	for i, o := range batch {
 		if err := o.ctx.Err(); err != nil {
 			o.err = err
@@ -206,7 +206,9 @@ func (db *DB) commitBatch(batch []*pendingOp) {
 			}
 		}
 		o.ids = w.eventIDs
-		events = events || len(w.eventIDs) > 0
+		if n := len(w.eventIDs); n > 0 {
+			head = w.eventIDs[n-1]
+		}
 		ok = append(ok, o)
 	}
 	if len(ok) == 0 {
@@ -216,9 +218,7 @@ func (db *DB) commitBatch(batch []*pendingOp) {
 		fail(ok, fmt.Errorf("commit: %w", interpretError(err)))
 		return
 	}
-	if events {
-		db.notify()
-	}
+	db.committed(head)
 }
 
 // runOpFn calls fn, turning a panic into an error so one bad operation

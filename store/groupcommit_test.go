@@ -9,13 +9,18 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 )
 
-type countNotifier struct{ n atomic.Int64 }
-
-func (c *countNotifier) Notify() { c.n.Add(1) }
+// fired reports whether ch, taken from DB.Changed, has been closed.
+func fired(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
 
 func gcTable(t *testing.T, db *DB) {
 	t.Helper()
@@ -64,8 +69,7 @@ func insertV(v string) func(w *writeTx) error {
 func TestGroupCommitBatchIsolation(t *testing.T) {
 	db := openTest(t)
 	gcTable(t, db)
-	var nt countNotifier
-	db.SetNotifier(&nt)
+	changed := db.Changed()
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	bg := context.Background()
@@ -111,8 +115,9 @@ func TestGroupCommitBatchIsolation(t *testing.T) {
 	if got := gcValues(t, db); !slices.Equal(got, []string{"a", "c"}) {
 		t.Fatalf("committed %v, want [a c]", got)
 	}
-	if nt.n.Load() != 1 {
-		t.Fatalf("notified %d times, want 1", nt.n.Load())
+	if !fired(changed) || db.CommittedEventID() != ops[4].ids[0] {
+		t.Fatalf("after the commit: changed fired %v, committed event %d, want %d",
+			fired(changed), db.CommittedEventID(), ops[4].ids[0])
 	}
 }
 
@@ -120,8 +125,7 @@ func TestGroupCommitBatchIsolation(t *testing.T) {
 func TestGroupCommitAllFail(t *testing.T) {
 	db := openTest(t)
 	gcTable(t, db)
-	var nt countNotifier
-	db.SetNotifier(&nt)
+	changed := db.Changed()
 	boom := errors.New("boom")
 	for _, n := range []int{1, 3} {
 		var ops []*pendingOp
@@ -143,8 +147,8 @@ func TestGroupCommitAllFail(t *testing.T) {
 	if got := gcValues(t, db); len(got) != 0 {
 		t.Fatalf("committed %v", got)
 	}
-	if nt.n.Load() != 0 {
-		t.Fatal("notified without events")
+	if fired(changed) || db.CommittedEventID() != 0 {
+		t.Fatal("a batch that committed nothing fired Changed")
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -33,38 +32,72 @@ const (
 	engineEventsSQL = selectEventSQL + ` WHERE event_id > ? ORDER BY event_id LIMIT ?`
 
 	// Rows are inserted in the array's order, so AUTOINCREMENT hands out
-	// ascending ids in that order: lane FIFO order is id order.
+	// ascending ids in that order: lane FIFO order is id order. One
+	// element per row: insertRow.
 	engineInsertSQL = `INSERT INTO webhook_deliveries (subscription_id, event_id, status, replay_of, created_at)
-		SELECT ?, j.value ->> 0, 'pending', j.value ->> 1, ? FROM json_each(?) AS j ORDER BY j.key
+		SELECT ?, j.value ->> '$.event_id', 'pending', j.value ->> '$.replay_of', ?
+		FROM json_each(?) AS j ORDER BY j.key
 		RETURNING id`
 
-	// One element per delivery: [id, status, attempts, next_attempt_at,
-	// attempt|null, completed_at]. attempt is {"t","ms","c","k"}; without
-	// one (an in-flight mark, a dead-letter transition) the last-attempt
-	// columns and the log stay as they are. Terminal rows are never touched.
+	// One element per delivery: outcomeRow. Without an attempt (an
+	// in-flight mark, a dead-letter transition) the last-attempt columns
+	// and the log stay as they are. Terminal rows are never touched.
 	engineOutcomesSQL = `UPDATE webhook_deliveries AS d SET
-		status = j.value ->> 1,
-		attempts = j.value ->> 2,
-		next_attempt_at = j.value ->> 3,
-		last_attempt_at = COALESCE(j.value ->> '$[4].t', d.last_attempt_at),
-		last_status_code = CASE WHEN j.value ->> '$[4].t' IS NULL THEN d.last_status_code ELSE j.value ->> '$[4].c' END,
-		last_error_kind = CASE WHEN j.value ->> '$[4].t' IS NULL THEN d.last_error_kind ELSE j.value ->> '$[4].k' END,
-		attempt_log = CASE WHEN j.value ->> '$[4].t' IS NULL THEN d.attempt_log
-			ELSE json_insert(d.attempt_log, '$[#]', json(j.value -> '$[4]')) END,
-		completed_at = j.value ->> 5
+		status = j.value ->> '$.status',
+		attempts = j.value ->> '$.attempts',
+		next_attempt_at = j.value ->> '$.next_attempt_at',
+		last_attempt_at = COALESCE(j.value ->> '$.attempt.t', d.last_attempt_at),
+		last_status_code = CASE WHEN j.value ->> '$.attempt.t' IS NULL THEN d.last_status_code ELSE j.value ->> '$.attempt.c' END,
+		last_error_kind = CASE WHEN j.value ->> '$.attempt.t' IS NULL THEN d.last_error_kind ELSE j.value ->> '$.attempt.k' END,
+		attempt_log = CASE WHEN j.value ->> '$.attempt.t' IS NULL THEN d.attempt_log
+			ELSE json_insert(d.attempt_log, '$[#]', json(j.value -> '$.attempt')) END,
+		completed_at = j.value ->> '$.completed_at'
 		FROM json_each(?) AS j
-		WHERE d.id = j.value ->> 0 AND d.status IN ('pending', 'in_flight')`
+		WHERE d.id = j.value ->> '$.id' AND d.status IN ('pending', 'in_flight')`
 
-	// One element per subscription: [id, cursor|null, null,
-	// last_failure_at|null, kind, status_code].
+	// One element per subscription: progressRow.
 	engineProgressSQL = `UPDATE webhook_subscriptions AS s SET
-		cursor = max(s.cursor, COALESCE(j.value ->> 1, s.cursor)),
-		last_failure_at = COALESCE(j.value ->> 3, s.last_failure_at),
-		last_failure_kind = CASE WHEN j.value ->> 3 IS NULL THEN s.last_failure_kind ELSE j.value ->> 4 END,
-		last_failure_status = CASE WHEN j.value ->> 3 IS NULL THEN s.last_failure_status ELSE j.value ->> 5 END
+		cursor = max(s.cursor, COALESCE(j.value ->> '$.cursor', s.cursor)),
+		last_failure_at = COALESCE(j.value ->> '$.last_failure_at', s.last_failure_at),
+		last_failure_kind = CASE WHEN j.value ->> '$.last_failure_at' IS NULL THEN s.last_failure_kind
+			ELSE j.value ->> '$.failure_kind' END,
+		last_failure_status = CASE WHEN j.value ->> '$.last_failure_at' IS NULL THEN s.last_failure_status
+			ELSE j.value ->> '$.failure_status' END
 		FROM json_each(?) AS j
-		WHERE s.id = j.value ->> 0`
+		WHERE s.id = j.value ->> '$.id'`
 )
+
+// The batch statements take their rows as one JSON array of these objects,
+// read back by key ('$.field'). A field left out reads as NULL.
+type (
+	insertRow struct {
+		EventID  int64 `json:"event_id"`
+		ReplayOf int64 `json:"replay_of,omitzero"` // the delivery replayed, if any
+	}
+	outcomeRow struct {
+		ID            int64          `json:"id"`
+		Status        string         `json:"status"`
+		Attempts      int            `json:"attempts"`
+		NextAttemptAt string         `json:"next_attempt_at,omitzero"` // TimeFormat
+		Attempt       *storedAttempt `json:"attempt,omitzero"`
+		CompletedAt   string         `json:"completed_at,omitzero"` // TimeFormat
+	}
+	progressRow struct {
+		ID            int64     `json:"id"`
+		Cursor        int64     `json:"cursor,omitzero"`          // 0: unchanged
+		LastFailureAt string    `json:"last_failure_at,omitzero"` // TimeFormat; absent: no failure
+		FailureKind   ErrorKind `json:"failure_kind"`
+		FailureStatus int       `json:"failure_status,omitzero"`
+	}
+)
+
+// timeText formats t for a batch row: "" (left out, NULL) when zero.
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return formatTime(t)
+}
 
 // EngineStatements lists the engine's hot statements, for tests that check
 // their query plans.
@@ -171,21 +204,17 @@ func (t *EngineTx) InsertDeliveries(subscriptionID int64, eventIDs []int64, repl
 	if len(eventIDs) == 0 {
 		return nil, nil
 	}
-	b := make([]byte, 0, len(eventIDs)*16)
-	b = append(b, '[')
+	rs := make([]insertRow, len(eventIDs))
 	for i, id := range eventIDs {
-		if i > 0 {
-			b = append(b, ',')
+		rs[i].EventID = id
+		if replayOf != nil {
+			rs[i].ReplayOf = replayOf[i]
 		}
-		b = append(b, '[')
-		b = strconv.AppendInt(b, id, 10)
-		if replayOf != nil && replayOf[i] > 0 {
-			b = append(b, ',')
-			b = strconv.AppendInt(b, replayOf[i], 10)
-		}
-		b = append(b, ']')
 	}
-	b = append(b, ']')
+	b, err := json.Marshal(rs)
+	if err != nil {
+		return nil, fmt.Errorf("insert deliveries for subscription %d: %w", subscriptionID, err)
+	}
 	t.e.statements.Add(1)
 	rows, err := t.tx.StmtContext(t.ctx, t.e.insert).QueryContext(t.ctx, subscriptionID, formatTime(now), string(b))
 	if err != nil {
@@ -223,36 +252,6 @@ type DeliveryUpdate struct {
 	CompletedAt time.Time // zero: NULL
 }
 
-func appendUpdateJSON(b []byte, u DeliveryUpdate) []byte {
-	b = append(b, '[')
-	b = strconv.AppendInt(b, u.ID, 10)
-	b = append(b, ",\""...)
-	b = append(b, u.Status...)
-	b = append(b, "\","...)
-	b = strconv.AppendInt(b, int64(u.Attempts), 10)
-	b = append(b, ',')
-	b = appendJSONTime(b, u.NextAttemptAt)
-	b = append(b, ',')
-	if u.Attempt == nil {
-		b = append(b, "null"...)
-	} else {
-		a, _ := json.Marshal(storedAttempt{T: u.Attempt.At, MS: u.Attempt.DurationMS, C: u.Attempt.StatusCode, K: u.Attempt.ErrorKind})
-		b = append(b, a...)
-	}
-	b = append(b, ',')
-	b = appendJSONTime(b, u.CompletedAt)
-	return append(b, ']')
-}
-
-func appendJSONTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(b, "null"...)
-	}
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, TimeFormat)
-	return append(b, '"')
-}
-
 // ApplyDeliveryUpdates writes the updates in one statement. Each delivery
 // may appear at most once (the caller splits repeated ones into separate
 // calls, in order). Rows already terminal are left alone.
@@ -260,15 +259,18 @@ func (t *EngineTx) ApplyDeliveryUpdates(us []DeliveryUpdate) error {
 	if len(us) == 0 {
 		return nil
 	}
-	b := make([]byte, 0, len(us)*96)
-	b = append(b, '[')
+	rs := make([]outcomeRow, len(us))
 	for i, u := range us {
-		if i > 0 {
-			b = append(b, ',')
+		rs[i] = outcomeRow{ID: u.ID, Status: u.Status, Attempts: u.Attempts,
+			NextAttemptAt: timeText(u.NextAttemptAt), CompletedAt: timeText(u.CompletedAt)}
+		if a := u.Attempt; a != nil {
+			rs[i].Attempt = &storedAttempt{T: a.At, MS: a.DurationMS, C: a.StatusCode, K: a.ErrorKind}
 		}
-		b = appendUpdateJSON(b, u)
 	}
-	b = append(b, ']')
+	b, err := json.Marshal(rs)
+	if err != nil {
+		return fmt.Errorf("record %d delivery outcomes: %w", len(us), err)
+	}
 	t.e.statements.Add(1)
 	if _, err := t.tx.StmtContext(t.ctx, t.e.outcomes).ExecContext(t.ctx, string(b)); err != nil {
 		return fmt.Errorf("record %d delivery outcomes: %w", len(us), err)
@@ -292,34 +294,15 @@ func (t *EngineTx) UpdateProgress(ps []SubscriptionProgress) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	b := make([]byte, 0, len(ps)*96)
-	b = append(b, '[')
+	rs := make([]progressRow, len(ps))
 	for i, p := range ps {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '[')
-		b = strconv.AppendInt(b, p.ID, 10)
-		b = append(b, ',')
-		if p.Cursor > 0 {
-			b = strconv.AppendInt(b, p.Cursor, 10)
-		} else {
-			b = append(b, "null"...)
-		}
-		b = append(b, ",null,"...)
-		b = appendJSONTime(b, p.LastFailureAt)
-		b = append(b, ',')
-		k, _ := json.Marshal(string(p.FailureKind))
-		b = append(b, k...)
-		b = append(b, ',')
-		if p.FailureStatus > 0 {
-			b = strconv.AppendInt(b, int64(p.FailureStatus), 10)
-		} else {
-			b = append(b, "null"...)
-		}
-		b = append(b, ']')
+		rs[i] = progressRow{ID: p.ID, Cursor: max(p.Cursor, 0), LastFailureAt: timeText(p.LastFailureAt),
+			FailureKind: p.FailureKind, FailureStatus: max(p.FailureStatus, 0)}
 	}
-	b = append(b, ']')
+	b, err := json.Marshal(rs)
+	if err != nil {
+		return fmt.Errorf("record subscription progress: %w", err)
+	}
 	t.e.statements.Add(1)
 	if _, err := t.tx.StmtContext(t.ctx, t.e.progress).ExecContext(t.ctx, string(b)); err != nil {
 		return fmt.Errorf("record subscription progress: %w", err)

@@ -60,7 +60,7 @@ func newConnectorEnv(t *testing.T) *connectorEnv {
 		Clock: e.clock, Log: log, OnFinish: func(o connectors.Outcome) { e.done <- o }})
 	e.worker = connectors.NewFulfillmentWorker(runner, 0)
 	e.svc = connectors.NewService(connectors.ServiceConfig{Registry: reg, DB: e.db, Vault: v, HTTP: pool, Runner: runner,
-		Fulfillment: e.worker, Clock: e.clock, Log: log})
+		Clock: e.clock, Log: log})
 	e.s.SetConnectors(e.svc)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})

@@ -501,7 +501,6 @@ func newOpenAPIEnv(t *testing.T) *connectorEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.db.SetNotifier(d)
 	e.s.SetWebhooks(d)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

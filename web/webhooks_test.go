@@ -45,7 +45,6 @@ func newWebhookEnv(t *testing.T, allowHTTP bool) *webhookEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.db.SetNotifier(d)
 	e.s.SetWebhooks(d)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

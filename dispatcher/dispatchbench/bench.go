@@ -164,7 +164,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	db.SetNotifier(d)
 
 	sink, err := newSink(o.Subscriptions, o.Events, o.Ordering == store.OrderingGlobal)
 	if err != nil {
