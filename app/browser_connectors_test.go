@@ -23,6 +23,7 @@ import (
 // connection, sync items and then orders, and see the orders run succeed
 // with its record count. The access token never appears in any page.
 func TestBrowserConnectors(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	const token = "shpat_browser_secret_4f2a9c0e7d"
 	const loc = "gid://shopify/Location/4242"

@@ -4,44 +4,88 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 )
 
-// newBrowser starts headless Chromium for one test. Without Chromium the
-// test skips locally but fails under CI=true, where .ci/run installs it.
+// chromiumPath is the browser the tests drive: $CHROMIUM or Debian's.
+func chromiumPath() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	return "/usr/bin/chromium"
+}
+
+// sharedBrowser is one headless Chromium shared by the package's browser
+// tests: starting it costs more than most of them take. Each test gets its
+// own browser context (separate cookies and storage, like a fresh profile),
+// so they can run in parallel. TestMain closes it.
+type sharedBrowser struct {
+	once   sync.Once
+	ctx    context.Context
+	err    error
+	cancel func()
+}
+
+var browser sharedBrowser
+
+func (b *sharedBrowser) get() (context.Context, error) {
+	b.once.Do(func() {
+		opts := []chromedp.ExecAllocatorOption{
+			chromedp.ExecPath(chromiumPath()),
+			chromedp.UserDataDir(filepath.Join(binDir, "chromium-profile")),
+			chromedp.Flag("headless", true),
+			chromedp.Flag("no-sandbox", true),
+			chromedp.Flag("disable-gpu", true),
+			chromedp.Flag("no-first-run", true),
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-dev-shm-usage", true),
+			chromedp.WindowSize(1280, 900),
+		}
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelCtx := chromedp.NewContext(actx)
+		b.cancel = func() { cancelCtx(); cancelAlloc() }
+		if err := chromedp.Do(ctx); err != nil { // starts the browser
+			b.err = err
+			return
+		}
+		b.ctx = ctx
+	})
+	return b.ctx, b.err
+}
+
+// close stops the browser if a test started it.
+func (b *sharedBrowser) close() {
+	if b.cancel != nil {
+		b.cancel()
+	}
+}
+
+// newBrowser gives a test a fresh browser context in the shared Chromium.
+// Without Chromium the test skips locally but fails under CI=true, where
+// .ci/run installs it.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	path := os.Getenv("CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := exec.LookPath(path); err != nil {
+	if _, err := exec.LookPath(chromiumPath()); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium not found at %s; CI must run browser tests", path)
+			t.Fatalf("chromium not found at %s; CI must run browser tests", chromiumPath())
 		}
-		t.Skipf("chromium not found at %s (set CHROMIUM or install it)", path)
+		t.Skipf("chromium not found at %s (set CHROMIUM or install it)", chromiumPath())
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 900),
+	bctx, err := browser.get()
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
 	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelCtx := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	t.Cleanup(func() { cancelTimeout(); cancelCtx() })
 	return ctx
 }
 
@@ -60,6 +104,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 }
 
 func TestBrowserLogin(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	dir := t.TempDir()
 	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", dir, "SENTRY_LOG_LEVEL", "warn")

@@ -152,6 +152,7 @@ func whPresent(t *testing.T, ctx context.Context, sel string) bool {
 // consumer checks every request's signature with the secrets the pages
 // showed.
 func TestBrowserWebhooks(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	dir := t.TempDir()
 	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", dir, "SENTRY_LOG_LEVEL", "warn",

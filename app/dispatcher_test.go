@@ -206,7 +206,7 @@ func TestDispatcherCrashSafety(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	hub := startHub(t, bin, env)
-	body := fmt.Sprintf(`{"name":"crash","url":%q,"max_in_flight":8,"pending_ceiling":100000}`, srv.URL+"/hook")
+	body := fmt.Sprintf(`{"name":"crash","url":%q,"ordering":"aggregate","max_in_flight":8,"pending_ceiling":100000}`, srv.URL+"/hook")
 	req, _ := http.NewRequest("POST", hub.url+"/api/admin/webhooks", strings.NewReader(body))
 	req.Header.Set("X-WMS-Token", token)
 	req.Header.Set("Content-Type", "application/json")

@@ -2,26 +2,54 @@ package app
 
 import (
 	"bufio"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// buildBinary compiles the real sentryhub binary once per test run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sentryhub")
+// binDir holds the test binary; TestMain makes it and removes it.
+var binDir string
+
+// binary is the sentryhub binary, compiled once for all of this package's
+// tests that run it (each build costs seconds of a 2-core machine).
+var binary = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(binDir, "sentryhub")
 	cmd := exec.Command("go", "build", "-o", bin, "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// buildBinary returns the compiled binary, failing t if it does not build.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sentryhub-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	browser.close()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // TestServeStopsOnSIGTERM runs the real binary and checks that SIGTERM
