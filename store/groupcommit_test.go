@@ -19,7 +19,7 @@ func (c *countNotifier) Notify() { c.n.Add(1) }
 
 func gcTable(t *testing.T, db *DB) {
 	t.Helper()
-	if err := db.WithTx(context.Background(), func(tx *sql.Tx) error {
+	if err := db.withTx(context.Background(), func(tx *sql.Tx) error {
 		_, err := tx.Exec(`CREATE TABLE gc_test (v TEXT NOT NULL UNIQUE)`)
 		return err
 	}); err != nil {

@@ -136,9 +136,9 @@ func (e *WebhookEngine) Update(ctx context.Context, fn func(t *EngineTx) error) 
 	return nil
 }
 
-// Tx returns the underlying transaction, for vault and audit writes that
-// must commit with the engine's.
-func (t *EngineTx) Tx() *sql.Tx { return t.tx }
+// AppendAudit appends an audit entry in the engine's transaction, so it
+// commits with the change it records.
+func (t *EngineTx) AppendAudit(a Audit) error { return t.e.db.appendAuditTx(t.ctx, t.tx, a) }
 
 // EventsAfter returns up to limit events with event_id > after, in order:
 // a seek on the rowid, so its cost does not depend on the log's length.
@@ -343,7 +343,7 @@ func (t *EngineTx) PauseSubscription(id int64, reason string, diff map[string]an
 		return false, nil
 	}
 	t.e.statements.Add(2)
-	err = t.e.db.AppendAudit(t.ctx, t.tx, Audit{Actor: "dispatcher", Action: "webhook.pause",
+	err = t.e.db.appendAuditTx(t.ctx, t.tx, Audit{Actor: "dispatcher", Action: "webhook.pause",
 		Target: fmt.Sprintf("webhook:%d", id), Diff: diff})
 	return err == nil, err
 }
