@@ -22,29 +22,38 @@ import (
 // an admin (pause_reason manual) or by the dispatcher when a ceiling is
 // reached. SubscriptionDeleting marks a deleted subscription whose
 // deliveries are still being purged: the API never shows it.
+type SubscriptionStatus string
+
+// The subscription statuses.
 const (
-	SubscriptionActive   = "active"
-	SubscriptionPaused   = "paused"
-	SubscriptionDeleting = "deleting"
+	SubscriptionActive   SubscriptionStatus = "active"
+	SubscriptionPaused   SubscriptionStatus = "paused"
+	SubscriptionDeleting SubscriptionStatus = "deleting"
 )
+
+// PauseReason says why a subscription is paused ("" when it is not).
+type PauseReason string
 
 // Pause reasons.
 const (
-	PauseManual         = "manual"
-	PausePendingCeiling = "pending_ceiling"
-	PauseDLQCeiling     = "dlq_ceiling"
+	PauseManual         PauseReason = "manual"
+	PausePendingCeiling PauseReason = "pending_ceiling"
+	PauseDLQCeiling     PauseReason = "dlq_ceiling"
 )
 
 // Delivery statuses. pending and in_flight are open (counted against the
 // pending ceiling); succeeded, dead and replayed are terminal. replayed marks
 // a dead delivery whose event was queued again by a replay, so it leaves the
 // DLQ (and the DLQ ceiling count) while its history stays.
+type DeliveryStatus string
+
+// The delivery statuses.
 const (
-	DeliveryPending   = "pending"
-	DeliveryInFlight  = "in_flight"
-	DeliverySucceeded = "succeeded"
-	DeliveryDead      = "dead"
-	DeliveryReplayed  = "replayed"
+	DeliveryPending   DeliveryStatus = "pending"
+	DeliveryInFlight  DeliveryStatus = "in_flight"
+	DeliverySucceeded DeliveryStatus = "succeeded"
+	DeliveryDead      DeliveryStatus = "dead"
+	DeliveryReplayed  DeliveryStatus = "replayed"
 )
 
 // Delivery orderings (column ordering). OrderingGlobal, the default, keeps
@@ -480,7 +489,7 @@ func (p SubscriptionPatch) Apply(cur Subscription, allowHTTP bool) (Subscription
 		next.Filter = whNonNilFilter(NormalizeFilter(*p.Filter, "subscription_filter.", fields))
 	}
 	if p.Status != nil {
-		switch *p.Status {
+		switch SubscriptionStatus(*p.Status) {
 		case SubscriptionActive:
 			next.Status, next.PauseReason, next.PausedAt = SubscriptionActive, "", nil
 		case SubscriptionPaused:
@@ -510,8 +519,8 @@ type Subscription struct {
 	Name             string             `json:"name"`
 	URL              string             `json:"url"`
 	Filter           SubscriptionFilter `json:"subscription_filter"`
-	Status           string             `json:"status"`
-	PauseReason      string             `json:"pause_reason"` // "" when active
+	Status           SubscriptionStatus `json:"status"`
+	PauseReason      PauseReason        `json:"pause_reason"` // "" when active
 	PendingCeiling   int64              `json:"pending_ceiling"`
 	DLQCeiling       int64              `json:"dlq_ceiling"`
 	RateLimitPerSec  float64            `json:"rate_limit_per_sec"`
@@ -521,11 +530,11 @@ type Subscription struct {
 	Ordering string `json:"ordering"`
 	// Cursor is the last event_id examined for this subscription.
 	Cursor            int64   `json:"cursor"`
-	CreatedAt         string  `json:"created_at"`
-	UpdatedAt         string  `json:"updated_at"`
-	PausedAt          *string `json:"paused_at"`
-	LastSuccessAt     *string `json:"last_success_at"`
-	LastFailureAt     *string `json:"last_failure_at"`
+	CreatedAt         Time    `json:"created_at"`
+	UpdatedAt         Time    `json:"updated_at"`
+	PausedAt          *Time   `json:"paused_at"`
+	LastSuccessAt     *Time   `json:"last_success_at"`
+	LastFailureAt     *Time   `json:"last_failure_at"`
 	LastFailureKind   *string `json:"last_failure_kind"`
 	LastFailureStatus *int    `json:"last_failure_status"`
 }
@@ -824,7 +833,7 @@ func SubscriptionDiff(before, after Subscription) map[string]any {
 		add("status", before.Status, after.Status)
 	}
 	if before.PauseReason != after.PauseReason {
-		add("pause_reason", whNullIfEmpty(before.PauseReason), whNullIfEmpty(after.PauseReason))
+		add("pause_reason", whNullIfEmpty(string(before.PauseReason)), whNullIfEmpty(string(after.PauseReason)))
 	}
 	if before.PendingCeiling != after.PendingCeiling {
 		add("pending_ceiling", before.PendingCeiling, after.PendingCeiling)
