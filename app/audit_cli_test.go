@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"os/user"
@@ -14,15 +13,23 @@ import (
 	"sentryhub/store/vault"
 )
 
+// rawDB opens the database file without an audit key, for raw SQL on its
+// Writer, as someone holding the file would run it.
+func rawDB(t *testing.T, dir string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(dir, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // tamper runs SQL on the database file directly, with the audit triggers
 // dropped, as someone holding the file would.
 func tamper(t *testing.T, dir string, stmts ...string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(dir, store.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := rawDB(t, dir).Writer()
 	for _, q := range append([]string{
 		`DROP TRIGGER IF EXISTS audit_log_no_delete`,
 		`DROP TRIGGER IF EXISTS audit_log_ids_grow`,
@@ -113,12 +120,7 @@ func TestAuditInsertOrReplaceRefused(t *testing.T) {
 			t.Fatal(r.stderr)
 		}
 	}
-	db, err := sql.Open("sqlite", filepath.Join(dir, store.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	_, err = db.Exec(`INSERT OR REPLACE INTO audit_log (id, at, actor, action, target, diff, prev_hash, hash)
+	_, err := rawDB(t, dir).Writer().Exec(`INSERT OR REPLACE INTO audit_log (id, at, actor, action, target, diff, prev_hash, hash)
 		SELECT id, at, 'user:mallory', action, target, diff, prev_hash, hash FROM audit_log WHERE id = 1`)
 	if err == nil || !strings.Contains(err.Error(), "append-only") {
 		t.Fatalf("INSERT OR REPLACE: %v", err)

@@ -299,7 +299,7 @@ func (ds *demoSink) ensureSubscription(ctx context.Context, d *dispatcher.Dispat
 		}
 		if s.Status == store.SubscriptionPaused {
 			ds.log.Warn("the demo sink subscription is paused; resume it on the Webhooks page to see deliveries",
-				slog.Int64("subscription_id", s.ID), slog.String("pause_reason", s.PauseReason))
+				slog.Int64("subscription_id", s.ID), slog.String("pause_reason", string(s.PauseReason)))
 		}
 		return nil
 	}

@@ -168,7 +168,7 @@ func appendBurst(t *testing.T, db *store.DB, n int, aggs []string) {
 	}
 }
 
-func openCount(t *testing.T, db *store.DB, status string) int {
+func openCount(t *testing.T, db *store.DB, status store.DeliveryStatus) int {
 	t.Helper()
 	var n int
 	if err := db.Reader().QueryRow(`SELECT COUNT(*) FROM webhook_deliveries WHERE status = ?`, status).Scan(&n); err != nil {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -27,20 +26,15 @@ func TestJanitorPrunesAndStops(t *testing.T) {
 	fc := clock.NewFake(start)
 	insert := func(age time.Duration, id string) {
 		t.Helper()
-		if err := db.WithTx(ctx, func(tx *sql.Tx) error {
-			_, err := tx.Exec(`INSERT INTO idempotency_keys (scope, request_id, operation, fingerprint, result, actor, created_at)
-				VALUES ('', ?, 'adjustment', 'h', '{}', 'test', ?)`, id, start.Add(-age).Format(store.TimeFormat))
-			return err
-		}); err != nil {
+		if _, err := db.Writer().ExecContext(ctx, `INSERT INTO idempotency_keys (scope, request_id, operation, fingerprint, result, actor, created_at)
+				VALUES ('', ?, 'adjustment', 'h', '{}', 'test', ?)`, id, start.Add(-age).Format(store.TimeFormat)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	count := func() int {
 		t.Helper()
 		var n int
-		if err := db.WithTx(ctx, func(tx *sql.Tx) error {
-			return tx.QueryRow(`SELECT count(*) FROM idempotency_keys`).Scan(&n)
-		}); err != nil {
+		if err := db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM idempotency_keys`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -48,24 +42,19 @@ func TestJanitorPrunesAndStops(t *testing.T) {
 	insert(8*24*time.Hour, "old")
 	insert(time.Hour, "young")
 	ts := func(age time.Duration) string { return start.Add(-age).Format(store.TimeFormat) }
-	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`INSERT INTO webhook_subscriptions (id, name, url, filter, status,
+	if _, err := db.Writer().ExecContext(ctx, `INSERT INTO webhook_subscriptions (id, name, url, filter, status,
 			pending_ceiling, dlq_ceiling, rate_limit_per_sec, max_in_flight, cursor, created_at, updated_at)
 			VALUES (1, 's', 'https://example.com/h', '{}', 'active', 10, 10, 0, 1, 0, ?, ?)`, ts(0), ts(0)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(`INSERT INTO webhook_deliveries (subscription_id, event_id, status, created_at)
-			VALUES (1, 1, 'succeeded', ?), (1, 2, 'succeeded', ?)`, ts(31*24*time.Hour), ts(time.Hour))
-		return err
-	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Writer().ExecContext(ctx, `INSERT INTO webhook_deliveries (subscription_id, event_id, status, created_at)
+			VALUES (1, 1, 'succeeded', ?), (1, 2, 'succeeded', ?)`, ts(31*24*time.Hour), ts(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	deliveries := func() int {
 		t.Helper()
 		var n int
-		if err := db.WithTx(ctx, func(tx *sql.Tx) error {
-			return tx.QueryRow(`SELECT count(*) FROM webhook_deliveries`).Scan(&n)
-		}); err != nil {
+		if err := db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM webhook_deliveries`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -77,21 +66,16 @@ func TestJanitorPrunesAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, idle_seconds, revoked_at) VALUES
+	if _, err := db.Writer().ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, idle_seconds, revoked_at) VALUES
 			('h1', ?1, ?2, ?2, ?3, 7200, ?4), ('h2', ?1, ?5, ?5, ?4, 7200, NULL),
 			('h3', ?1, ?2, ?2, ?3, 7200, ?6), ('h4', ?1, ?6, ?6, ?3, 7200, NULL)`,
-			u.ID, ts(14*time.Hour), ts(-10*time.Hour), ts(13*time.Hour), ts(25*time.Hour), ts(time.Hour))
-		return err
-	}); err != nil {
+		u.ID, ts(14*time.Hour), ts(-10*time.Hour), ts(13*time.Hour), ts(25*time.Hour), ts(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	sessions := func() int {
 		t.Helper()
 		var n int
-		if err := db.WithTx(ctx, func(tx *sql.Tx) error {
-			return tx.QueryRow(`SELECT count(*) FROM sessions`).Scan(&n)
-		}); err != nil {
+		if err := db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

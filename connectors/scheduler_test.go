@@ -145,9 +145,11 @@ func TestSchedulerLetsRunsFinishOnShutdown(t *testing.T) {
 		<-e.s.started
 		stopped := make(chan struct{})
 		go func() { stop(); close(stopped) }()
-		// Shutdown waits for the run, up to the grace period: pending are the
-		// scheduler's abandoned timer, the run's heartbeat and the grace timer.
-		e.waitWaiters(3)
+		// Shutdown waits for the run, up to the grace period (10s): wait
+		// until that timer is armed. (Counting waiters raced with the
+		// scheduler, which may or may not have re-armed its own timer after
+		// a commit woke it.)
+		e.clock.WaitForWaiter(e.clock.Now().Add(10 * time.Second))
 		if finish {
 			close(release)
 			if o := <-e.done; o.Status != store.RunSuccess {

@@ -2,7 +2,6 @@ package connectors
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,12 +35,11 @@ type ServiceConfig struct {
 }
 
 // ServiceVault is the vault the admin service writes through: besides
-// what runs need, it can join a transaction, so a credentials form's
-// secrets and settings are stored together or not at all.
+// what runs need, it seals a form's secrets for the store, which writes
+// them together with the settings (store.DB.PutConnectorCredentials).
 type ServiceVault interface {
 	CredentialVault
-	PutCredentialsTx(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64, values map[string]vault.Secret) error
-	DeleteCredentialsTx(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64) (bool, error)
+	SealCredentials(connector string, warehouseID int64, values map[string]vault.Secret) (map[string]store.SealFunc, error)
 }
 
 // Service is what the admin API calls: credentials, tests, sync status,
@@ -204,18 +202,13 @@ func (s *Service) PutCredentials(ctx context.Context, actor, name string, wareho
 	}
 	// One transaction: a form's secrets and settings land together or not
 	// at all, each with its audit row.
-	err = s.cfg.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		if len(sub.Secrets) > 0 {
-			if err := s.cfg.Vault.PutCredentialsTx(ctx, tx, actor, name, warehouseID, sub.Secrets); err != nil {
-				return err
-			}
+	var sealed map[string]store.SealFunc
+	if len(sub.Secrets) > 0 {
+		if sealed, err = s.cfg.Vault.SealCredentials(name, warehouseID, sub.Secrets); err != nil {
+			return CredentialView{}, err
 		}
-		if len(sub.Settings) > 0 {
-			return s.cfg.DB.PutConnectorSettingsTx(ctx, tx, actor, name, warehouseID, sub.Settings)
-		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := s.cfg.DB.PutConnectorCredentials(ctx, actor, name, warehouseID, sealed, sub.Settings); err != nil {
 		return CredentialView{}, err
 	}
 	return s.GetCredentials(ctx, name, warehouseID)
@@ -240,20 +233,7 @@ func (s *Service) DeleteCredentials(ctx context.Context, actor, name string, war
 		return err
 	}
 	// One transaction, like PutCredentials: secrets and settings go together.
-	return s.cfg.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		secrets, err := s.cfg.Vault.DeleteCredentialsTx(ctx, tx, actor, name, warehouseID)
-		if err != nil {
-			return err
-		}
-		settings, err := s.cfg.DB.DeleteConnectorSettingsTx(ctx, tx, actor, name, warehouseID)
-		if err != nil {
-			return err
-		}
-		if !secrets && !settings {
-			return fmt.Errorf("no credentials for connector %s in warehouse %d: %w", name, warehouseID, store.ErrNotFound)
-		}
-		return nil
-	})
+	return s.cfg.DB.DeleteConnectorCredentials(ctx, actor, name, warehouseID)
 }
 
 // Test runs the connector's TestConnection for warehouseID. Configuration

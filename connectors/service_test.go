@@ -2,7 +2,6 @@ package connectors_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"runtime"
@@ -207,11 +206,8 @@ func TestCredentialsAllOrNothing(t *testing.T) {
 	}
 	// Make the settings write fail inside the transaction, after the vault
 	// has already written the new secret.
-	if err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `CREATE TRIGGER fail_settings BEFORE UPDATE ON connector_settings
-			BEGIN SELECT RAISE(ABORT, 'injected settings failure'); END`)
-		return err
-	}); err != nil {
+	if _, err := h.db.Writer().ExecContext(ctx, `CREATE TRIGGER fail_settings BEFORE UPDATE ON connector_settings
+			BEGIN SELECT RAISE(ABORT, 'injected settings failure'); END`); err != nil {
 		t.Fatal(err)
 	}
 	_, err = svc.PutCredentials(ctx, "user:a", "atomic", h.wh, raw(t, `{"shop":"acme2","token":"tok_second"}`))
@@ -259,11 +255,8 @@ func TestDeleteCredentialsAllOrNothing(t *testing.T) {
 	if _, err := svc.PutCredentials(ctx, "user:a", "atomic", h.wh, raw(t, `{"shop":"acme","token":"tok_keep"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `CREATE TRIGGER fail_settings_delete BEFORE DELETE ON connector_settings
-			BEGIN SELECT RAISE(ABORT, 'injected delete failure'); END`)
-		return err
-	}); err != nil {
+	if _, err := h.db.Writer().ExecContext(ctx, `CREATE TRIGGER fail_settings_delete BEFORE DELETE ON connector_settings
+			BEGIN SELECT RAISE(ABORT, 'injected delete failure'); END`); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.DeleteCredentials(ctx, "user:a", "atomic", h.wh); err == nil || !strings.Contains(err.Error(), "injected delete failure") {
@@ -274,10 +267,7 @@ func TestDeleteCredentialsAllOrNothing(t *testing.T) {
 		t.Fatalf("secrets after failed delete: %v", err)
 	}
 	// Without the fault it deletes both, and a second delete is not found.
-	if err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DROP TRIGGER fail_settings_delete`)
-		return err
-	}); err != nil {
+	if _, err := h.db.Writer().ExecContext(ctx, `DROP TRIGGER fail_settings_delete`); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.DeleteCredentials(ctx, "user:a", "atomic", h.wh); err != nil {

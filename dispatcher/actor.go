@@ -467,7 +467,7 @@ func (a *actor) handle(r workResult) {
 	}
 	dl.attempts++
 	dl.lastSec = res.start.Unix()
-	att := &store.Attempt{At: res.start.UTC().Format(store.TimeFormat), DurationMS: res.duration.Milliseconds(),
+	att := &store.Attempt{At: store.TimeOf(res.start), DurationMS: res.duration.Milliseconds(),
 		StatusCode: res.status, ErrorKind: res.kind}
 	rec := record{sub: a.subID, outcome: true, upd: store.DeliveryUpdate{ID: dl.id, Attempts: dl.attempts, Attempt: att}}
 	a.d.metrics.observe(res)

@@ -233,7 +233,7 @@ func newMetrics(reg prometheus.Registerer, statements func() uint64) (*metrics, 
 			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
 		}),
 	}
-	m.deadLetters = m.finished.WithLabelValues(store.DeliveryDead)
+	m.deadLetters = m.finished.WithLabelValues(string(store.DeliveryDead))
 	stmts := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "sentryhub_webhook_sql_statements_total",
 		Help: "SQL statements executed by the webhook dispatcher (BEGIN and COMMIT included); divide by deliveries for the statement budget.",
@@ -250,7 +250,7 @@ func (m *metrics) observe(res sendResult) {
 	m.latency.Observe(res.duration.Seconds())
 	if res.ok {
 		m.attempts.WithLabelValues("success", "").Inc()
-		m.finished.WithLabelValues(store.DeliverySucceeded).Inc()
+		m.finished.WithLabelValues(string(store.DeliverySucceeded)).Inc()
 		return
 	}
 	m.attempts.WithLabelValues("failure", string(res.kind)).Inc()

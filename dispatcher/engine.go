@@ -457,7 +457,7 @@ type subEffect struct {
 	openDelta, deadDelta int64
 	cursor               int64
 	add                  []*delivery
-	pause                string
+	pause                store.PauseReason
 	// stuck replaces subState.stuck when stuckSet (the batch's latest
 	// outcome, or a fan-out that gave the actor fresh lanes).
 	stuck, stuckSet      bool
@@ -711,16 +711,12 @@ func (e *engine) commitEffects(eff effects) {
 		if se.cursor > s.sub.Cursor {
 			s.sub.Cursor = se.cursor
 		}
-		ts := func(t time.Time) *string {
-			v := t.UTC().Format(store.TimeFormat)
-			return &v
-		}
 		if !se.successAt.IsZero() {
-			s.sub.LastSuccessAt = ts(se.successAt)
+			s.sub.LastSuccessAt = store.TimePtr(se.successAt)
 		}
 		if !se.failureAt.IsZero() {
 			k, st := string(se.kind), se.status
-			s.sub.LastFailureAt, s.sub.LastFailureKind = ts(se.failureAt), &k
+			s.sub.LastFailureAt, s.sub.LastFailureKind = store.TimePtr(se.failureAt), &k
 			if st > 0 {
 				s.sub.LastFailureStatus = &st
 			} else {
@@ -729,10 +725,9 @@ func (e *engine) commitEffects(eff effects) {
 		}
 		if se.pause != "" {
 			s.sub.Status, s.sub.PauseReason = store.SubscriptionPaused, se.pause
-			now := e.d.clock.Now().UTC().Format(store.TimeFormat)
-			s.sub.PausedAt = &now
+			s.sub.PausedAt = store.TimePtr(e.d.clock.Now())
 			e.d.log.Warn("webhook subscription paused: ceiling reached", slog.Int64("subscription_id", id),
-				slog.String("pause_reason", se.pause), slog.Int64("open", s.open), slog.Int64("dead", s.dead))
+				slog.String("pause_reason", string(se.pause)), slog.Int64("open", s.open), slog.Int64("dead", s.dead))
 			e.reconfigure(s)
 		}
 		e.hand(s, se.add)

@@ -357,7 +357,7 @@ func gen1Only(key []byte) func(int) []byte {
 
 // deliveries returns every delivery of a subscription (status "" for all)
 // in id order, paging newest first through the public query.
-func deliveries(t testing.TB, db *store.DB, subID int64, status string) []store.Delivery {
+func deliveries(t testing.TB, db *store.DB, subID int64, status store.DeliveryStatus) []store.Delivery {
 	t.Helper()
 	var out []store.Delivery
 	before := int64(0)

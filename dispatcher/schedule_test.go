@@ -110,7 +110,7 @@ func TestRetryScheduleAndDeadLetter(t *testing.T) {
 		t.Fatalf("dead delivery %+v", dead)
 	}
 	for i, a := range dead.History {
-		if a.ErrorKind != store.Kind5xx || a.StatusCode != 502 || a.At != attempts[i].at.UTC().Format(store.TimeFormat) {
+		if a.ErrorKind != store.Kind5xx || a.StatusCode != 502 || a.At != store.TimeOf(attempts[i].at) {
 			t.Fatalf("history[%d] = %+v", i, a)
 		}
 	}

@@ -3,7 +3,6 @@ package dispatcher
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -83,19 +82,7 @@ func (d *Dispatcher) CreateSubscription(ctx context.Context, actor string, in st
 	}
 	secret := NewSecret()
 	v, err := do(ctx, d.eng, func(ctx context.Context) (store.Subscription, error) {
-		var created store.Subscription
-		err := d.db.WithTx(ctx, func(tx *sql.Tx) error {
-			var err error
-			if created, err = d.db.InsertSubscription(ctx, tx, s); err != nil {
-				return err
-			}
-			if err := d.vault.PutWebhookSecret(ctx, tx, created.ID, 1, secret, nil); err != nil {
-				return err
-			}
-			diff := store.SubscriptionAuditView(created)
-			diff["secret_generation"] = 1
-			return d.db.AppendAudit(ctx, tx, store.Audit{Actor: actor, Action: "webhook.create", Target: auditTarget(created.ID), Diff: diff})
-		})
+		created, err := d.db.CreateSubscription(ctx, actor, s, d.vault.SealFunc(secret))
 		if err != nil {
 			return store.Subscription{}, err
 		}
@@ -176,25 +163,7 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, actor string, id in
 			hint = fmt.Sprintf(`the subscription stays paused (pause_reason %s): lifting a ceiling never resumes it; `+
 				`after triage, send PATCH /api/admin/webhooks/%d with {"status": "active"}`, cur.PauseReason, id)
 		}
-		var saved store.Subscription
-		err = d.db.WithTx(ctx, func(tx *sql.Tx) error {
-			var err error
-			if saved, err = d.db.SaveSubscription(ctx, tx, next); err != nil {
-				return err
-			}
-			diff := store.SubscriptionDiff(cur, saved)
-			if len(diff) == 0 {
-				return nil
-			}
-			action := "webhook.update"
-			switch {
-			case cur.Status != saved.Status && saved.Status == store.SubscriptionPaused:
-				action = "webhook.pause"
-			case cur.Status != saved.Status:
-				action = "webhook.resume"
-			}
-			return d.db.AppendAudit(ctx, tx, store.Audit{Actor: actor, Action: action, Target: auditTarget(id), Diff: diff})
-		})
+		saved, err := d.db.UpdateSubscription(ctx, actor, cur, next)
 		if err != nil {
 			return result{}, err
 		}
@@ -228,14 +197,7 @@ func (d *Dispatcher) DeleteSubscription(ctx context.Context, actor string, id in
 		if st == nil || st.deleting {
 			return struct{}{}, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
 		}
-		err := d.db.WithTx(ctx, func(tx *sql.Tx) error {
-			if err := d.db.MarkSubscriptionDeleting(ctx, tx, id); err != nil {
-				return err
-			}
-			return d.db.AppendAudit(ctx, tx, store.Audit{Actor: actor, Action: "webhook.delete", Target: auditTarget(id),
-				Diff: store.SubscriptionAuditView(st.sub)})
-		})
-		if err != nil {
+		if err := d.db.DeleteSubscription(ctx, actor, st.sub); err != nil {
 			return struct{}{}, err
 		}
 		st.deleting = true
@@ -266,18 +228,7 @@ func (d *Dispatcher) RotateSecret(ctx context.Context, actor string, id int64) (
 			return time.Time{}, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
 		}
 		expires := d.clock.Now().Add(RotationWindow).UTC().Truncate(time.Millisecond)
-		err := d.db.WithTx(ctx, func(tx *sql.Tx) error {
-			if err := d.db.DemoteWebhookSecret(ctx, tx, id, expires); err != nil {
-				return err
-			}
-			if err := d.vault.PutWebhookSecret(ctx, tx, id, 1, secret, nil); err != nil {
-				return err
-			}
-			return d.db.AppendAudit(ctx, tx, store.Audit{Actor: actor, Action: "webhook.rotate_secret", Target: auditTarget(id),
-				Diff: map[string]any{"signing_generation": 1, "previous_secret": map[string]any{"generation": 2,
-					"expires_at": expires.Format(store.TimeFormat)}}})
-		})
-		if err != nil {
+		if err := d.db.RotateWebhookSecret(ctx, actor, id, d.vault.SealFunc(secret), expires); err != nil {
 			return time.Time{}, err
 		}
 		st.secret = secret
@@ -435,7 +386,7 @@ func (e *engine) replay(ctx context.Context, st *subState, actor string, q *stor
 		} else {
 			diff["delivery_id"], diff["new_delivery_id"], diff["event_id"] = deliveryIDs[0], newIDs[0], evIDs[0]
 		}
-		return e.d.db.AppendAudit(ctx, t.Tx(), store.Audit{Actor: actor, Action: action, Target: auditTarget(st.sub.ID), Diff: diff})
+		return t.AppendAudit(store.Audit{Actor: actor, Action: action, Target: auditTarget(st.sub.ID), Diff: diff})
 	})
 	if err != nil {
 		return nil, err

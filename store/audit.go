@@ -176,9 +176,9 @@ func readHead(ctx context.Context, q querier) (AuditHead, error) {
 	return h, nil
 }
 
-// AppendAudit appends an entry inside tx, the transaction of the write it
+// appendAuditTx appends an entry inside tx, the transaction of the write it
 // records, so the change and its audit row commit together.
-func (db *DB) AppendAudit(ctx context.Context, tx *sql.Tx, a Audit) error {
+func (db *DB) appendAuditTx(ctx context.Context, tx *sql.Tx, a Audit) error {
 	key := db.audit.get()
 	if key == nil {
 		return fmt.Errorf("audit %s: %w", a.Action, ErrNoAuditKey)
@@ -231,7 +231,7 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, key []byte, a Audit) 
 
 // Audit appends one entry in its own transaction.
 func (db *DB) Audit(ctx context.Context, a Audit) error {
-	return db.WithTx(ctx, func(tx *sql.Tx) error { return db.AppendAudit(ctx, tx, a) })
+	return db.withTx(ctx, func(tx *sql.Tx) error { return db.appendAuditTx(ctx, tx, a) })
 }
 
 // ListAudit returns up to limit entries with id < before (0 means newest),
@@ -576,7 +576,7 @@ func (db *DB) keyLegacyAudit(ctx context.Context) error {
 	if key == nil {
 		return nil
 	}
-	return db.WithTx(ctx, func(tx *sql.Tx) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
 		keyed, err := chainKeyed(ctx, tx)
 		if err != nil || keyed {
 			return err
@@ -617,7 +617,7 @@ func (db *DB) RotateAuditKey(ctx context.Context, actor string, newKey []byte, f
 			db.audit.mu.Unlock()
 		}
 	}()
-	err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		keyed, err := chainKeyed(ctx, tx)
 		if err != nil {
 			return err

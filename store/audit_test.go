@@ -306,7 +306,7 @@ func TestRotateAuditKey(t *testing.T) {
 	before, _ := db.CheckAudit(ctx)
 
 	rk, err := db.RotateAuditKey(ctx, "cli:op", newKey, func(tx *sql.Tx) error {
-		return db.AppendAudit(ctx, tx, Audit{Actor: "cli:op", Action: "vault.rotate_key", Target: "vault"})
+		return db.appendAuditTx(ctx, tx, Audit{Actor: "cli:op", Action: "vault.rotate_key", Target: "vault"})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -358,7 +358,7 @@ func TestRotateAuditKeyRollsBack(t *testing.T) {
 	appendN(t, db, 2)
 	injected := errors.New("injected")
 	_, err := db.RotateAuditKey(ctx, "cli", DeriveAuditKey([]byte("new")), func(tx *sql.Tx) error {
-		if err := db.AppendAudit(ctx, tx, Audit{Actor: "cli", Action: "vault.rotate_key", Target: "vault"}); err != nil {
+		if err := db.appendAuditTx(ctx, tx, Audit{Actor: "cli", Action: "vault.rotate_key", Target: "vault"}); err != nil {
 			return err
 		}
 		return injected

@@ -240,7 +240,7 @@ func (db *DB) RecordFulfillmentAttempt(ctx context.Context, id int64, a Fulfillm
 	if a.Counted {
 		inc = 1
 	}
-	err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		var status FulfillmentStatus
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM fulfillment_pushes WHERE id = ?`, id).Scan(&status); err != nil {
 			return interpretError(err)
@@ -267,7 +267,7 @@ func (db *DB) RecordFulfillmentAttempt(ctx context.Context, id int64, a Fulfillm
 // *ConflictError for a push that is pending or succeeded.
 func (db *DB) RetryFulfillmentPush(ctx context.Context, actor, connector string, id int64) (FulfillmentPush, error) {
 	var out FulfillmentPush
-	err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		p, err := scanFulfillment(tx.QueryRowContext(ctx, `SELECT `+fulfillmentCols+`
 			FROM fulfillment_pushes WHERE id = ? AND connector_name = ?`, id, connector))
 		if err != nil {
@@ -289,7 +289,7 @@ func (db *DB) RetryFulfillmentPush(ctx context.Context, actor, connector string,
 		previous := p.Attempts
 		p.Status, p.Attempts, p.NextAttemptAt, p.UpdatedAt, p.CompletedAt = FulfillmentPending, 0, now, now, nil
 		out = p
-		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "fulfillment.retry",
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "fulfillment.retry",
 			Target: fmt.Sprintf("fulfillment_push:%d", id),
 			Diff:   map[string]any{"order_id": p.OrderID, "connector": p.Connector, "previous_attempts": previous}})
 	})

@@ -120,7 +120,7 @@ func (db *DB) ReplaceSchedules(ctx context.Context, actor, connector string, war
 		return nil, err
 	}
 	var out []ConnectorSchedule
-	err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		ts := formatTime(db.now())
 		if _, err := tx.ExecContext(ctx, `DELETE FROM connector_schedules
 			WHERE connector_name = ? AND warehouse_id = ?`, connector, warehouseID); err != nil {
@@ -141,7 +141,7 @@ func (db *DB) ReplaceSchedules(ctx context.Context, actor, connector string, war
 				return fmt.Errorf("store schedule %s: %w", s.SyncType, interpretError(err))
 			}
 		}
-		if err := db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "connector.schedules.put",
+		if err := db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "connector.schedules.put",
 			Target: connectorTarget(connector, warehouseID), Diff: map[string]any{"schedules": in}}); err != nil {
 			return err
 		}

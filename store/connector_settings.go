@@ -63,23 +63,10 @@ func (db *DB) PutConnectorSettings(ctx context.Context, actor, connector string,
 	if err := validateSettings(connector, warehouseID, values); err != nil {
 		return err
 	}
-	err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		return db.putConnectorSettings(ctx, tx, actor, connector, warehouseID, values)
 	})
 	if err != nil {
-		return fmt.Errorf("put connector settings %s: %w", connectorTarget(connector, warehouseID), err)
-	}
-	return nil
-}
-
-// PutConnectorSettingsTx is PutConnectorSettings inside the caller's write
-// transaction (from WithTx), so settings and the credentials they go with
-// commit together or not at all.
-func (db *DB) PutConnectorSettingsTx(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64, values map[string]string) error {
-	if err := validateSettings(connector, warehouseID, values); err != nil {
-		return err
-	}
-	if err := db.putConnectorSettings(ctx, tx, actor, connector, warehouseID, values); err != nil {
 		return fmt.Errorf("put connector settings %s: %w", connectorTarget(connector, warehouseID), err)
 	}
 	return nil
@@ -113,7 +100,7 @@ func (db *DB) putConnectorSettings(ctx context.Context, tx *sql.Tx, actor, conne
 			return fmt.Errorf("store setting %s: %w", k, interpretError(err))
 		}
 	}
-	return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "connector.settings.put",
+	return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "connector.settings.put",
 		Target: connectorTarget(connector, warehouseID), Diff: map[string][]string{"keys": keys}})
 }
 
@@ -121,8 +108,8 @@ func (db *DB) putConnectorSettings(ctx context.Context, tx *sql.Tx, actor, conne
 // warehouseID with a "connector.settings.delete" audit row. It returns
 // ErrNotFound when there were none.
 func (db *DB) DeleteConnectorSettings(ctx context.Context, actor, connector string, warehouseID int64) error {
-	err := db.WithTx(ctx, func(tx *sql.Tx) error {
-		deleted, err := db.DeleteConnectorSettingsTx(ctx, tx, actor, connector, warehouseID)
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		deleted, err := db.deleteConnectorSettings(ctx, tx, actor, connector, warehouseID)
 		if err == nil && !deleted {
 			err = ErrNotFound
 		}
@@ -134,10 +121,10 @@ func (db *DB) DeleteConnectorSettings(ctx context.Context, actor, connector stri
 	return nil
 }
 
-// DeleteConnectorSettingsTx is DeleteConnectorSettings inside the caller's
-// write transaction; it reports whether there was anything to delete (and
-// so an audit row) instead of returning ErrNotFound.
-func (db *DB) DeleteConnectorSettingsTx(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64) (bool, error) {
+// deleteConnectorSettings is DeleteConnectorSettings inside tx; it reports
+// whether there was anything to delete (and so an audit row) instead of
+// returning ErrNotFound.
+func (db *DB) deleteConnectorSettings(ctx context.Context, tx *sql.Tx, actor, connector string, warehouseID int64) (bool, error) {
 	res, err := tx.ExecContext(ctx, `DELETE FROM connector_settings
 		WHERE connector_name = ? AND warehouse_id = ?`, connector, warehouseID)
 	if err != nil {
@@ -147,7 +134,7 @@ func (db *DB) DeleteConnectorSettingsTx(ctx context.Context, tx *sql.Tx, actor, 
 	if err != nil || n == 0 {
 		return false, err
 	}
-	return true, db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "connector.settings.delete",
+	return true, db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "connector.settings.delete",
 		Target: connectorTarget(connector, warehouseID)})
 }
 

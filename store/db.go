@@ -135,10 +135,10 @@ func parseTime(s string) (time.Time, error) {
 	return t, nil
 }
 
-// WithTx runs fn in one write transaction (BEGIN IMMEDIATE on the writer),
+// withTx runs fn in one write transaction (BEGIN IMMEDIATE on the writer),
 // committing when fn returns nil and rolling back otherwise. The commit
 // fires Changed.
-func (db *DB) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

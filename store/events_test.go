@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -347,16 +346,15 @@ func TestChangedFiresAfterCommits(t *testing.T) {
 			return nil
 		}, false, 0},
 		{"batch", func(store.OpMeta) error { appendMix(t, e, 3); return nil }, true, 3},
-		{"WithTx", func(store.OpMeta) error {
-			return e.db.WithTx(e.ctx, func(tx *sql.Tx) error {
-				_, err := tx.ExecContext(e.ctx, `UPDATE warehouses SET name = 'renamed' WHERE code = 'W3'`)
-				return err
-			})
+		// A write through the store's own transactions (not group commit).
+		{"withTx", func(store.OpMeta) error {
+			_, err := e.db.CreateUser(e.ctx, "test", "changed@example.com", store.RoleViewer, "correct horse battery")
+			return err
 		}, true, 0},
-		{"WithTx rolled back", func(store.OpMeta) error {
-			err := e.db.WithTx(e.ctx, func(tx *sql.Tx) error { return errors.New("no") })
-			if err == nil {
-				return errors.New("expected the error")
+		{"withTx rolled back", func(store.OpMeta) error {
+			_, err := e.db.CreateUser(e.ctx, "test", "changed@example.com", store.RoleViewer, "correct horse battery")
+			if !errors.Is(err, store.ErrConflict) {
+				return errors.New("expected a conflict")
 			}
 			return nil
 		}, false, 0},

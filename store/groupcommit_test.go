@@ -24,7 +24,7 @@ func fired(ch <-chan struct{}) bool {
 
 func gcTable(t *testing.T, db *DB) {
 	t.Helper()
-	if err := db.WithTx(context.Background(), func(tx *sql.Tx) error {
+	if err := db.withTx(context.Background(), func(tx *sql.Tx) error {
 		_, err := tx.Exec(`CREATE TABLE gc_test (v TEXT NOT NULL UNIQUE)`)
 		return err
 	}); err != nil {

@@ -50,7 +50,7 @@ func (db *DB) PruneIdempotencyKeys(ctx context.Context, before time.Time) (int64
 	var total int64
 	for {
 		var n int64
-		err := db.WithTx(ctx, func(tx *sql.Tx) error {
+		err := db.withTx(ctx, func(tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE id IN
 				(SELECT id FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
 				cutoff, pruneBatch)

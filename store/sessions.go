@@ -92,7 +92,7 @@ func (db *DB) CreateSession(ctx context.Context, in NewSession) (string, Session
 	s := Session{UserID: in.UserID, CreatedAt: formatTime(now), LastSeenAt: formatTime(now),
 		ExpiresAt: formatTime(now.Add(in.Absolute)), IdleExpiresAt: formatTime(now.Add(in.Idle)),
 		UserAgent: clip(in.UserAgent, maxUserAgent), IP: clip(in.IP, 64), Status: SessionActive}
-	err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, idle_seconds, user_agent, ip)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, hashToken(plain), s.UserID, s.CreatedAt, s.LastSeenAt, s.ExpiresAt,
 			int64(in.Idle/time.Second), s.UserAgent, s.IP)
@@ -246,7 +246,7 @@ func (db *DB) ListSessions(ctx context.Context, f SessionFilter) ([]Session, err
 // RevokeSession revokes one of a user's sessions. It returns ErrNotFound
 // when the user has no such session or it is already revoked.
 func (db *DB) RevokeSession(ctx context.Context, actor string, userID, sessionID int64) error {
-	return db.WithTx(ctx, func(tx *sql.Tx) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL`,
 			formatTime(db.now()), RevokeByAdmin, sessionID, userID)
 		if err != nil {
@@ -255,7 +255,7 @@ func (db *DB) RevokeSession(ctx context.Context, actor string, userID, sessionID
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("revoke session %d of user %d: %w", sessionID, userID, ErrNotFound)
 		}
-		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "session.revoke", Target: fmt.Sprintf("user:%d", userID),
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "session.revoke", Target: fmt.Sprintf("user:%d", userID),
 			Diff: map[string]any{"session_id": sessionID}})
 	})
 }
@@ -264,7 +264,7 @@ func (db *DB) RevokeSession(ctx context.Context, actor string, userID, sessionID
 // were open. It returns ErrNotFound for an unknown user.
 func (db *DB) RevokeUserSessions(ctx context.Context, actor string, userID int64) (int64, error) {
 	var n int64
-	err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		if err := userExists(ctx, tx, userID); err != nil {
 			return fmt.Errorf("revoke sessions: %w", err)
 		}
@@ -272,7 +272,7 @@ func (db *DB) RevokeUserSessions(ctx context.Context, actor string, userID int64
 		if n, err = revokeUserSessions(ctx, tx, db.now(), userID, RevokeByAdmin); err != nil {
 			return err
 		}
-		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "session.revoke_all", Target: fmt.Sprintf("user:%d", userID),
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "session.revoke_all", Target: fmt.Sprintf("user:%d", userID),
 			Diff: map[string]any{"revoked": n}})
 	})
 	return n, err
@@ -310,7 +310,7 @@ func (db *DB) PruneSessions(ctx context.Context, before time.Time) (int64, error
 	var total int64
 	for {
 		var n int64
-		err := db.WithTx(ctx, func(tx *sql.Tx) error {
+		err := db.withTx(ctx, func(tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id IN
 				(SELECT id FROM sessions WHERE expires_at < ? UNION SELECT id FROM sessions WHERE revoked_at < ? LIMIT ?)`,
 				cutoff, cutoff, pruneBatch)

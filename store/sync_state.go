@@ -221,7 +221,7 @@ func (db *DB) ClaimSync(ctx context.Context, k SyncKey, opt ClaimOptions) (SyncC
 		opt.MaxRunAge = time.Hour
 	}
 	var claim SyncClaim
-	err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
 		ts := formatTime(now)
 		prev, err := getSyncState(ctx, tx, k)
@@ -335,7 +335,7 @@ func (db *DB) FinishSync(ctx context.Context, k SyncKey, runID string, rec SyncR
 	rec.Error = capText(rec.Error, maxSyncMessage)
 	rec.Notes = capText(rec.Notes, maxSyncMessage)
 	superseded := false
-	err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
 		ts := formatTime(now)
 		var res sql.Result

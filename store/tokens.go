@@ -91,14 +91,14 @@ func (db *DB) CreateToken(ctx context.Context, actor, name string, scopes []stri
 	}
 	plain := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	t := Token{Name: name, Prefix: plain[:len(TokenPrefix)+6], Scopes: scopes, CreatedBy: actor, CreatedAt: formatTime(db.now())}
-	err = db.WithTx(ctx, func(tx *sql.Tx) error {
+	err = db.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, scopes, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			t.Name, t.Prefix, hashToken(plain), strings.Join(scopes, ","), actor, t.CreatedAt)
 		if err != nil {
 			return fmt.Errorf("create token: %w", interpretError(err))
 		}
 		t.ID, _ = res.LastInsertId()
-		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "token.create", Target: fmt.Sprintf("token:%d", t.ID),
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "token.create", Target: fmt.Sprintf("token:%d", t.ID),
 			Diff: map[string]any{"name": t.Name, "scopes": scopes, "prefix": t.Prefix}})
 	})
 	if err != nil {
@@ -172,7 +172,7 @@ func (db *DB) ListTokens(ctx context.Context) ([]Token, error) {
 // RevokeToken revokes a token. It returns ErrNotFound for an unknown or
 // already revoked token.
 func (db *DB) RevokeToken(ctx context.Context, actor string, id int64) error {
-	return db.WithTx(ctx, func(tx *sql.Tx) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, formatTime(db.now()), id)
 		if err != nil {
 			return fmt.Errorf("revoke token %d: %w", id, err)
@@ -180,6 +180,6 @@ func (db *DB) RevokeToken(ctx context.Context, actor string, id int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("revoke token %d: %w", id, ErrNotFound)
 		}
-		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "token.revoke", Target: fmt.Sprintf("token:%d", id)})
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "token.revoke", Target: fmt.Sprintf("token:%d", id)})
 	})
 }

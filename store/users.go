@@ -100,14 +100,14 @@ func (db *DB) CreateUser(ctx context.Context, actor, email, role, password strin
 		return User{}, err
 	}
 	u := User{Email: email, Role: role, CreatedAt: formatTime(db.now())}
-	err = db.WithTx(ctx, func(tx *sql.Tx) error {
+	err = db.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?)`,
 			u.Email, hash, u.Role, u.CreatedAt)
 		if err != nil {
 			return fmt.Errorf("create user %s: %w", email, interpretError(err))
 		}
 		u.ID, _ = res.LastInsertId()
-		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "user.create", Target: fmt.Sprintf("user:%d", u.ID),
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "user.create", Target: fmt.Sprintf("user:%d", u.ID),
 			Diff: map[string]any{"email": u.Email, "role": u.Role}})
 	})
 	if err != nil {
@@ -202,7 +202,7 @@ func (db *DB) SetUserDisabled(ctx context.Context, actor string, id int64, disab
 // transaction. The number of sessions revoked joins the diff. It returns
 // ErrNotFound for an unknown user.
 func (db *DB) updateUser(ctx context.Context, actor string, id int64, action, reason string, diff map[string]any, query string, args ...any) error {
-	return db.WithTx(ctx, func(tx *sql.Tx) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", action, err)
@@ -220,14 +220,14 @@ func (db *DB) updateUser(ctx context.Context, actor string, id int64, action, re
 			}
 			diff["sessions_revoked"] = n
 		}
-		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: action, Target: fmt.Sprintf("user:%d", id), Diff: diff})
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: action, Target: fmt.Sprintf("user:%d", id), Diff: diff})
 	})
 }
 
 // DeleteUser deletes a user; the user's sessions go with it (the sessions
 // table cascades), in the same transaction.
 func (db *DB) DeleteUser(ctx context.Context, actor string, id int64) error {
-	return db.WithTx(ctx, func(tx *sql.Tx) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
 		var email string
 		if err := tx.QueryRowContext(ctx, `SELECT email FROM users WHERE id = ?`, id).Scan(&email); err != nil {
 			return fmt.Errorf("delete user %d: %w", id, interpretError(err))
@@ -239,7 +239,7 @@ func (db *DB) DeleteUser(ctx context.Context, actor string, id int64) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id); err != nil {
 			return fmt.Errorf("delete user %d: %w", id, err)
 		}
-		return db.AppendAudit(ctx, tx, Audit{Actor: actor, Action: "user.delete", Target: fmt.Sprintf("user:%d", id),
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "user.delete", Target: fmt.Sprintf("user:%d", id),
 			Diff: map[string]any{"email": email, "sessions_revoked": n}})
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -21,29 +22,38 @@ import (
 // an admin (pause_reason manual) or by the dispatcher when a ceiling is
 // reached. SubscriptionDeleting marks a deleted subscription whose
 // deliveries are still being purged: the API never shows it.
+type SubscriptionStatus string
+
+// The subscription statuses.
 const (
-	SubscriptionActive   = "active"
-	SubscriptionPaused   = "paused"
-	SubscriptionDeleting = "deleting"
+	SubscriptionActive   SubscriptionStatus = "active"
+	SubscriptionPaused   SubscriptionStatus = "paused"
+	SubscriptionDeleting SubscriptionStatus = "deleting"
 )
+
+// PauseReason says why a subscription is paused ("" when it is not).
+type PauseReason string
 
 // Pause reasons.
 const (
-	PauseManual         = "manual"
-	PausePendingCeiling = "pending_ceiling"
-	PauseDLQCeiling     = "dlq_ceiling"
+	PauseManual         PauseReason = "manual"
+	PausePendingCeiling PauseReason = "pending_ceiling"
+	PauseDLQCeiling     PauseReason = "dlq_ceiling"
 )
 
 // Delivery statuses. pending and in_flight are open (counted against the
 // pending ceiling); succeeded, dead and replayed are terminal. replayed marks
 // a dead delivery whose event was queued again by a replay, so it leaves the
 // DLQ (and the DLQ ceiling count) while its history stays.
+type DeliveryStatus string
+
+// The delivery statuses.
 const (
-	DeliveryPending   = "pending"
-	DeliveryInFlight  = "in_flight"
-	DeliverySucceeded = "succeeded"
-	DeliveryDead      = "dead"
-	DeliveryReplayed  = "replayed"
+	DeliveryPending   DeliveryStatus = "pending"
+	DeliveryInFlight  DeliveryStatus = "in_flight"
+	DeliverySucceeded DeliveryStatus = "succeeded"
+	DeliveryDead      DeliveryStatus = "dead"
+	DeliveryReplayed  DeliveryStatus = "replayed"
 )
 
 // Delivery orderings (column ordering). OrderingGlobal, the default, keeps
@@ -479,7 +489,7 @@ func (p SubscriptionPatch) Apply(cur Subscription, allowHTTP bool) (Subscription
 		next.Filter = whNonNilFilter(NormalizeFilter(*p.Filter, "subscription_filter.", fields))
 	}
 	if p.Status != nil {
-		switch *p.Status {
+		switch SubscriptionStatus(*p.Status) {
 		case SubscriptionActive:
 			next.Status, next.PauseReason, next.PausedAt = SubscriptionActive, "", nil
 		case SubscriptionPaused:
@@ -509,8 +519,8 @@ type Subscription struct {
 	Name             string             `json:"name"`
 	URL              string             `json:"url"`
 	Filter           SubscriptionFilter `json:"subscription_filter"`
-	Status           string             `json:"status"`
-	PauseReason      string             `json:"pause_reason"` // "" when active
+	Status           SubscriptionStatus `json:"status"`
+	PauseReason      PauseReason        `json:"pause_reason"` // "" when active
 	PendingCeiling   int64              `json:"pending_ceiling"`
 	DLQCeiling       int64              `json:"dlq_ceiling"`
 	RateLimitPerSec  float64            `json:"rate_limit_per_sec"`
@@ -520,11 +530,11 @@ type Subscription struct {
 	Ordering string `json:"ordering"`
 	// Cursor is the last event_id examined for this subscription.
 	Cursor            int64   `json:"cursor"`
-	CreatedAt         string  `json:"created_at"`
-	UpdatedAt         string  `json:"updated_at"`
-	PausedAt          *string `json:"paused_at"`
-	LastSuccessAt     *string `json:"last_success_at"`
-	LastFailureAt     *string `json:"last_failure_at"`
+	CreatedAt         Time    `json:"created_at"`
+	UpdatedAt         Time    `json:"updated_at"`
+	PausedAt          *Time   `json:"paused_at"`
+	LastSuccessAt     *Time   `json:"last_success_at"`
+	LastFailureAt     *Time   `json:"last_failure_at"`
 	LastFailureKind   *string `json:"last_failure_kind"`
 	LastFailureStatus *int    `json:"last_failure_status"`
 }
@@ -568,11 +578,6 @@ func (db *DB) Subscription(ctx context.Context, id int64) (Subscription, error) 
 	return getSubscription(ctx, db.r, id)
 }
 
-// SubscriptionTx reads a visible subscription inside tx, or ErrNotFound.
-func (db *DB) SubscriptionTx(ctx context.Context, tx *sql.Tx, id int64) (Subscription, error) {
-	return getSubscription(ctx, tx, id)
-}
-
 // Subscriptions lists the visible subscriptions by id.
 func (db *DB) Subscriptions(ctx context.Context) ([]Subscription, error) {
 	return listSubscriptions(ctx, db.r, false)
@@ -606,10 +611,93 @@ func listSubscriptions(ctx context.Context, q whQuerier, withDeleting bool) ([]S
 	return out, nil
 }
 
-// InsertSubscription inserts s (as returned by SubscriptionCreate.Normalize)
+// WebhookTarget is the audit target of a subscription.
+func WebhookTarget(id int64) string { return "webhook:" + strconv.FormatInt(id, 10) }
+
+// CreateSubscription inserts s (as returned by SubscriptionCreate.Normalize)
+// with secret as its generation-1 signing secret and a "webhook.create"
+// audit row (without the secret), in one transaction, and returns it as
+// stored. Its cursor starts at the current end of the event log.
+func (db *DB) CreateSubscription(ctx context.Context, actor string, s Subscription, secret SealFunc) (Subscription, error) {
+	var created Subscription
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if created, err = db.insertSubscription(ctx, tx, s); err != nil {
+			return err
+		}
+		if err := db.putWebhookSecret(ctx, tx, created.ID, 1, secret, nil); err != nil {
+			return err
+		}
+		diff := SubscriptionAuditView(created)
+		diff["secret_generation"] = 1
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "webhook.create", Target: WebhookTarget(created.ID), Diff: diff})
+	})
+	return created, err
+}
+
+// UpdateSubscription saves next (cur with a patch applied) and, when
+// anything changed, a "webhook.pause", "webhook.resume" or "webhook.update"
+// audit row with the diff, in one transaction. It returns the row as stored.
+func (db *DB) UpdateSubscription(ctx context.Context, actor string, cur, next Subscription) (Subscription, error) {
+	var saved Subscription
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if saved, err = db.saveSubscription(ctx, tx, next); err != nil {
+			return err
+		}
+		diff := SubscriptionDiff(cur, saved)
+		if len(diff) == 0 {
+			return nil
+		}
+		action := "webhook.update"
+		switch {
+		case cur.Status != saved.Status && saved.Status == SubscriptionPaused:
+			action = "webhook.pause"
+		case cur.Status != saved.Status:
+			action = "webhook.resume"
+		}
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: action, Target: WebhookTarget(saved.ID), Diff: diff})
+	})
+	return saved, err
+}
+
+// DeleteSubscription hides sub and deletes its secrets with a
+// "webhook.delete" audit row, in one transaction; the dispatcher then
+// purges its deliveries and the row. It returns ErrNotFound when there is
+// no visible subscription sub.ID.
+func (db *DB) DeleteSubscription(ctx context.Context, actor string, sub Subscription) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		if err := db.markSubscriptionDeleting(ctx, tx, sub.ID); err != nil {
+			return err
+		}
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "webhook.delete", Target: WebhookTarget(sub.ID),
+			Diff: SubscriptionAuditView(sub)})
+	})
+}
+
+// RotateWebhookSecret demotes a subscription's signing secret to
+// generation 2, valid until expires, stores secret as the new generation 1
+// and appends a "webhook.rotate_secret" audit row (without secrets), in one
+// transaction. It returns ErrNotFound when the subscription has no
+// generation 1.
+func (db *DB) RotateWebhookSecret(ctx context.Context, actor string, id int64, secret SealFunc, expires time.Time) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		if err := db.demoteWebhookSecret(ctx, tx, id, expires); err != nil {
+			return err
+		}
+		if err := db.putWebhookSecret(ctx, tx, id, 1, secret, nil); err != nil {
+			return err
+		}
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "webhook.rotate_secret", Target: WebhookTarget(id),
+			Diff: map[string]any{"signing_generation": 1, "previous_secret": map[string]any{"generation": 2,
+				"expires_at": formatTime(expires)}}})
+	})
+}
+
+// insertSubscription inserts s (as returned by SubscriptionCreate.Normalize)
 // inside tx with its cursor at the current end of the event log, so it
 // receives exactly the events committed after it, and returns it as stored.
-func (db *DB) InsertSubscription(ctx context.Context, tx *sql.Tx, s Subscription) (Subscription, error) {
+func (db *DB) insertSubscription(ctx context.Context, tx *sql.Tx, s Subscription) (Subscription, error) {
 	now := formatTime(db.now())
 	if s.Ordering == "" {
 		// Never the column's DEFAULT: see DefaultOrdering.
@@ -632,10 +720,10 @@ func (db *DB) InsertSubscription(ctx context.Context, tx *sql.Tx, s Subscription
 	return getSubscription(ctx, tx, id)
 }
 
-// SaveSubscription writes the admin-editable fields and status of s inside
+// saveSubscription writes the admin-editable fields and status of s inside
 // tx and returns the row as stored. paused_at is set when s moves to paused
 // and cleared when it becomes active.
-func (db *DB) SaveSubscription(ctx context.Context, tx *sql.Tx, s Subscription) (Subscription, error) {
+func (db *DB) saveSubscription(ctx context.Context, tx *sql.Tx, s Subscription) (Subscription, error) {
 	now := formatTime(db.now())
 	var reason any
 	if s.Status == SubscriptionPaused {
@@ -658,10 +746,10 @@ func (db *DB) SaveSubscription(ctx context.Context, tx *sql.Tx, s Subscription) 
 	return getSubscription(ctx, tx, s.ID)
 }
 
-// MarkSubscriptionDeleting hides a subscription and deletes its secrets
+// markSubscriptionDeleting hides a subscription and deletes its secrets
 // inside tx; the dispatcher then purges its deliveries (PurgeDeliveries) and
 // the row. It returns ErrNotFound when there is no visible subscription id.
-func (db *DB) MarkSubscriptionDeleting(ctx context.Context, tx *sql.Tx, id int64) error {
+func (db *DB) markSubscriptionDeleting(ctx context.Context, tx *sql.Tx, id int64) error {
 	res, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET status = 'deleting',
 		pause_reason = NULL, updated_at = ? WHERE id = ? AND status <> 'deleting'`, formatTime(db.now()), id)
 	if err != nil {
@@ -676,12 +764,12 @@ func (db *DB) MarkSubscriptionDeleting(ctx context.Context, tx *sql.Tx, id int64
 	return nil
 }
 
-// DemoteWebhookSecret copies a subscription's generation-1 ciphertext to
+// demoteWebhookSecret copies a subscription's generation-1 ciphertext to
 // generation 2 with expiresAt, inside tx, replacing any generation 2 (a
 // second rotation inside the window overwrites it). The ciphertext is copied
 // as is: it stays under the vault's key and is never decrypted here. It
 // returns ErrNotFound when the subscription has no generation 1.
-func (db *DB) DemoteWebhookSecret(ctx context.Context, tx *sql.Tx, subscriptionID int64, expiresAt time.Time) error {
+func (db *DB) demoteWebhookSecret(ctx context.Context, tx *sql.Tx, subscriptionID int64, expiresAt time.Time) error {
 	res, err := tx.ExecContext(ctx, `INSERT INTO webhook_secrets
 		(subscription_id, generation, secret_ciphertext, created_at, expires_at)
 		SELECT subscription_id, 2, secret_ciphertext, created_at, ? FROM webhook_secrets
@@ -745,7 +833,7 @@ func SubscriptionDiff(before, after Subscription) map[string]any {
 		add("status", before.Status, after.Status)
 	}
 	if before.PauseReason != after.PauseReason {
-		add("pause_reason", whNullIfEmpty(before.PauseReason), whNullIfEmpty(after.PauseReason))
+		add("pause_reason", whNullIfEmpty(string(before.PauseReason)), whNullIfEmpty(string(after.PauseReason)))
 	}
 	if before.PendingCeiling != after.PendingCeiling {
 		add("pending_ceiling", before.PendingCeiling, after.PendingCeiling)

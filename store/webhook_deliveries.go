@@ -81,7 +81,7 @@ func ErrorCatalog() []ErrorCatalogEntry {
 // Attempt is one delivery attempt: when it started, how long it took, and
 // its outcome (HTTP status, if any, and the error kind when it failed).
 type Attempt struct {
-	At         string    `json:"at"`
+	At         Time      `json:"at"`
 	DurationMS int64     `json:"duration_ms"`
 	StatusCode int       `json:"status_code,omitempty"`
 	ErrorKind  ErrorKind `json:"error_kind,omitempty"`
@@ -90,7 +90,7 @@ type Attempt struct {
 // storedAttempt is an Attempt as kept in attempt_log: short keys, since a
 // delivery table holds millions of them.
 type storedAttempt struct {
-	T  string    `json:"t"`
+	T  Time      `json:"t"`
 	MS int64     `json:"ms"`
 	C  int       `json:"c,omitempty"`
 	K  ErrorKind `json:"k,omitempty"`
@@ -111,24 +111,24 @@ func decodeAttemptLog(s string) ([]Attempt, error) {
 // Delivery is one delivery row with its event's routing attributes and its
 // attempt history.
 type Delivery struct {
-	ID             int64   `json:"id"`
-	SubscriptionID int64   `json:"subscription_id"`
-	EventID        int64   `json:"event_id"`
-	EventType      string  `json:"event_type"`
-	AggregateType  string  `json:"aggregate_type"`
-	AggregateID    string  `json:"aggregate_id"`
-	Status         string  `json:"status"`
-	Attempts       int     `json:"attempts"`
-	NextAttemptAt  *string `json:"next_attempt_at"`
-	LastAttemptAt  *string `json:"last_attempt_at"`
-	LastStatusCode *int    `json:"last_status_code"`
+	ID             int64          `json:"id"`
+	SubscriptionID int64          `json:"subscription_id"`
+	EventID        int64          `json:"event_id"`
+	EventType      string         `json:"event_type"`
+	AggregateType  string         `json:"aggregate_type"`
+	AggregateID    string         `json:"aggregate_id"`
+	Status         DeliveryStatus `json:"status"`
+	Attempts       int            `json:"attempts"`
+	NextAttemptAt  *Time          `json:"next_attempt_at"`
+	LastAttemptAt  *Time          `json:"last_attempt_at"`
+	LastStatusCode *int           `json:"last_status_code"`
 	// LastErrorKind is set while the latest attempt failed.
 	LastErrorKind *ErrorKind `json:"last_error_kind"`
 	// LastError is the catalog entry of LastErrorKind.
 	LastError   *ErrorCatalogEntry `json:"last_error,omitempty"`
 	ReplayOf    *int64             `json:"replay_of"`
-	CreatedAt   string             `json:"created_at"`
-	CompletedAt *string            `json:"completed_at"`
+	CreatedAt   Time               `json:"created_at"`
+	CompletedAt *Time              `json:"completed_at"`
 	History     []Attempt          `json:"attempt_history"`
 }
 
@@ -160,7 +160,7 @@ func scanDelivery(sc interface{ Scan(...any) error }) (Delivery, error) {
 // the page is the deliveries with id > After in ascending order; otherwise
 // it is the newest ones with id < Before (0: from the newest) descending.
 type DeliveryQuery struct {
-	Status string // optional: one of the Delivery* statuses
+	Status DeliveryStatus // optional: one of the Delivery* statuses
 	After  int64
 	Before int64
 	Limit  int // 1..500
@@ -172,7 +172,7 @@ const (
 	MaxDeliveryPage     = 500
 )
 
-func isDeliveryStatus(s string) bool {
+func isDeliveryStatus(s DeliveryStatus) bool {
 	switch s {
 	case DeliveryPending, DeliveryInFlight, DeliverySucceeded, DeliveryDead, DeliveryReplayed:
 		return true
@@ -268,10 +268,10 @@ type LatencySummary struct {
 
 // WebhookStats summarizes a subscription's deliveries.
 type WebhookStats struct {
-	SubscriptionID int64            `json:"subscription_id"`
-	Status         string           `json:"status"`
-	PauseReason    string           `json:"pause_reason"`
-	Counts         map[string]int64 `json:"counts"`
+	SubscriptionID int64                    `json:"subscription_id"`
+	Status         SubscriptionStatus       `json:"status"`
+	PauseReason    PauseReason              `json:"pause_reason"`
+	Counts         map[DeliveryStatus]int64 `json:"counts"`
 	// SuccessRate is succeeded / (succeeded + dead + replayed) over every
 	// finished delivery; nil before the first one finishes.
 	SuccessRate *float64 `json:"success_rate"`
@@ -279,8 +279,8 @@ type WebhookStats struct {
 	// StatsSampleDeliveries deliveries.
 	AttemptSuccessRate *float64           `json:"attempt_success_rate"`
 	Latency            LatencySummary     `json:"latency"`
-	LastSuccessAt      *string            `json:"last_success_at"`
-	LastFailureAt      *string            `json:"last_failure_at"`
+	LastSuccessAt      *Time              `json:"last_success_at"`
+	LastFailureAt      *Time              `json:"last_failure_at"`
 	LastFailureKind    *string            `json:"last_failure_kind"`
 	LastFailureStatus  *int               `json:"last_failure_status"`
 	LastFailure        *ErrorCatalogEntry `json:"last_failure,omitempty"`
@@ -302,7 +302,8 @@ func (db *DB) WebhookStats(ctx context.Context, subscriptionID int64) (WebhookSt
 	}
 	st := WebhookStats{
 		SubscriptionID: s.ID, Status: s.Status, PauseReason: s.PauseReason,
-		Counts:        map[string]int64{DeliveryPending: 0, DeliveryInFlight: 0, DeliverySucceeded: 0, DeliveryDead: 0, DeliveryReplayed: 0},
+		Counts: map[DeliveryStatus]int64{DeliveryPending: 0, DeliveryInFlight: 0, DeliverySucceeded: 0,
+			DeliveryDead: 0, DeliveryReplayed: 0},
 		LastSuccessAt: s.LastSuccessAt, LastFailureAt: s.LastFailureAt,
 		LastFailureKind: s.LastFailureKind, LastFailureStatus: s.LastFailureStatus,
 	}
@@ -316,7 +317,7 @@ func (db *DB) WebhookStats(ctx context.Context, subscriptionID int64) (WebhookSt
 		return st, fmt.Errorf("webhook stats %d: %w", subscriptionID, err)
 	}
 	for rows.Next() {
-		var status string
+		var status DeliveryStatus
 		var n int64
 		if err := rows.Scan(&status, &n); err != nil {
 			rows.Close()
@@ -387,10 +388,10 @@ type WebhookError struct {
 	SubscriptionName string            `json:"subscription_name"`
 	EventID          int64             `json:"event_id"`
 	EventType        string            `json:"event_type"`
-	Status           string            `json:"status"`
+	Status           DeliveryStatus    `json:"status"`
 	Attempts         int               `json:"attempts"`
-	LastAttemptAt    string            `json:"last_attempt_at"`
-	NextAttemptAt    *string           `json:"next_attempt_at"`
+	LastAttemptAt    Time              `json:"last_attempt_at"`
+	NextAttemptAt    *Time             `json:"next_attempt_at"`
 	StatusCode       *int              `json:"status_code"`
 	ErrorKind        ErrorKind         `json:"error_kind"`
 	Error            ErrorCatalogEntry `json:"error"`

@@ -76,7 +76,7 @@ type (
 	}
 	outcomeRow struct {
 		ID            int64          `json:"id"`
-		Status        string         `json:"status"`
+		Status        DeliveryStatus `json:"status"`
 		Attempts      int            `json:"attempts"`
 		NextAttemptAt string         `json:"next_attempt_at,omitzero"` // TimeFormat
 		Attempt       *storedAttempt `json:"attempt,omitzero"`
@@ -169,9 +169,9 @@ func (e *WebhookEngine) Update(ctx context.Context, fn func(t *EngineTx) error) 
 	return nil
 }
 
-// Tx returns the underlying transaction, for vault and audit writes that
-// must commit with the engine's.
-func (t *EngineTx) Tx() *sql.Tx { return t.tx }
+// AppendAudit appends an audit entry in the engine's transaction, so it
+// commits with the change it records.
+func (t *EngineTx) AppendAudit(a Audit) error { return t.e.db.appendAuditTx(t.ctx, t.tx, a) }
 
 // EventsAfter returns up to limit events with event_id > after, in order:
 // a seek on the rowid, so its cost does not depend on the log's length.
@@ -243,7 +243,7 @@ func (t *EngineTx) InsertDeliveries(subscriptionID int64, eventIDs []int64, repl
 // DeliveryUpdate is the new state of one open delivery.
 type DeliveryUpdate struct {
 	ID            int64
-	Status        string // pending, in_flight, succeeded or dead
+	Status        DeliveryStatus // pending, in_flight, succeeded or dead
 	Attempts      int
 	NextAttemptAt time.Time // zero: NULL
 	// Attempt, when set, is appended to the history and becomes the last
@@ -314,7 +314,7 @@ func (t *EngineTx) UpdateProgress(ps []SubscriptionProgress) error {
 // and appends the audit row with actor "dispatcher", both in this
 // transaction. It reports false, changing nothing, when the subscription is
 // not active any more (an admin got there first).
-func (t *EngineTx) PauseSubscription(id int64, reason string, diff map[string]any) (bool, error) {
+func (t *EngineTx) PauseSubscription(id int64, reason PauseReason, diff map[string]any) (bool, error) {
 	now := formatTime(t.e.db.now())
 	t.e.statements.Add(1)
 	res, err := t.tx.ExecContext(t.ctx, `UPDATE webhook_subscriptions SET status = 'paused',
@@ -326,7 +326,7 @@ func (t *EngineTx) PauseSubscription(id int64, reason string, diff map[string]an
 		return false, nil
 	}
 	t.e.statements.Add(2)
-	err = t.e.db.AppendAudit(t.ctx, t.tx, Audit{Actor: "dispatcher", Action: "webhook.pause",
+	err = t.e.db.appendAuditTx(t.ctx, t.tx, Audit{Actor: "dispatcher", Action: "webhook.pause",
 		Target: fmt.Sprintf("webhook:%d", id), Diff: diff})
 	return err == nil, err
 }
@@ -450,7 +450,7 @@ type ReplayQuery struct {
 	Filter      SubscriptionFilter `json:"subscription_filter"`
 	FromEventID int64              `json:"from_event_id"`
 	ToEventID   int64              `json:"to_event_id"`
-	Status      string             `json:"status"`
+	Status      DeliveryStatus     `json:"status"`
 }
 
 // Normalize validates q. A backfill (no status) needs an event_id range so
@@ -532,10 +532,10 @@ func (t *EngineTx) ReplayCandidates(subscriptionID int64, q ReplayQuery, limit i
 
 // ReplaySourceOf returns the event of one delivery of a subscription (for a
 // single replay), or ErrNotFound.
-func (t *EngineTx) ReplaySourceOf(subscriptionID, deliveryID int64) (ReplaySource, string, error) {
+func (t *EngineTx) ReplaySourceOf(subscriptionID, deliveryID int64) (ReplaySource, DeliveryStatus, error) {
 	t.e.statements.Add(1)
 	var r ReplaySource
-	var status string
+	var status DeliveryStatus
 	err := t.tx.QueryRowContext(t.ctx, `SELECT event_id, id, status FROM webhook_deliveries
 		WHERE id = ? AND subscription_id = ?`, deliveryID, subscriptionID).Scan(&r.EventID, &r.DeliveryID, &status)
 	if err != nil {

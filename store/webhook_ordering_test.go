@@ -74,9 +74,9 @@ func TestOrderingDefault(t *testing.T) {
 	bare.Ordering = "" // a caller that skipped Normalize: still never the column DEFAULT
 	for _, s := range []Subscription{in, opt, bare} {
 		var got Subscription
-		err := db.WithTx(ctx, func(tx *sql.Tx) error {
+		err := db.withTx(ctx, func(tx *sql.Tx) error {
 			var err error
-			got, err = db.InsertSubscription(ctx, tx, s)
+			got, err = db.insertSubscription(ctx, tx, s)
 			return err
 		})
 		if err != nil {

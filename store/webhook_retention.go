@@ -33,7 +33,7 @@ func (db *DB) PruneWebhookDeliveries(ctx context.Context, before time.Time) (int
 	var total int64
 	for {
 		var n int64
-		err := db.WithTx(ctx, func(tx *sql.Tx) error {
+		err := db.withTx(ctx, func(tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE id IN (
 				SELECT d.id FROM webhook_subscriptions s JOIN webhook_deliveries d
 					ON d.subscription_id = s.id AND d.status IN ('succeeded', 'replayed') AND d.id <= ?

@@ -14,7 +14,7 @@ func TestPruneWebhookDeliveries(t *testing.T) {
 	db := whTestDB(t)
 	ctx := context.Background()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	if err := db.withTx(ctx, func(tx *sql.Tx) error {
 		for _, id := range []int{1, 2} {
 			if _, err := tx.Exec(`INSERT INTO webhook_subscriptions (id, name, url, filter, status,
 				pending_ceiling, dlq_ceiling, rate_limit_per_sec, max_in_flight, cursor, created_at, updated_at)
@@ -75,7 +75,7 @@ func TestDeliveryIDBefore(t *testing.T) {
 	db := whTestDB(t)
 	ctx := context.Background()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	if err := db.withTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.Exec(`INSERT INTO webhook_subscriptions (id, name, url, filter, status,
 			pending_ceiling, dlq_ceiling, rate_limit_per_sec, max_in_flight, cursor, created_at, updated_at)
 			VALUES (1, 's', 'https://example.com/h', '{}', 'active', 10, 10, 0, 1, 0, ?, ?)`, formatTime(base), formatTime(base)); err != nil {

@@ -328,9 +328,9 @@ func TestSubscriptionOrdering(t *testing.T) {
 	db := whTestDB(t)
 	ctx := context.Background()
 	var ins Subscription
-	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+	if err := db.withTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		ins, err = db.InsertSubscription(ctx, tx, agg)
+		ins, err = db.insertSubscription(ctx, tx, agg)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -339,8 +339,8 @@ func TestSubscriptionOrdering(t *testing.T) {
 		t.Fatalf("stored ordering %q (%v)", got.Ordering, err)
 	}
 	ins.Ordering = OrderingGlobal
-	if err := db.WithTx(ctx, func(tx *sql.Tx) error {
-		saved, err := db.SaveSubscription(ctx, tx, ins)
+	if err := db.withTx(ctx, func(tx *sql.Tx) error {
+		saved, err := db.saveSubscription(ctx, tx, ins)
 		if err == nil && saved.Ordering != OrderingGlobal {
 			t.Errorf("saved ordering %q", saved.Ordering)
 		}

@@ -221,7 +221,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	d.Subscriptions = len(subs)
 	for _, sub := range subs {
 		if sub.Status == store.SubscriptionPaused {
-			d.PausedSubs = append(d.PausedSubs, dashboardSub{ID: sub.ID, Name: sub.Name, Reason: sub.PauseReason})
+			d.PausedSubs = append(d.PausedSubs, dashboardSub{ID: sub.ID, Name: sub.Name, Reason: string(sub.PauseReason)})
 		}
 		if s.webhooks == nil {
 			continue

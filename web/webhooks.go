@@ -208,10 +208,10 @@ func (h *webhookAPI) rotate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func deliveryQuery(r *http.Request, status string) (store.DeliveryQuery, error) {
+func deliveryQuery(r *http.Request, status store.DeliveryStatus) (store.DeliveryQuery, error) {
 	q := store.DeliveryQuery{Status: status}
 	if status == "" {
-		q.Status = r.URL.Query().Get("status")
+		q.Status = store.DeliveryStatus(r.URL.Query().Get("status"))
 	}
 	var err error
 	if q.After, err = queryInt(r, "after", 0, 0, 1<<62); err != nil {
@@ -225,7 +225,7 @@ func deliveryQuery(r *http.Request, status string) (store.DeliveryQuery, error) 
 	return q, err
 }
 
-func (h *webhookAPI) listDeliveries(w http.ResponseWriter, r *http.Request, status string) error {
+func (h *webhookAPI) listDeliveries(w http.ResponseWriter, r *http.Request, status store.DeliveryStatus) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err

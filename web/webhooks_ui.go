@@ -190,7 +190,7 @@ func (u *webhookUI) secretView(rv whReveal) *whSecretView {
 	}
 	clear(key)
 	if rv.rotated {
-		v.PrevExpires = u.when(rv.prevExpires.UTC().Format(store.TimeFormat))
+		v.PrevExpires = u.at(store.TimeOf(rv.prevExpires))
 	}
 	return v
 }
@@ -204,7 +204,19 @@ func (u *webhookUI) when(ts string) whTime {
 	if err != nil {
 		return whTime{ISO: ts, Text: ts}
 	}
-	return whTime{ISO: ts, Text: whDay(ts), Rel: relTime(u.s.clock.Now(), t)}
+	return u.at(store.TimeOf(t))
+}
+
+// at renders a stored webhook timestamp like when, from the typed row.
+func (u *webhookUI) at(t store.Time) whTime {
+	return whTime{ISO: t.String(), Text: whDay(t), Rel: relTime(u.s.clock.Now(), t.Time)}
+}
+
+func (u *webhookUI) atPtr(t *store.Time) whTime {
+	if t == nil {
+		return whTime{}
+	}
+	return u.at(*t)
 }
 
 func (u *webhookUI) whenPtr(ts *string) whTime {
@@ -538,13 +550,13 @@ type whStatus struct {
 
 func whStatusOf(s store.Subscription, secretOK bool, pending, dead int64) whStatus {
 	if !secretOK {
-		return whStatus{Label: "secret unreadable", Badge: "bad", Reason: s.PauseReason, Explain: whSecretUnreadable}
+		return whStatus{Label: "secret unreadable", Badge: "bad", Reason: string(s.PauseReason), Explain: whSecretUnreadable}
 	}
 	if s.Status != store.SubscriptionPaused {
 		return whStatus{Label: "active", Badge: "ok",
 			Explain: "Active: new matching events are fanned out to deliveries and sent as they commit."}
 	}
-	st := whStatus{Label: "paused", Badge: "warn", Reason: s.PauseReason}
+	st := whStatus{Label: "paused", Badge: "warn", Reason: string(s.PauseReason)}
 	switch s.PauseReason {
 	case store.PausePendingCeiling:
 		st.Badge, st.Ceiling = "bad", true
@@ -570,7 +582,7 @@ const whSecretUnreadable = "Not sending: its signing secret cannot be decrypted 
 
 // whPauseShort is the list page's one-line version of the pause reason.
 func whPauseShort(reason string) string {
-	switch reason {
+	switch store.PauseReason(reason) {
 	case store.PausePendingCeiling:
 		return "automatically: pending ceiling reached"
 	case store.PauseDLQCeiling:
@@ -753,7 +765,7 @@ func (u *webhookUI) statsView(st store.WebhookStats) whStatsView {
 		Replayed: st.Counts[store.DeliveryReplayed], SuccessRate: whPercent(st.SuccessRate),
 		AttemptRate: whPercent(st.AttemptSuccessRate), Samples: st.Latency.Samples,
 		P50: whMS(st.Latency.P50MS), P95: whMS(st.Latency.P95MS), P99: whMS(st.Latency.P99MS),
-		LastSuccess: u.whenPtr(st.LastSuccessAt), LastFailure: u.whenPtr(st.LastFailureAt),
+		LastSuccess: u.atPtr(st.LastSuccessAt), LastFailure: u.atPtr(st.LastFailureAt),
 	}
 	v.Open = v.Pending + v.InFlight
 	if st.LastFailureKind != nil {
@@ -784,11 +796,11 @@ func whDeliveryBadge(d store.Delivery) string {
 
 func (u *webhookUI) deliveryRow(d store.Delivery) whDeliveryRow {
 	row := whDeliveryRow{ID: d.ID, EventID: d.EventID, EventType: d.EventType, AggregateType: d.AggregateType,
-		AggregateID: d.AggregateID, Status: d.Status, Badge: whDeliveryBadge(d), Attempts: d.Attempts,
-		Created: u.when(d.CreatedAt), LastAttempt: u.whenPtr(d.LastAttemptAt), Completed: u.whenPtr(d.CompletedAt),
+		AggregateID: d.AggregateID, Status: string(d.Status), Badge: whDeliveryBadge(d), Attempts: d.Attempts,
+		Created: u.at(d.CreatedAt), LastAttempt: u.atPtr(d.LastAttemptAt), Completed: u.atPtr(d.CompletedAt),
 		CanReplay: d.Status != store.DeliveryPending && d.Status != store.DeliveryInFlight}
 	if d.Status == store.DeliveryPending {
-		row.NextAttempt = u.whenPtr(d.NextAttemptAt)
+		row.NextAttempt = u.atPtr(d.NextAttemptAt)
 	}
 	if d.LastStatusCode != nil {
 		row.Code = *d.LastStatusCode
@@ -803,7 +815,7 @@ func (u *webhookUI) deliveryRow(d store.Delivery) whDeliveryRow {
 		row.ReplayOf = *d.ReplayOf
 	}
 	for _, a := range d.History {
-		row.History = append(row.History, whAttemptRow{At: u.when(a.At), Duration: strconv.FormatInt(a.DurationMS, 10) + " ms",
+		row.History = append(row.History, whAttemptRow{At: u.at(a.At), Duration: strconv.FormatInt(a.DurationMS, 10) + " ms",
 			Code: a.StatusCode, Kind: string(a.ErrorKind)})
 	}
 	return row
@@ -838,10 +850,10 @@ func (u *webhookUI) listData(r *http.Request) (whListData, error) {
 		}
 		pending := st.Counts[store.DeliveryPending] + st.Counts[store.DeliveryInFlight]
 		dead := st.Counts[store.DeliveryDead]
-		row := whRow{ID: s.ID, Name: s.Name, URL: s.URL, Status: whStatusOf(s, readable, pending, dead), PauseShort: whPauseShort(s.PauseReason),
+		row := whRow{ID: s.ID, Name: s.Name, URL: s.URL, Status: whStatusOf(s, readable, pending, dead), PauseShort: whPauseShort(string(s.PauseReason)),
 			Filter: whFilterText(s.Filter), Pending: pending, PendingCeiling: s.PendingCeiling, PendingHigh: pending*5 >= s.PendingCeiling*4,
 			Dead: dead, DLQCeiling: s.DLQCeiling, DeadHigh: dead*5 >= s.DLQCeiling*4,
-			LastFailure: u.whenPtr(s.LastFailureAt), LastSuccess: u.whenPtr(s.LastSuccessAt)}
+			LastFailure: u.atPtr(s.LastFailureAt), LastSuccess: u.atPtr(s.LastSuccessAt)}
 		if s.LastFailureKind != nil {
 			row.LastFailureKind = *s.LastFailureKind
 			row.LastFailureMsg = store.ErrorKind(*s.LastFailureKind).Entry().Message
@@ -943,7 +955,7 @@ func (u *webhookUI) detailData(r *http.Request, id int64) (whDetailData, error) 
 	if d.Before, err = queryInt(r, "before", 0, 0, 1<<62); err != nil {
 		return d, err
 	}
-	ds, more, err := u.svc.Deliveries(ctx, id, store.DeliveryQuery{Status: d.DeliveryStatus, Before: d.Before, Limit: whDeliveryPage})
+	ds, more, err := u.svc.Deliveries(ctx, id, store.DeliveryQuery{Status: store.DeliveryStatus(d.DeliveryStatus), Before: d.Before, Limit: whDeliveryPage})
 	if err != nil {
 		return d, err
 	}
@@ -964,7 +976,8 @@ func (u *webhookUI) detailData(r *http.Request, id int64) (whDetailData, error) 
 	return d, nil
 }
 
-var whDeliveryStatuses = []string{store.DeliveryPending, store.DeliveryInFlight, store.DeliverySucceeded, store.DeliveryDead, store.DeliveryReplayed}
+var whDeliveryStatuses = []string{string(store.DeliveryPending), string(store.DeliveryInFlight), string(store.DeliverySucceeded),
+	string(store.DeliveryDead), string(store.DeliveryReplayed)}
 
 // notFound renders the page for a subscription that does not exist (or
 // was deleted meanwhile).
@@ -1091,13 +1104,13 @@ func (u *webhookUI) setStatus(w http.ResponseWriter, r *http.Request, status str
 			return err
 		}
 		back := "/webhooks/" + itoa(id)
-		if cur.Status == status {
+		if cur.Status == store.SubscriptionStatus(status) {
 			return u.redirect(w, r, back, "", whFlash{Kind: "warn", Text: "Subscription “" + cur.Name + "” is already " + status + "."})
 		}
 		if _, _, err := u.svc.UpdateSubscription(ctx, principal(ctx).Actor(), id, store.SubscriptionPatch{Status: &status}); err != nil {
 			return err
 		}
-		if status == store.SubscriptionPaused {
+		if store.SubscriptionStatus(status) == store.SubscriptionPaused {
 			return u.redirect(w, r, back, "", whFlash{Kind: "ok", Text: "Paused. Nothing is sent or retried until you resume; " +
 				"events committed meanwhile wait and are delivered after resuming."})
 		}
@@ -1110,11 +1123,11 @@ func (u *webhookUI) setStatus(w http.ResponseWriter, r *http.Request, status str
 }
 
 func (u *webhookUI) pause(w http.ResponseWriter, r *http.Request) error {
-	return u.setStatus(w, r, store.SubscriptionPaused)
+	return u.setStatus(w, r, string(store.SubscriptionPaused))
 }
 
 func (u *webhookUI) resume(w http.ResponseWriter, r *http.Request) error {
-	return u.setStatus(w, r, store.SubscriptionActive)
+	return u.setStatus(w, r, string(store.SubscriptionActive))
 }
 
 func (u *webhookUI) rotate(w http.ResponseWriter, r *http.Request) error {
@@ -1257,10 +1270,10 @@ func (u *webhookUI) errorsPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, e := range list {
 		row := whErrorRow{DeliveryID: e.DeliveryID, SubID: e.SubscriptionID, EventID: e.EventID, SubName: e.SubscriptionName,
-			EventType: e.EventType, Status: e.Status, Attempts: e.Attempts, LastAttempt: u.when(e.LastAttemptAt),
+			EventType: e.EventType, Status: string(e.Status), Attempts: e.Attempts, LastAttempt: u.at(e.LastAttemptAt),
 			Kind: string(e.ErrorKind), Message: e.Error.Message, Hint: e.Error.Hint}
 		if e.Status == store.DeliveryPending {
-			row.NextAttempt = u.whenPtr(e.NextAttemptAt)
+			row.NextAttempt = u.atPtr(e.NextAttemptAt)
 		}
 		if e.StatusCode != nil {
 			row.Code = *e.StatusCode
@@ -1281,7 +1294,7 @@ func whHigh(high bool) string {
 
 // whKindBadge colours a failure: dead is final, anything else is retrying.
 func whKindBadge(status string) string {
-	if status == store.DeliveryDead {
+	if status == string(store.DeliveryDead) {
 		return "bad"
 	}
 	return "warn"
@@ -1290,7 +1303,7 @@ func whKindBadge(status string) string {
 // whStatusText names a delivery's state: a pending delivery whose last
 // attempt failed is retrying.
 func whStatusText(status, kind string) string {
-	if status == store.DeliveryPending && kind != "" {
+	if status == string(store.DeliveryPending) && kind != "" {
 		return "pending (retrying)"
 	}
 	return status
@@ -1298,11 +1311,7 @@ func whStatusText(status, kind string) string {
 
 // whDay renders a stored timestamp in UTC to the second. A no-break space
 // keeps "UTC" with the time when a narrow table column wraps.
-func whDay(ts string) string {
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return ts
-	}
+func whDay(t store.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05") + "\u00a0UTC"
 }
 

@@ -244,7 +244,7 @@ func (e *whUIEnv) sub(id int64) store.Subscription {
 	return s
 }
 
-func (e *whUIEnv) deliveries(id int64, status string) []store.Delivery {
+func (e *whUIEnv) deliveries(id int64, status store.DeliveryStatus) []store.Delivery {
 	e.t.Helper()
 	ds, _, err := e.d.Deliveries(context.Background(), id, store.DeliveryQuery{Status: status, Limit: 500})
 	if err != nil {
@@ -744,10 +744,7 @@ func (e *whUIEnv) driveToDead(sub int64, n int) {
 			case d.Status == store.DeliveryInFlight, d.Status == store.DeliveryPending && (d.Attempts == 0 || d.NextAttemptAt == nil):
 				ready = false
 			case d.Status == store.DeliveryPending:
-				at, err := time.Parse(time.RFC3339Nano, *d.NextAttemptAt)
-				if err != nil {
-					e.t.Fatal(err)
-				}
+				at := d.NextAttemptAt.Time
 				if next.IsZero() || at.Before(next) {
 					next = at
 				}
@@ -774,7 +771,7 @@ func TestWebhookUIDeliveriesDLQAndReplay(t *testing.T) {
 	appendOne(t, e.db, 2)
 	waitFor(t, "2 deliveries", func() bool { return len(e.deliveries(c.ID, store.DeliverySucceeded)) == 2 })
 	doc := e.page(e.adminC, p, 200)
-	rows := whAll(whByID(doc, "deliveries"), "tr", "data-status", store.DeliverySucceeded)
+	rows := whAll(whByID(doc, "deliveries"), "tr", "data-status", string(store.DeliverySucceeded))
 	if len(rows) != 2 || text(whByID(doc, "stat-succeeded")) != "2" || text(whByID(doc, "stat-success-rate")) != "100.0%" {
 		t.Fatalf("%d succeeded rows, stats %q", len(rows), text(whByID(doc, "stats")))
 	}
@@ -805,7 +802,7 @@ func TestWebhookUIDeliveriesDLQAndReplay(t *testing.T) {
 	})
 	entry := store.Kind5xx.Entry()
 	doc = e.page(e.adminC, p, 200)
-	retrying := whAll(whByID(doc, "deliveries"), "tr", "data-status", store.DeliveryPending)
+	retrying := whAll(whByID(doc, "deliveries"), "tr", "data-status", string(store.DeliveryPending))
 	if len(retrying) != 2 {
 		t.Fatalf("%d pending rows", len(retrying))
 	}
@@ -848,7 +845,7 @@ func TestWebhookUIDeliveriesDLQAndReplay(t *testing.T) {
 	e.driveToDead(c.ID, 2)
 	e.relogin()
 	doc = e.page(e.adminC, p, 200)
-	dlq := whAll(whByID(doc, "dlq"), "tr", "data-status", store.DeliveryDead)
+	dlq := whAll(whByID(doc, "dlq"), "tr", "data-status", string(store.DeliveryDead))
 	if len(dlq) != 2 || text(whByID(doc, "stat-dead")) != "2" || whByID(doc, "replay-all-dead") == nil {
 		t.Fatalf("DLQ rows %d, dead stat %q", len(dlq), text(whByID(doc, "stat-dead")))
 	}
@@ -858,7 +855,7 @@ func TestWebhookUIDeliveriesDLQAndReplay(t *testing.T) {
 	status.Store(0)
 	dead := e.deliveries(c.ID, store.DeliveryDead)
 	doc = e.submitOK(e.adminC, fmt.Sprintf("%s/deliveries/%d/replay", p, dead[0].ID), nil, p)
-	if !whHasFlash(doc, "ok", "queued again") || len(whAll(whByID(doc, "dlq"), "tr", "data-status", store.DeliveryDead)) != 1 {
+	if !whHasFlash(doc, "ok", "queued again") || len(whAll(whByID(doc, "dlq"), "tr", "data-status", string(store.DeliveryDead))) != 1 {
 		t.Fatalf("single DLQ replay: %v", whFlashesOf(doc))
 	}
 	doc = e.submitOK(e.adminC, p+"/replay-batch", url.Values{"mode": {"dead"}}, p)
@@ -892,7 +889,7 @@ func TestWebhookUIDeliveriesDLQAndReplay(t *testing.T) {
 
 	// Paging and filtering the history.
 	doc = e.page(e.adminC, p+"?status=replayed", 200)
-	if n := len(whAll(whByID(doc, "deliveries"), "tr", "data-status", store.DeliveryReplayed)); n != 2 {
+	if n := len(whAll(whByID(doc, "deliveries"), "tr", "data-status", string(store.DeliveryReplayed))); n != 2 {
 		t.Fatalf("%d replayed rows", n)
 	}
 	if doc := e.page(e.adminC, p+"?status=dead", 200); !strings.Contains(text(whByID(doc, "deliveries-empty")), "No deliveries with status dead") {

@@ -60,7 +60,7 @@ func specVault(t *testing.T, v specVector) *Vault {
 	return New(db, k)
 }
 
-// TestSpecGenerate runs generate.json through Vault.Encrypt. The spec fixes
+// TestSpecGenerate runs generate.json through Vault.Seal. The spec fixes
 // the IV, which fernet-go draws from crypto/rand.Reader with no parameter to
 // pass one, so the test swaps that reader for the vector's IV bytes (restored
 // on cleanup). The time comes from the vault's injected clock. This test
@@ -70,17 +70,17 @@ func TestSpecGenerate(t *testing.T) {
 		v := specVault(t, vec)
 		orig := rand.Reader
 		rand.Reader = bytes.NewReader(vec.IV)
-		tok, err := v.Encrypt(NewSecret(vec.Src))
+		tok, err := v.Seal(NewSecret(vec.Src))
 		rand.Reader = orig
 		if err != nil {
 			t.Fatal(err)
 		}
 		if string(tok) != vec.Token {
-			t.Errorf("Encrypt(%q) at %s\n got %s\nwant %s", vec.Src, vec.Now, tok, vec.Token)
+			t.Errorf("Seal(%q) at %s\n got %s\nwant %s", vec.Src, vec.Now, tok, vec.Token)
 		}
-		s, err := v.Decrypt(tok)
+		s, err := v.Open(tok)
 		if err != nil || string(s.Reveal()) != vec.Src {
-			t.Errorf("Decrypt(generated) = %v, %v", err, s)
+			t.Errorf("Open(generated) = %v, %v", err, s)
 		}
 	}
 }
@@ -88,23 +88,23 @@ func TestSpecGenerate(t *testing.T) {
 func TestSpecVerify(t *testing.T) {
 	for _, vec := range loadVectors(t, "verify.json") {
 		v := specVault(t, vec)
-		s, err := v.Decrypt([]byte(vec.Token))
+		s, err := v.Open([]byte(vec.Token))
 		if err != nil {
-			t.Fatalf("Decrypt(%s): %v", vec.Token, err)
+			t.Fatalf("Open(%s): %v", vec.Token, err)
 		}
 		if string(s.Reveal()) != vec.Src {
-			t.Errorf("Decrypt = %q, want %q", s.Reveal(), vec.Src)
+			t.Errorf("Open = %q, want %q", s.Reveal(), vec.Src)
 		}
 		// The same token under any other key is rejected.
 		other := New(v.db, mustKey(t))
-		if _, err := other.Decrypt([]byte(vec.Token)); !errors.Is(err, ErrDecrypt) {
-			t.Errorf("Decrypt under another key: err = %v, want ErrDecrypt", err)
+		if _, err := other.Open([]byte(vec.Token)); !errors.Is(err, ErrDecrypt) {
+			t.Errorf("Open under another key: err = %v, want ErrDecrypt", err)
 		}
 	}
 }
 
 // TestSpecInvalid: every token of invalid.json that is bad in itself (MAC,
-// length, base64, block size, padding, IV) is rejected by Vault.Decrypt.
+// length, base64, block size, padding, IV) is rejected by Vault.Open.
 //
 // Two vectors are invalid only because of time: "expired TTL" and "far-future
 // TS" are rejected only when decrypting with a TTL. The vault decrypts with
@@ -118,7 +118,7 @@ func TestSpecInvalid(t *testing.T) {
 	for _, vec := range loadVectors(t, "invalid.json") {
 		t.Run(vec.Desc, func(t *testing.T) {
 			v := specVault(t, vec)
-			s, err := v.Decrypt([]byte(vec.Token))
+			s, err := v.Open([]byte(vec.Token))
 			if err != nil {
 				if !errors.Is(err, ErrDecrypt) {
 					t.Fatalf("err = %v, want ErrDecrypt", err)
@@ -144,7 +144,7 @@ func TestSpecInvalid(t *testing.T) {
 
 func TestDecryptRejectsDamagedTokens(t *testing.T) {
 	v, _, _, _ := newTestVault(t)
-	tok, err := v.Encrypt(NewSecret("hello"))
+	tok, err := v.Seal(NewSecret("hello"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestDecryptRejectsDamagedTokens(t *testing.T) {
 		"truncated":        tok[:len(tok)-4],
 		"plaintext":        []byte("hello"),
 	} {
-		if _, err := v.Decrypt(bad); !errors.Is(err, ErrDecrypt) {
+		if _, err := v.Open(bad); !errors.Is(err, ErrDecrypt) {
 			t.Errorf("%s: err = %v, want ErrDecrypt", name, err)
 		}
 	}

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -62,10 +61,7 @@ func putCreds(t *testing.T, v *Vault, connector string, wh int64, kv ...string) 
 
 func putWebhook(t *testing.T, v *Vault, db *store.DB, sub int64, gen int, secret string, exp *time.Time) {
 	t.Helper()
-	err := db.WithTx(context.Background(), func(tx *sql.Tx) error {
-		return v.PutWebhookSecret(context.Background(), tx, sub, gen, NewSecret(secret), exp)
-	})
-	if err != nil {
+	if err := v.PutWebhookSecret(context.Background(), sub, gen, NewSecret(secret), exp); err != nil {
 		t.Fatal(err)
 	}
 }

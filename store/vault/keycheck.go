@@ -4,14 +4,10 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
-	"fmt"
 
 	"github.com/fernet/fernet-go"
-
-	"sentryhub/store"
 )
 
 // ErrKeyMismatch means the database was bound to another encryption key: the
@@ -36,83 +32,43 @@ func keyCheckValue(k *fernet.Key) string {
 func (v *Vault) BindKey(ctx context.Context) error {
 	k := v.currentKey()
 	want := keyCheckValue(k)
-	var got string
-	err := v.db.Reader().QueryRowContext(ctx, `SELECT mac FROM key_check WHERE id = 1`).Scan(&got)
+	got, err := v.db.ReadKeyCheck(ctx)
 	switch {
-	case err == nil:
+	case err != nil:
+		return err
+	case got != "":
 		if !hmac.Equal([]byte(got), []byte(want)) {
 			return ErrKeyMismatch
 		}
 		return nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("read key check value: %w", err)
 	}
-	return v.db.WithTx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{
-			`SELECT encrypted_value FROM connector_credentials LIMIT 1`,
-			`SELECT secret_ciphertext FROM webhook_secrets LIMIT 1`,
-		} {
-			var tok []byte
-			err := tx.QueryRowContext(ctx, q).Scan(&tok)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("probe stored secrets: %w", err)
-			}
-			if _, err := decrypt(k, tok); err != nil {
-				return ErrKeyMismatch
-			}
-		}
-		// INSERT OR IGNORE then compare: a concurrent first start with
-		// another key loses instead of overwriting.
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO key_check (id, mac, created_at) VALUES (1, ?, ?)`,
-			want, v.now().Format(store.TimeFormat)); err != nil {
-			return fmt.Errorf("store key check value: %w", err)
-		}
-		var stored string
-		if err := tx.QueryRowContext(ctx, `SELECT mac FROM key_check WHERE id = 1`).Scan(&stored); err != nil {
-			return fmt.Errorf("read key check value: %w", err)
-		}
-		if stored != want {
+	stored, err := v.db.BindKeyCheck(ctx, want, func(tok []byte) error {
+		if _, err := decrypt(k, tok); err != nil {
 			return ErrKeyMismatch
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if stored != want {
+		return ErrKeyMismatch
+	}
+	return nil
 }
 
 // CheckKey is BindKey without writing: it returns ErrKeyMismatch when the
 // database holds another key's check value, and nil when it holds this
 // key's or none (a database from before key checks, or not yet migrated).
 func (v *Vault) CheckKey(ctx context.Context) error {
-	var tables int
-	if err := v.db.Reader().QueryRowContext(ctx,
-		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'key_check'`).Scan(&tables); err != nil {
-		return fmt.Errorf("read key check value: %w", err)
-	}
-	if tables == 0 {
-		return nil
-	}
-	var got string
-	err := v.db.Reader().QueryRowContext(ctx, `SELECT mac FROM key_check WHERE id = 1`).Scan(&got)
+	got, err := v.db.ReadKeyCheck(ctx)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil
 	case err != nil:
-		return fmt.Errorf("read key check value: %w", err)
+		return err
+	case got == "":
+		return nil
 	case !hmac.Equal([]byte(got), []byte(keyCheckValue(v.currentKey()))):
 		return ErrKeyMismatch
-	}
-	return nil
-}
-
-// setKeyCheck replaces the key check value inside rotate's transaction.
-func (v *Vault) setKeyCheck(ctx context.Context, tx *sql.Tx, k *fernet.Key) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO key_check (id, mac, created_at) VALUES (1, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET mac = excluded.mac, created_at = excluded.created_at`,
-		keyCheckValue(k), v.now().Format(store.TimeFormat))
-	if err != nil {
-		return fmt.Errorf("store the new key check value: %w", err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -235,20 +234,16 @@ func TestWebhookSecrets(t *testing.T) {
 		gen int
 		s   Secret
 	}{"generation 0": {0, NewSecret("x")}, "generation 3": {3, NewSecret("x")}, "empty": {1, Secret{}}} {
-		err := db.WithTx(ctx, func(tx *sql.Tx) error { return v.PutWebhookSecret(ctx, tx, 9, tc.gen, tc.s, nil) })
+		err := v.PutWebhookSecret(ctx, 9, tc.gen, tc.s, nil)
 		if !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
 		}
 	}
 
-	// The caller's transaction decides: a rollback leaves nothing behind.
-	sentinel := errors.New("caller aborts")
-	err = db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := v.PutWebhookSecret(ctx, tx, 7, 1, NewSecret("x"), nil); err != nil {
-			return err
-		}
-		return sentinel
-	})
+	// Sealing runs inside the store's transaction: a failure there leaves
+	// nothing behind.
+	sentinel := errors.New("seal fails")
+	err = db.PutWebhookSecret(ctx, 7, 1, func() ([]byte, error) { return nil, sentinel }, nil)
 	if !errors.Is(err, sentinel) {
 		t.Fatal(err)
 	}
