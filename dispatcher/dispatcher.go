@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -117,36 +119,41 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+	var bad []string
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"ConnectTimeout", int64(cfg.ConnectTimeout)}, {"ReadTimeout", int64(cfg.ReadTimeout)},
+		{"HTTPTimeout", int64(cfg.HTTPTimeout)}, {"SweepInterval", int64(cfg.SweepInterval)},
+		{"ReaperInterval", int64(cfg.ReaperInterval)}, {"CommitLinger", int64(cfg.CommitLinger)},
+		{"OutcomeLinger", int64(cfg.OutcomeLinger)}, {"ShutdownGrace", int64(cfg.ShutdownGrace)},
+		{"VisibilityFloor", int64(cfg.VisibilityFloor)}, {"CommitBatch", int64(cfg.CommitBatch)},
+		{"FanoutBatch", int64(cfg.FanoutBatch)}, {"MaxBacklog", int64(cfg.MaxBacklog)},
+	} {
+		if f.v < 0 {
+			bad = append(bad, f.name)
 		}
 	}
-	def(&cfg.ConnectTimeout, 5*time.Second)
-	def(&cfg.ReadTimeout, 8*time.Second)
-	def(&cfg.HTTPTimeout, 10*time.Second)
-	def(&cfg.SweepInterval, 2*time.Second)
-	def(&cfg.ReaperInterval, time.Hour)
-	def(&cfg.CommitLinger, 2*time.Millisecond)
-	def(&cfg.OutcomeLinger, 25*time.Millisecond)
-	def(&cfg.ShutdownGrace, cfg.HTTPTimeout)
-	if cfg.VisibilityFloor < 0 {
-		cfg.VisibilityFloor = 0
+	if len(bad) > 0 {
+		// Zero means the default; a negative value is a mistake to report,
+		// not to replace behind the caller's back.
+		return nil, fmt.Errorf("dispatcher: %s must not be negative (zero means the default)", strings.Join(bad, ", "))
 	}
+	cfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, 5*time.Second)
+	cfg.ReadTimeout = cmp.Or(cfg.ReadTimeout, 8*time.Second)
+	cfg.HTTPTimeout = cmp.Or(cfg.HTTPTimeout, 10*time.Second)
+	cfg.SweepInterval = cmp.Or(cfg.SweepInterval, 2*time.Second)
+	cfg.ReaperInterval = cmp.Or(cfg.ReaperInterval, time.Hour)
+	cfg.CommitLinger = cmp.Or(cfg.CommitLinger, 2*time.Millisecond)
+	cfg.OutcomeLinger = cmp.Or(cfg.OutcomeLinger, 25*time.Millisecond)
+	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, cfg.HTTPTimeout)
+	cfg.CommitBatch = cmp.Or(cfg.CommitBatch, 2048)
+	cfg.FanoutBatch = cmp.Or(cfg.FanoutBatch, 2048)
+	cfg.MaxBacklog = cmp.Or(cfg.MaxBacklog, 1<<16)
+	cfg.Version = cmp.Or(cfg.Version, "dev")
 	if cfg.Jitter == nil {
 		cfg.Jitter = defaultJitter
-	}
-	if cfg.CommitBatch <= 0 {
-		cfg.CommitBatch = 2048
-	}
-	if cfg.FanoutBatch <= 0 {
-		cfg.FanoutBatch = 2048
-	}
-	if cfg.MaxBacklog <= 0 {
-		cfg.MaxBacklog = 1 << 16
-	}
-	if cfg.Version == "" {
-		cfg.Version = "dev"
 	}
 	d := &Dispatcher{
 		cfg: cfg, db: cfg.DB, vault: cfg.Vault, guard: cfg.Guard, log: cfg.Log, clock: cfg.Clock,

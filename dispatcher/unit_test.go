@@ -267,3 +267,33 @@ func TestBatchCompleter(t *testing.T) {
 		t.Fatal("backlogged after the commit")
 	}
 }
+
+// Zero settings take their defaults; negative ones are refused by name.
+func TestNewRefusesNegativeSettings(t *testing.T) {
+	e := newEnv(t)
+	base := e.cfg
+	base.Registry = nil // a fresh registry per New
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+		want string
+	}{
+		{"defaults", func(c *Config) { c.CommitLinger, c.MaxBacklog = 0, 0 }, ""},
+		{"one", func(c *Config) { c.CommitLinger = -time.Millisecond }, "CommitLinger"},
+		{"two", func(c *Config) { c.HTTPTimeout, c.MaxBacklog = -1, -1 }, "HTTPTimeout, MaxBacklog"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base
+			tc.set(&cfg)
+			d, err := New(cfg)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("New: %v", err)
+			case tc.want == "" && (d.cfg.CommitLinger != 2*time.Millisecond || d.cfg.MaxBacklog != 1<<16):
+				t.Fatalf("defaults not applied: %+v", d.cfg)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("New: %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}
