@@ -107,6 +107,15 @@ type compiler struct {
 	errs  ErrorList
 	depth int
 	m     *Mapping
+	// lookupNodes are the values of the lookup being compiled, kept to
+	// check them once the spec's later steps are known.
+	lookupNodes []lookupNode
+}
+
+type lookupNode struct {
+	n     ast.Node
+	where string
+	key   string
 }
 
 func (p *compiler) errAt(n ast.Node, where, msg string) {
@@ -572,6 +581,14 @@ func (p *compiler) modifiers(s *spec, keys map[string]*ast.MappingValueNode, whe
 		}
 		s.time = p.timeFormat(tm, w)
 	}
+	// Lookup results that no step parses must already fit the field.
+	if s.lookup != nil && s.number == nil && s.time == nil {
+		for _, ln := range p.lookupNodes {
+			if v := s.lookup[ln.key]; !v.empty() {
+				p.check(ln.n, ln.where, &v, tg)
+			}
+		}
+	}
 	if e := keys["default"]; e != nil {
 		w := join(where, "default")
 		if v, ok := p.constant(e.Value, w); ok && !v.empty() {
@@ -669,16 +686,16 @@ func (p *compiler) transforms(s *spec, e *ast.MappingValueNode, where string) {
 			s.transforms = append(s.transforms, transform{op: op})
 			continue
 		}
-		keys, ok := p.keyed(tn, w, []string{"replace"})
-		if !ok || keys["replace"] == nil {
-			if ok {
-				p.errAt(tn, w, "unknown transform; expected "+transformNames)
-			} else {
-				p.notA(tn, w, "unknown transform; expected "+transformNames)
-			}
+		ents, ok := entries(tn)
+		if !ok || len(ents) != 1 {
+			p.notA(tn, w, "unknown transform; expected "+transformNames)
 			continue
 		}
-		re := keys["replace"]
+		if k, _ := scalarText(ents[0].Key); k != "replace" {
+			p.errAt(ents[0].Key, w, "unknown transform "+strconv.Quote(k)+"; expected "+transformNames)
+			continue
+		}
+		re := ents[0]
 		rk, ok := p.keyed(re.Value, join(w, "replace"), []string{"old", "new"})
 		if !ok || rk["old"] == nil || rk["new"] == nil {
 			p.notA(re.Value, join(w, "replace"), "must be {old: text, new: text}")
@@ -702,6 +719,7 @@ func (p *compiler) lookup(s *spec, e *ast.MappingValueNode, where string) {
 		return
 	}
 	s.lookup = make(map[string]val, len(ents))
+	p.lookupNodes = p.lookupNodes[:0]
 	for _, le := range ents {
 		key, ok := scalarText(le.Key)
 		if !ok {
@@ -711,6 +729,7 @@ func (p *compiler) lookup(s *spec, e *ast.MappingValueNode, where string) {
 		v, ok := p.constant(le.Value, join(where, key))
 		if ok {
 			s.lookup[key] = v
+			p.lookupNodes = append(p.lookupNodes, lookupNode{le.Value, join(where, key), key})
 		}
 	}
 }
@@ -829,9 +848,9 @@ func (p *compiler) exprPosition(n ast.Node, err error) (int, int) {
 	}
 	tk := n.GetToken()
 	if _, isLit := n.(*ast.LiteralNode); isLit {
-		// The block's text starts on the line after the | indicator.
-		l := line + fe.Line
-		return l, indentOf(p.src, l) + fe.Column + 1
+		// The block's text starts on the line after the | indicator, and
+		// its first line sets the indentation YAML strips from every line.
+		return line + fe.Line, indentOf(p.src, line+1) + fe.Column + 1
 	}
 	if fe.Line > 1 || tk == nil {
 		return line, col

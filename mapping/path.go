@@ -12,9 +12,9 @@ const maxPathSteps = 64
 // path is a parsed field path such as $.order.items[0].code: a root and
 // the steps from it, resolved without reflection.
 type path struct {
-	text  string
+	text    string
 	fromDoc bool // $doc: the whole document even inside a line
-	steps []step
+	steps   []step
 }
 
 // step is one member name or one list index (negative counts from the end).
@@ -41,7 +41,7 @@ func parsePath(s string) (path, error) {
 		switch rest[0] {
 		case '.':
 			rest = rest[1:]
-			end := strings.IndexAny(rest, ".[")
+			end := strings.IndexAny(rest, ".[]")
 			if end < 0 {
 				end = len(rest)
 			}
