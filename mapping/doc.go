@@ -15,7 +15,8 @@
 // Numbers are exact: quantities become int64 and money a Decimal, parsed
 // from text with configurable decimal and group separators, never through
 // float64. The canonical shapes are the table in schema.go, which mirrors
-// the store's write inputs; Document converts to those inputs.
+// the store's write inputs; package storeinput converts a Document to
+// those inputs, so that this package does not depend on the store.
 //
 // The package does no I/O: storing and versioning mappings, and the HTTP
 // API, belong to its callers. The format is documented for users in

@@ -83,7 +83,8 @@ type Schema struct {
 // schemas is the one table of canonical shapes that Parse validates
 // mappings against. It mirrors the store's write inputs (ItemInput,
 // SalesOrderInput, PurchaseOrderInput, AdjustmentInput, TransferInput and
-// OrderLine); schema_test.go holds it to them. The store assigns statuses
+// OrderLine); the tests of package storeinput hold it to them. The store
+// assigns statuses
 // and timestamps itself, so no resource has a decimal, time or enum field
 // yet; the engine supports those kinds for the fields to come.
 //
