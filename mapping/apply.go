@@ -107,34 +107,11 @@ type linesSpec struct {
 	fields []field
 }
 
-// fname is a field name under construction: built only when an error is
-// reported, so the happy path formats nothing.
-type fname struct {
-	parent *fname
-	key    string
-	index  int // >= 0: parent is a list and this is its element
-}
-
-func (n *fname) String() string {
-	var b strings.Builder
-	n.write(&b)
-	return b.String()
-}
-
-func (n *fname) write(b *strings.Builder) {
-	if n.parent != nil {
-		n.parent.write(b)
-	}
-	if n.index >= 0 {
-		b.WriteByte('[')
-		b.WriteString(strconv.Itoa(n.index))
-		b.WriteByte(']')
-		return
-	}
-	if n.parent != nil {
-		b.WriteByte('.')
-	}
-	b.WriteString(n.key)
+// seg is one step of the name of the field being computed: a key, or
+// the index of a line (index >= 0).
+type seg struct {
+	key   string
+	index int
 }
 
 // state is one Apply call's working data.
@@ -145,11 +122,32 @@ type state struct {
 	view    any // root as expressions see it, built on first use
 	hasView bool
 	lines   []any // the lines in view form, built on first use
-	errs    FieldErrors
+	// names is the name of the field being computed, kept as a stack so
+	// that the happy path formats nothing.
+	names []seg
+	errs  FieldErrors
 }
 
-func (st *state) fail(name *fname, msg string) {
-	st.errs = append(st.errs, FieldError{Field: name.String(), Message: msg})
+func (st *state) push(key string, index int) { st.names = append(st.names, seg{key, index}) }
+func (st *state) pop()                       { st.names = st.names[:len(st.names)-1] }
+
+// fail records a problem with the field being computed.
+func (st *state) fail(msg string) {
+	var b strings.Builder
+	for i, n := range st.names {
+		switch {
+		case n.index >= 0:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(n.index))
+			b.WriteByte(']')
+		case i > 0:
+			b.WriteByte('.')
+			fallthrough
+		default:
+			b.WriteString(n.key)
+		}
+	}
+	st.errs = append(st.errs, FieldError{Field: b.String(), Message: msg})
 }
 
 // Apply maps one source document (decoded JSON: map[string]any, []any,
@@ -159,21 +157,18 @@ func (st *state) fail(name *fname, msg string) {
 // a nil Document; Apply never panics and never returns a Go error, and
 // many goroutines may call it at once.
 func (m *Mapping) Apply(input any) (*Document, FieldErrors) {
-	st := state{m: m, root: input, line: -1}
+	st := state{m: m, root: input, line: -1, names: make([]seg, 0, 6)}
 	doc := &Document{Resource: m.schema.Resource, schema: m.schema}
 
-	v := st.field(m.sourceID, &fname{key: "source_id", index: -1}, input)
-	doc.SourceID = v.s
+	doc.SourceID = st.field(m.sourceID, input).s
 	if m.idemKey != nil {
-		v = st.field(m.idemKey, &fname{key: "idempotency_key", index: -1}, input)
-		doc.IdempotencyKey = v.s
+		doc.IdempotencyKey = st.field(m.idemKey, input).s
 	}
 
 	doc.fields = make([]Value, len(m.fields))
 	for i := range m.fields {
-		f := &m.fields[i]
-		if f.spec != nil {
-			doc.fields[i] = st.field(f, &fname{key: f.Name, index: -1}, input)
+		if f := &m.fields[i]; f.spec != nil {
+			doc.fields[i] = st.field(f, input)
 		}
 	}
 	if m.lines != nil {
@@ -187,38 +182,40 @@ func (m *Mapping) Apply(input any) (*Document, FieldErrors) {
 
 func (st *state) applyLines(doc *Document) {
 	ls := st.m.lines
-	linesName := fname{key: "lines", index: -1}
+	st.push("lines", -1)
+	defer st.pop()
 	raw, _ := ls.path.resolve(st.root, st.root)
 	if raw == nil {
 		if st.m.schema.LinesRequired {
-			st.fail(&linesName, "is required: "+ls.path.text+" has no list")
+			st.fail("is required: " + ls.path.text + " has no list")
 		}
 		return
 	}
 	list, ok := raw.([]any)
 	if !ok {
-		st.fail(&linesName, "must be a list: "+ls.path.text+" is "+describeJSON(raw))
+		st.fail("must be a list: " + ls.path.text + " is " + describeJSON(raw))
 		return
 	}
 	nf := len(ls.fields)
 	doc.lines = make([]Value, 0, len(list)*nf)
 	for i, ln := range list {
 		st.line = i
-		item := fname{parent: &linesName, index: i}
+		st.push("", i)
+		keep := true
 		if ls.filter != nil {
-			keep, ok := st.runBool(ls.filter, &item)
-			if !ok || !keep {
-				continue
+			b, ok := st.runBool(ls.filter)
+			keep = ok && b
+		}
+		if keep {
+			row := len(doc.lines)
+			doc.lines = append(doc.lines, make([]Value, nf)...)
+			for j := range ls.fields {
+				if f := &ls.fields[j]; f.spec != nil {
+					doc.lines[row+j] = st.field(f, ln)
+				}
 			}
 		}
-		row := len(doc.lines)
-		doc.lines = append(doc.lines, make([]Value, nf)...)
-		for j := range ls.fields {
-			f := &ls.fields[j]
-			if f.spec != nil {
-				doc.lines[row+j] = st.field(f, &fname{parent: &item, key: f.Name, index: -1}, ln)
-			}
-		}
+		st.pop()
 	}
 	st.line = -1
 	doc.nLines = len(doc.lines) / max(nf, 1)
@@ -231,28 +228,30 @@ func describeJSON(x any) string {
 
 // field computes one canonical field: its spec's value, the required
 // check, and the conversion to the field's kind.
-func (st *state) field(f *field, name *fname, ctx any) Value {
-	v, ok := st.eval(f.spec, name, ctx)
+func (st *state) field(f *field, ctx any) Value {
+	st.push(f.Name, -1)
+	defer st.pop()
+	v, ok := st.eval(f.spec, ctx)
 	if !ok {
 		return Value{}
 	}
 	if v.empty() {
 		if f.Required || f.spec.required {
-			st.fail(name, "is required")
+			st.fail("is required")
 		}
 		return Value{}
 	}
 	out, msg := convert(&v, f.Kind, f.Values)
 	if msg != "" {
-		st.fail(name, msg)
+		st.fail(msg)
 	}
 	return out
 }
 
 // eval computes a spec's value. It returns false after reporting an error.
-func (st *state) eval(s *spec, name *fname, ctx any) (val, bool) {
+func (st *state) eval(s *spec, ctx any) (val, bool) {
 	if s.when != nil {
-		ok, good := st.runBool(s.when, name)
+		ok, good := st.runBool(s.when)
 		if !good {
 			return val{}, false
 		}
@@ -270,21 +269,21 @@ func (st *state) eval(s *spec, name *fname, ctx any) (val, bool) {
 		v = s.konst
 	case srcConcat:
 		var ok bool
-		if v, ok = st.concat(s, name, ctx); !ok {
+		if v, ok = st.concat(s, ctx); !ok {
 			return val{}, false
 		}
 	case srcExpr:
-		r, ok := st.run(s.prog, name)
+		r, ok := st.run(s.prog)
 		if !ok {
 			return val{}, false
 		}
 		var msg string
 		if v, msg = fromExpr(r); msg != "" {
-			st.fail(name, msg)
+			st.fail(msg)
 			return val{}, false
 		}
 	case srcIf:
-		cond, ok := st.runBool(s.cond, name)
+		cond, ok := st.runBool(s.cond)
 		if !ok {
 			return val{}, false
 		}
@@ -293,23 +292,23 @@ func (st *state) eval(s *spec, name *fname, ctx any) (val, bool) {
 			branch = s.els
 		}
 		if branch != nil {
-			if v, ok = st.eval(branch, name, ctx); !ok {
+			if v, ok = st.eval(branch, ctx); !ok {
 				return val{}, false
 			}
 		}
 	case srcObject:
 		var ok bool
-		if v, ok = st.object(s, name, ctx); !ok {
+		if v, ok = st.object(s, ctx); !ok {
 			return val{}, false
 		}
 	}
 	if v.k == vBad {
-		st.fail(name, "has a value of an unsupported type")
+		st.fail("has a value of an unsupported type")
 		return val{}, false
 	}
 	if !v.empty() {
 		var ok bool
-		if v, ok = st.steps(s, v, name); !ok {
+		if v, ok = st.steps(s, v); !ok {
 			return val{}, false
 		}
 	}
@@ -319,11 +318,11 @@ func (st *state) eval(s *spec, name *fname, ctx any) (val, bool) {
 	return v, true
 }
 
-func (st *state) concat(s *spec, name *fname, ctx any) (val, bool) {
+func (st *state) concat(s *spec, ctx any) (val, bool) {
 	var b strings.Builder
 	any := false
 	for _, p := range s.parts {
-		v, ok := st.eval(p, name, ctx)
+		v, ok := st.eval(p, ctx)
 		if !ok {
 			return val{}, false
 		}
@@ -332,7 +331,7 @@ func (st *state) concat(s *spec, name *fname, ctx any) (val, bool) {
 		}
 		t, ok := v.text()
 		if !ok {
-			st.fail(name, "cannot concatenate "+v.describe())
+			st.fail("cannot concatenate " + v.describe())
 			return val{}, false
 		}
 		if any && s.sep != "" {
@@ -347,31 +346,31 @@ func (st *state) concat(s *spec, name *fname, ctx any) (val, bool) {
 	return val{k: vString, s: b.String()}, true
 }
 
-func (st *state) object(s *spec, name *fname, ctx any) (val, bool) {
+func (st *state) object(s *spec, ctx any) (val, bool) {
 	out := make(map[string]any, len(s.members))
 	ok := true
 	for i := range s.members {
 		mb := &s.members[i]
-		mname := fname{parent: name, key: mb.name, index: -1}
-		v, good := st.eval(mb.spec, &mname, ctx)
-		if !good {
+		st.push(mb.name, -1)
+		v, good := st.eval(mb.spec, ctx)
+		switch {
+		case !good:
 			ok = false
-			continue
-		}
-		if v.empty() {
+		case v.empty():
 			if mb.spec.required {
-				st.fail(&mname, "is required")
+				st.fail("is required")
 				ok = false
 			}
-			continue
+		default:
+			j, msg := toJSON(&v)
+			if msg != "" {
+				st.fail(msg)
+				ok = false
+			} else {
+				out[mb.name] = j
+			}
 		}
-		j, msg := toJSON(&v)
-		if msg != "" {
-			st.fail(&mname, msg)
-			ok = false
-			continue
-		}
-		out[mb.name] = j
+		st.pop()
 	}
 	if !ok {
 		return val{}, false
@@ -381,11 +380,11 @@ func (st *state) object(s *spec, name *fname, ctx any) (val, bool) {
 
 // steps runs split, transforms, lookup and number or time parsing on a
 // non-empty value.
-func (st *state) steps(s *spec, v val, name *fname) (val, bool) {
+func (st *state) steps(s *spec, v val) (val, bool) {
 	if s.hasSplit {
 		t, ok := v.text()
 		if !ok {
-			st.fail(name, "cannot split "+v.describe())
+			st.fail("cannot split " + v.describe())
 			return val{}, false
 		}
 		v = val{}
@@ -397,7 +396,7 @@ func (st *state) steps(s *spec, v val, name *fname) (val, bool) {
 		tr := &s.transforms[i]
 		t, ok := v.text()
 		if !ok {
-			st.fail(name, "cannot transform "+v.describe())
+			st.fail("cannot transform " + v.describe())
 			return val{}, false
 		}
 		switch tr.op {
@@ -418,7 +417,7 @@ func (st *state) steps(s *spec, v val, name *fname) (val, bool) {
 	if s.lookup != nil {
 		key, ok := v.text()
 		if !ok {
-			st.fail(name, "cannot look up "+v.describe())
+			st.fail("cannot look up " + v.describe())
 			return val{}, false
 		}
 		if r, found := s.lookup[key]; found {
@@ -426,7 +425,7 @@ func (st *state) steps(s *spec, v val, name *fname) (val, bool) {
 		} else {
 			switch s.unmapped {
 			case unmappedRefuse:
-				st.fail(name, quote(key)+" is not in the lookup table")
+				st.fail(quote(key) + " is not in the lookup table")
 				return val{}, false
 			case unmappedDefault:
 				return val{}, true
@@ -448,22 +447,22 @@ func (st *state) steps(s *spec, v val, name *fname) (val, bool) {
 		case vDecimal:
 			d = v.d
 		default:
-			st.fail(name, "must be a number, not "+v.describe())
+			st.fail("must be a number, not " + v.describe())
 			return val{}, false
 		}
 		switch e {
 		case numSyntax:
-			st.fail(name, quote(v.s)+" is not a number")
+			st.fail(quote(v.s) + " is not a number")
 			return val{}, false
 		case numRange:
-			st.fail(name, quote(v.s)+" has more than 18 significant digits or decimal places")
+			st.fail(quote(v.s) + " has more than 18 significant digits or decimal places")
 			return val{}, false
 		}
 		v = val{k: vDecimal, d: d}
 	case s.time != nil:
 		t, msg := s.time.parse(&v)
 		if msg != "" {
-			st.fail(name, msg)
+			st.fail(msg)
 			return val{}, false
 		}
 		v = val{k: vTime, t: t}
@@ -545,27 +544,27 @@ func scaleNanos(frac int64, scale int, unitNanos int64) int64 {
 }
 
 // run evaluates an expression in the current context.
-func (st *state) run(p *program, name *fname) (any, bool) {
+func (st *state) run(p *program) (any, bool) {
 	env := exprEnv{Doc: st.exprDoc()}
 	if st.line >= 0 {
 		env.Line = st.exprLine()
 	}
 	out, err := st.m.vms.run(p, env)
 	if err != nil {
-		st.fail(name, "expression failed: "+exprMessage(err))
+		st.fail("expression failed: " + exprMessage(err))
 		return nil, false
 	}
 	return out, true
 }
 
-func (st *state) runBool(p *program, name *fname) (bool, bool) {
-	out, ok := st.run(p, name)
+func (st *state) runBool(p *program) (bool, bool) {
+	out, ok := st.run(p)
 	if !ok {
 		return false, false
 	}
 	b, isBool := out.(bool)
 	if !isBool {
-		st.fail(name, "condition did not return true or false")
+		st.fail("condition did not return true or false")
 		return false, false
 	}
 	return b, true

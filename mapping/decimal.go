@@ -233,7 +233,7 @@ func (f numberFormat) parse(s string) (Decimal, numErr) {
 			prevDigit, needDigit = true, false
 		case r == f.point && !inFrac && !needDigit:
 			inFrac, prevDigit, needDigit = true, false, true
-		case !inFrac && prevDigit && f.groups != "" && strings.ContainsRune(f.groups, r):
+		case !inFrac && prevDigit && f.isGroup(r):
 			prevDigit, needDigit = false, true
 		default:
 			return Decimal{}, numSyntax
@@ -243,6 +243,18 @@ func (f numberFormat) parse(s string) (Decimal, numErr) {
 		return Decimal{}, numSyntax
 	}
 	return a.finish(neg, 0)
+}
+
+// isGroup reports whether r separates digit groups. A space stands for the
+// no-break spaces too, which is how French and other locales write them.
+func (f numberFormat) isGroup(r rune) bool {
+	if f.groups == "" {
+		return false
+	}
+	if (r == '\u00a0' || r == '\u202f') && strings.ContainsRune(f.groups, ' ') {
+		return true
+	}
+	return strings.ContainsRune(f.groups, r)
 }
 
 // parseJSONNumber reads a number in JSON syntax, exponent included, as

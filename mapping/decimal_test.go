@@ -8,7 +8,8 @@ import (
 
 func TestNumberFormatParse(t *testing.T) {
 	eu := numberFormat{point: ',', groups: "."}
-	fr := numberFormat{point: ',', groups: " \u00a0\u202f"}
+	fr := numberFormat{point: ',', groups: " "}
+	nbsp := numberFormat{point: ',', groups: "\u00a0"}
 	ch := numberFormat{point: '.', groups: "'"}
 	tests := []struct {
 		f    numberFormat
@@ -52,6 +53,8 @@ func TestNumberFormatParse(t *testing.T) {
 		{fr, "1 234 567,89", "1234567.89"},
 		{fr, "1\u00a0234,5", "1234.5"},
 		{fr, "1\u202f234", "1234"},
+		{nbsp, "1\u00a0234,5", "1234.5"},
+		{nbsp, "1 234,5", "syntax"}, // only a space stands for the no-break ones
 		{ch, "1'234.50", "1234.50"},
 	}
 	for _, tt := range tests {

@@ -43,7 +43,9 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &list) || len(list) == 0 {
 				t.Fatalf("error %T %v is not a non-empty ErrorList", err, err)
 			}
-			lines := strings.Count(src, "\n") + 1
+			// YAML breaks lines at \n, \r\n and a lone \r.
+			lines := strings.Count(strings.ReplaceAll(src, "\r\n", "\n"), "\n") + strings.Count(src, "\r") -
+				strings.Count(src, "\r\n") + 1
 			for _, e := range list {
 				if e.Line < 1 || e.Line > lines || e.Column < 1 || e.Message == "" {
 					t.Fatalf("error outside the document (%d lines): %+v", lines, e)

@@ -73,6 +73,10 @@ func parse(src []byte, table []Schema) (*Mapping, error) {
 		p.errs.sort()
 		return nil, p.errs
 	}
+	if p.m == nil {
+		// Every path that leaves the mapping unbuilt reports why.
+		return nil, ErrorList{{Line: 1, Column: 1, Message: "mapping could not be compiled"}}
+	}
 	return p.m, nil
 }
 

@@ -84,9 +84,9 @@ type Schema struct {
 // mappings against. It mirrors the store's write inputs (ItemInput,
 // SalesOrderInput, PurchaseOrderInput, AdjustmentInput, TransferInput and
 // OrderLine); the tests of package storeinput hold it to them. The store
-// assigns statuses
-// and timestamps itself, so no resource has a decimal, time or enum field
-// yet; the engine supports those kinds for the fields to come.
+// assigns statuses and timestamps itself, so no resource has a decimal,
+// time or enum field yet; the engine supports those kinds for the fields
+// to come.
 //
 // It is never modified; Lookup hands out copies.
 var schemas = []Schema{
