@@ -251,11 +251,11 @@ func (st *state) field(f *field, ctx any) Value {
 // eval computes a spec's value. It returns false after reporting an error.
 func (st *state) eval(s *spec, ctx any) (val, bool) {
 	if s.when != nil {
-		ok, good := st.runBool(s.when)
-		if !good {
+		cond, ok := st.runBool(s.when)
+		if !ok {
 			return val{}, false
 		}
-		if !ok {
+		if !cond {
 			return s.def, true
 		}
 	}
@@ -320,7 +320,7 @@ func (st *state) eval(s *spec, ctx any) (val, bool) {
 
 func (st *state) concat(s *spec, ctx any) (val, bool) {
 	var b strings.Builder
-	any := false
+	joined := false
 	for _, p := range s.parts {
 		v, ok := st.eval(p, ctx)
 		if !ok {
@@ -334,13 +334,13 @@ func (st *state) concat(s *spec, ctx any) (val, bool) {
 			st.fail("cannot concatenate " + v.describe())
 			return val{}, false
 		}
-		if any && s.sep != "" {
+		if joined && s.sep != "" {
 			b.WriteString(s.sep)
 		}
 		b.WriteString(t)
-		any = true
+		joined = true
 	}
-	if !any {
+	if !joined {
 		return val{}, true
 	}
 	return val{k: vString, s: b.String()}, true
@@ -519,7 +519,8 @@ func (f *timeFormat) parse(v *val) (time.Time, string) {
 	// Split d into whole units and a fraction.
 	p := pow10[d.scale]
 	whole, frac := d.coef/p, d.coef%p
-	// Beyond ±10^12 seconds (about 31,700 years) is not a timestamp.
+	// Beyond ±10^12 seconds (about 31,700 years from 1970) is not a
+	// timestamp; the bound also keeps the arithmetic below in range.
 	if whole > 1e15 || whole < -1e15 || (f.unit == timeUnix && (whole > 1e12 || whole < -1e12)) {
 		return time.Time{}, quote(v.s) + " is not a Unix time"
 	}

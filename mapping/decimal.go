@@ -136,7 +136,7 @@ type digits struct {
 	sig   int // significant digits in coef
 	scale int
 	zeros int // trailing fraction zeros held back, so they can be dropped
-	any   bool
+	seen  bool
 	err   numErr
 }
 
@@ -152,12 +152,12 @@ func (a *digits) push(d int64) {
 }
 
 func (a *digits) intDigit(d int64) {
-	a.any = true
+	a.seen = true
 	a.push(d)
 }
 
 func (a *digits) fracDigit(d int64) {
-	a.any = true
+	a.seen = true
 	if d == 0 {
 		a.zeros++
 		return
@@ -239,7 +239,7 @@ func (f numberFormat) parse(s string) (Decimal, numErr) {
 			return Decimal{}, numSyntax
 		}
 	}
-	if !a.any || needDigit {
+	if !a.seen || needDigit {
 		return Decimal{}, numSyntax
 	}
 	return a.finish(neg, 0)
