@@ -1,18 +1,26 @@
 package app
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"syscall"
 )
 
 // stopWithParent asks the kernel to send this process SIGTERM when its
-// parent exits. `go run` neither forwards signals to the program it starts
-// nor stops it when it is itself terminated, so without this a SIGTERM to
-// `go run . demo` would leave the demo running, orphaned, holding its port
-// and data directory. SIGTERM then takes the normal graceful path.
+// parent exits, if that parent is the go command (`go run . demo`). go run
+// neither forwards signals to the program it starts nor stops it when it is
+// itself terminated, so without this a SIGTERM to `go run . demo` would
+// leave the demo running, orphaned, holding its port and data directory.
+// Any other parent (a shell, nohup, a supervisor) is left alone: a demo
+// started with `nohup ./sentryhub demo &` must outlive the shell.
 func stopWithParent() {
-	const prSetPdeathsig = 1 // PR_SET_PDEATHSIG from <linux/prctl.h>
 	ppid := os.Getppid()
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ppid))
+	if err != nil || strings.TrimSpace(string(comm)) != "go" {
+		return
+	}
+	const prSetPdeathsig = 1 // PR_SET_PDEATHSIG from <linux/prctl.h>
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetPdeathsig, uintptr(syscall.SIGTERM), 0); errno != 0 {
 		return
 	}

@@ -114,4 +114,15 @@ func TestUnreadableSecretNeedsAttention(t *testing.T) {
 	if got := text(find(detail, "div", "id", "status")); !strings.Contains(got, "secret unreadable") || !strings.Contains(got, "rotate the secret") {
 		t.Fatalf("detail status: %q", got)
 	}
+
+	// Rotating is the way out: the unreadable secret becomes the previous
+	// generation for the rotation window, which must not keep the
+	// subscription held (it is never used to sign).
+	e.callJSON("POST", "/api/admin/webhooks/"+id+"/rotate-secret", ``, 200, nil)
+	if got := text(find(parse(t, e.do(c, "GET", "/webhooks", nil, nil)), "tr", "id", "sub-"+id)); strings.Contains(got, "secret unreadable") {
+		t.Fatalf("still unreadable after rotating: %q", got)
+	}
+	if find(parse(t, e.do(c, "GET", "/", nil, nil)), "ul", "id", "unreadable-subs") != nil {
+		t.Fatal("dashboard still lists it after rotating")
+	}
 }

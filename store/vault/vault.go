@@ -261,7 +261,11 @@ func (v *Vault) PutWebhookSecret(ctx context.Context, subscriptionID int64, gene
 // expires_at is not after the vault clock's now. Like Credentials it is an
 // internal plaintext path, for the dispatcher only. It returns
 // store.ErrNotFound when the subscription has no generation 1, and an error
-// wrapping ErrDecrypt when a row does not open under the current key.
+// wrapping ErrDecrypt when generation 1 does not open under the current key.
+// A generation 2 that does not open is left out (gen2 nil): it is only
+// offered to consumers, never used to sign, and rotating a secret the key
+// cannot open (the way out of that state) makes it generation 2 for the
+// rotation window, which must not hold the new generation 1 back.
 func (v *Vault) WebhookSecrets(ctx context.Context, subscriptionID int64) (gen1 Secret, gen2 *Secret, err error) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -271,6 +275,9 @@ func (v *Vault) WebhookSecrets(ctx context.Context, subscriptionID int64) (gen1 
 	}
 	for _, row := range sealed {
 		s, err := decrypt(v.key, row.Ciphertext)
+		if err != nil && row.Generation == 2 {
+			continue
+		}
 		if err != nil {
 			return Secret{}, nil, fmt.Errorf("webhook secrets subscription=%d generation=%d: %w", subscriptionID, row.Generation, err)
 		}
