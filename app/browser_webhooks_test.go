@@ -100,12 +100,11 @@ func (r whRequest) eventID(t *testing.T) int64 {
 	return env.EventID
 }
 
-// whReloadUntil reloads url until the JavaScript condition holds, polling
-// with a deadline (the dispatcher works asynchronously).
+// whReloadUntil reloads url until the JavaScript condition holds (the
+// dispatcher works asynchronously).
 func whReloadUntil(t *testing.T, ctx context.Context, url, cond, what string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll(t, what, 30*time.Second, func() bool {
 		if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible("#sub-name")); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -113,18 +112,8 @@ func whReloadUntil(t *testing.T, ctx context.Context, url, cond, what string) {
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		select {
-		case <-time.After(150 * time.Millisecond):
-		case <-ctx.Done():
-			t.Fatalf("%s: %v", what, ctx.Err())
-		}
-	}
+		return ok
+	})
 }
 
 func whText(t *testing.T, ctx context.Context, sel string) string {
