@@ -194,6 +194,9 @@ func TestBrowserWebhooks(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.Clear("#new-url"),
 		chromedp.SendKeys("#new-url", consumer.srv.URL+"/hook"),
+		// Per-aggregate ordering: the delivery after the rotation (another
+		// aggregate) is not held behind WIDGET-1's retries (1 s, then 4 s).
+		chromedp.SetValue("#new-ordering", store.OrderingAggregate),
 		chromedp.Click("#create-subscription"),
 		chromedp.WaitVisible("#new-secret-value"),
 	); err != nil {
@@ -206,6 +209,9 @@ func TestBrowserWebhooks(t *testing.T) {
 	detail, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil || !strings.HasSuffix(detail, "/webhooks/1") {
 		t.Fatalf("after create at %q %v", detail, err)
+	}
+	if ord, err := chromedp.Run(ctx, chromedp.Value("#set-ordering")); err != nil || ord != store.OrderingAggregate {
+		t.Fatalf("ordering after create %q %v", ord, err)
 	}
 	if txt := whText(t, ctx, "#new-secret"); !strings.Contains(txt, "HMAC-SHA256") || !strings.Contains(txt, "X-Sentry-Timestamp") {
 		t.Fatalf("secret card does not say how to verify: %q", txt)
