@@ -174,23 +174,20 @@ func TestBrowserConnectors(t *testing.T) {
 		// The run finishes in the background; reload until the history has
 		// it (the page needs no JavaScript, so this is what an operator does).
 		row := fmt.Sprintf(`tr[data-run=%q]`, m[1])
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		poll(t, fmt.Sprintf("%s run %s to finish", syncType, m[1]), 30*time.Second, func() bool {
 			done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
 				fmt.Sprintf(`(() => { const r = document.querySelector(%q); return !!r && r.dataset.status !== "running"; })()`, row)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if done {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s run %s did not finish", syncType, m[1])
+				return true
 			}
 			if err := chromedp.Do(ctx, chromedp.Navigate(detail), chromedp.WaitVisible("#runs")); err != nil {
 				t.Fatal(err)
 			}
-		}
+			return false
+		})
 		if st, err := chromedp.Run(ctx, chromedp.AttributeValue(row, "data-status")); err != nil || st.Value != "success" {
 			t.Fatalf("%s run: %+v %v (%s)", syncType, st, err, textOf(row))
 		}
@@ -211,8 +208,7 @@ func TestBrowserConnectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	submit("#sync-now-inventory", `#sync-inventory div[data-flash="ok"]`)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll(t, "the failed inventory run shown", 30*time.Second, func() bool {
 		if err := chromedp.Do(ctx, chromedp.Navigate(detail), chromedp.WaitVisible("#runs")); err != nil {
 			t.Fatal(err)
 		}
@@ -220,13 +216,8 @@ func TestBrowserConnectors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if failed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("failed inventory run not shown")
-		}
-	}
+		return failed
+	})
 	if s := textOf(`#sync-inventory dd[data-field="errors"]`); s != "1" {
 		t.Fatalf("consecutive errors %q", s)
 	}

@@ -100,12 +100,11 @@ func (r whRequest) eventID(t *testing.T) int64 {
 	return env.EventID
 }
 
-// whReloadUntil reloads url until the JavaScript condition holds, polling
-// with a deadline (the dispatcher works asynchronously).
+// whReloadUntil reloads url until the JavaScript condition holds (the
+// dispatcher works asynchronously).
 func whReloadUntil(t *testing.T, ctx context.Context, url, cond, what string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll(t, what, 30*time.Second, func() bool {
 		if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible("#sub-name")); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -113,18 +112,8 @@ func whReloadUntil(t *testing.T, ctx context.Context, url, cond, what string) {
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		select {
-		case <-time.After(150 * time.Millisecond):
-		case <-ctx.Done():
-			t.Fatalf("%s: %v", what, ctx.Err())
-		}
-	}
+		return ok
+	})
 }
 
 func whText(t *testing.T, ctx context.Context, sel string) string {
@@ -205,6 +194,9 @@ func TestBrowserWebhooks(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.Clear("#new-url"),
 		chromedp.SendKeys("#new-url", consumer.srv.URL+"/hook"),
+		// Per-aggregate ordering: the delivery after the rotation (another
+		// aggregate) is not held behind WIDGET-1's retries (1 s, then 4 s).
+		chromedp.SetValue("#new-ordering", store.OrderingAggregate),
 		chromedp.Click("#create-subscription"),
 		chromedp.WaitVisible("#new-secret-value"),
 	); err != nil {
@@ -217,6 +209,9 @@ func TestBrowserWebhooks(t *testing.T) {
 	detail, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil || !strings.HasSuffix(detail, "/webhooks/1") {
 		t.Fatalf("after create at %q %v", detail, err)
+	}
+	if ord, err := chromedp.Run(ctx, chromedp.Value("#set-ordering")); err != nil || ord != store.OrderingAggregate {
+		t.Fatalf("ordering after create %q %v", ord, err)
 	}
 	if txt := whText(t, ctx, "#new-secret"); !strings.Contains(txt, "HMAC-SHA256") || !strings.Contains(txt, "X-Sentry-Timestamp") {
 		t.Fatalf("secret card does not say how to verify: %q", txt)

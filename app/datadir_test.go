@@ -218,18 +218,13 @@ func TestDemoStopsOnSignals(t *testing.T) {
 				t.Fatalf("exit code %d", cmd.ProcessState.ExitCode())
 			}
 			// The lock is free: the kernel releases it at exit at the latest.
-			deadline := time.Now().Add(20 * time.Second)
-			for {
+			poll(t, "the data directory's lock to be free", 20*time.Second, func() bool {
 				l, err := lockDataDir(dir)
 				if err == nil {
 					l.release()
-					break
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("data directory still locked: %v", err)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				return err == nil
+			})
 		})
 	}
 }

@@ -73,17 +73,12 @@ func readSink(t *testing.T, sinkURL string) sinkView {
 // waitSink polls the sink until it has received n deliveries.
 func waitSink(t *testing.T, sinkURL string, n int) sinkView {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		v := readSink(t, sinkURL)
-		if v.Stats.Received >= n {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sink received %d deliveries, want %d: %+v", v.Stats.Received, n, v)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var v sinkView
+	poll(t, fmt.Sprintf("the sink to receive %d deliveries", n), 30*time.Second, func() bool {
+		v = readSink(t, sinkURL)
+		return v.Stats.Received >= n
+	})
+	return v
 }
 
 // event is what the test reads of an envelope from the events API.

@@ -248,7 +248,7 @@ func TestDispatcherCrashSafety(t *testing.T) {
 
 	hub = startHub(t, bin, env)
 	cons.waitUnique(t, burst, "after the restart")
-	waitDB(t, "every delivery recorded", func() bool {
+	poll(t, "every delivery recorded", 30*time.Second, func() bool {
 		return openCount(t, db, store.DeliverySucceeded) >= burst && openCount(t, db, store.DeliveryInFlight) == 0 &&
 			openCount(t, db, store.DeliveryPending) == 0
 	})
@@ -284,17 +284,6 @@ func TestDispatcherCrashSafety(t *testing.T) {
 	startHub(t, bin, env)
 	cons.waitUnique(t, before+400, "after the graceful restart")
 	checkLaneOrder(t, cons)
-}
-
-func waitDB(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // checkLaneOrder: within one process lifetime (its connections) a lane

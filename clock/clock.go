@@ -115,22 +115,5 @@ func (f *Fake) Waiters() int {
 	return len(f.waiters)
 }
 
-// WaitForWaiter blocks until a waiter due at exactly at is pending: the
-// code under test has armed that particular timer. Counting waiters is not
-// enough where other goroutines arm timers of their own at their own pace.
-func (f *Fake) WaitForWaiter(at time.Time) {
-	for {
-		f.mu.Lock()
-		for _, w := range f.waiters {
-			if w.at.Equal(at) {
-				f.mu.Unlock()
-				return
-			}
-		}
-		f.mu.Unlock()
-		<-f.added
-	}
-}
-
 // WaiterAdded is signalled each time After registers a waiter.
 func (f *Fake) WaiterAdded() <-chan struct{} { return f.added }

@@ -166,29 +166,19 @@ func TestFulfillmentWorkerLoop(t *testing.T) {
 	}
 	h.s.mu.Unlock()
 	w := connectors.NewFulfillmentWorker(h.runner, time.Hour)
-	drained := make(chan struct{}, 1) // a pass finished since the last look
-	w.OnDrain = func() {
-		select {
-		case drained <- struct{}{}:
-		default:
-		}
-	}
+	w.Drained.InitSize(t, "a fulfillment pass", 1<<20)
 	// waitFor checks cond after every pass; between passes it runs nudge.
 	waitFor := func(what string, cond func() bool, nudge func()) {
 		t.Helper()
 		for !cond() {
 			nudge()
-			select {
-			case <-drained:
-			case <-time.After(10 * time.Second):
-				t.Fatalf("%s: no progress", what)
-			}
+			w.Drained.WaitOrTimeout()
 		}
 	}
 	ctx, cancel := context.WithCancel(h.ctx)
 	done := make(chan error)
 	go func() { done <- w.Run(ctx) }()
-	<-drained
+	w.Drained.WaitOrTimeout()
 
 	so := h.shippedOrder("scripted", "L-1")
 	waitFor("push after the ship's commit", func() bool { return h.push(so.ID).Status == store.FulfillmentSucceeded }, func() {})

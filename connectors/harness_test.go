@@ -120,7 +120,7 @@ type harness struct {
 	runner *connectors.Runner
 	s      *scripted
 	wh     int64
-	done   chan connectors.Outcome
+	done   <-chan connectors.Outcome
 }
 
 func newHarness(t *testing.T, cfg connectors.RunnerConfig) *harness {
@@ -141,7 +141,7 @@ func newHarness(t *testing.T, cfg connectors.RunnerConfig) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, ctx: ctx, db: db, clock: fc, vault: vault.New(db, key), reg: connectors.NewRegistry(),
-		s: newScripted(), done: make(chan connectors.Outcome, 100)}
+		s: newScripted()}
 	if err := h.reg.Register("scripted", h.s.factory); err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +153,10 @@ func newHarness(t *testing.T, cfg connectors.RunnerConfig) *harness {
 	}
 	log := slog.New(slog.DiscardHandler)
 	h.pool = connectortest.NewPool(t, connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), fc, log)
-	h.runner = connectortest.NewRunner(t, cfg, connectors.RunnerDeps{Registry: h.reg, DB: db, Vault: h.vault, HTTP: h.pool,
-		Clock: fc, Log: log, OnFinish: func(o connectors.Outcome) { h.done <- o }})
+	deps := connectors.RunnerDeps{Registry: h.reg, DB: db, Vault: h.vault, HTTP: h.pool, Clock: fc, Log: log}
+	deps.Finished.InitSize(t, "a sync run's outcome", 100)
+	h.done = deps.Finished.C()
+	h.runner = connectortest.NewRunner(t, cfg, deps)
 	w, err := db.CreateWarehouse(ctx, store.OpMeta{}, store.WarehouseInput{Code: "W1", Name: "Main"})
 	if err != nil {
 		t.Fatal(err)

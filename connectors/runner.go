@@ -16,6 +16,7 @@ import (
 	"sentryhub/clock"
 	"sentryhub/store"
 	"sentryhub/store/vault"
+	"sentryhub/testsignal"
 )
 
 // CredentialVault is the part of *vault.Vault the framework uses.
@@ -92,9 +93,9 @@ type RunnerDeps struct {
 	Clock    clock.Clock
 	Log      *slog.Logger
 	Metrics  *Metrics // optional
-	// OnFinish, when set, is called after every run with its outcome
-	// (tests wait on it instead of sleeping).
-	OnFinish func(Outcome)
+	// Finished receives every run's outcome once a test initialises it
+	// (before NewRunner); a no-op otherwise.
+	Finished testsignal.Signal[Outcome]
 }
 
 // Runner executes syncs through the state machine.
@@ -347,9 +348,7 @@ func (run *Run) Execute(parent context.Context) Outcome {
 	} else {
 		log.Info("sync run finished", attrs...)
 	}
-	if r.deps.OnFinish != nil {
-		r.deps.OnFinish(out)
-	}
+	r.deps.Finished.Signal(out)
 	return out
 }
 

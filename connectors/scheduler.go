@@ -10,6 +10,7 @@ import (
 
 	"sentryhub/clock"
 	"sentryhub/store"
+	"sentryhub/testsignal"
 )
 
 // runGroup owns the goroutines of launched runs. Their context outlives
@@ -22,6 +23,9 @@ type runGroup struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	live   bool
+	// graceArmed fires when close has armed its grace timer (tests advance
+	// a fake clock past it only then).
+	graceArmed testsignal.Signal[struct{}]
 }
 
 func (g *runGroup) open(parent context.Context) {
@@ -62,9 +66,11 @@ func (g *runGroup) close(c clock.Clock, grace time.Duration) {
 		g.wg.Wait()
 		close(done)
 	}()
+	expired := c.After(grace)
+	g.graceArmed.Signal(struct{}{})
 	select {
 	case <-done:
-	case <-c.After(grace):
+	case <-expired:
 		cancel()
 		<-done
 	}
@@ -84,10 +90,12 @@ type SchedulerConfig struct {
 	Grace time.Duration
 	// Rand returns jitter in [0,1) (math/rand/v2 when nil).
 	Rand func() float64
-	// OnTick, when set, is called after each pass with the next wake-up
-	// time, once the scheduler is already waiting for it (tests wait on it
-	// instead of sleeping).
-	OnTick func(next time.Time)
+	// Ticked receives, after each pass, the next wake-up time once the
+	// scheduler is already waiting for it; GraceArmed fires when shutdown
+	// has armed the grace timer. Both are no-ops unless a test initialises
+	// them before NewScheduler.
+	Ticked     testsignal.Signal[time.Time]
+	GraceArmed testsignal.Signal[struct{}]
 }
 
 // Scheduler starts syncs when their schedules are due. Schedules live in
@@ -124,7 +132,7 @@ func NewScheduler(cfg SchedulerConfig, db *store.DB, runner *Runner, c clock.Clo
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Scheduler{cfg: cfg, db: db, runner: runner, clock: c, log: log,
-		inflight: map[store.SyncKey]bool{}}
+		group: runGroup{graceArmed: cfg.GraceArmed}, inflight: map[store.SyncKey]bool{}}
 }
 
 // NextRun returns the first run of spec after now, jittered.
@@ -159,9 +167,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		wait := max(next.Sub(s.clock.Now()), 0)
 		timer := s.clock.After(wait)
-		if s.cfg.OnTick != nil {
-			s.cfg.OnTick(next)
-		}
+		s.cfg.Ticked.Signal(next)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -249,10 +255,9 @@ func (s *Scheduler) launch(k store.SyncKey) {
 type FulfillmentWorker struct {
 	runner *Runner
 	every  time.Duration
-	// OnDrain, when set, is called after each pass once the worker is
-	// waiting again (tests wait on it instead of sleeping). Set it before
-	// Run.
-	OnDrain func()
+	// Drained fires after each pass once the worker is waiting again, when
+	// a test has initialised it (before Run); a no-op otherwise.
+	Drained testsignal.Signal[struct{}]
 }
 
 // NewFulfillmentWorker returns a worker that polls every `every` (1m when
@@ -278,9 +283,7 @@ func (w *FulfillmentWorker) Run(ctx context.Context) error {
 			r.deps.Log.Error("fulfillment pass failed", slog.Any("error", err))
 		}
 		timer := r.deps.Clock.After(w.wait(ctx))
-		if w.OnDrain != nil {
-			w.OnDrain()
-		}
+		w.Drained.Signal(struct{}{})
 		select {
 		case <-ctx.Done():
 			return nil

@@ -9,18 +9,20 @@ import (
 
 	"sentryhub/connectors"
 	"sentryhub/store"
+	"sentryhub/testsignal"
 )
 
 type schedEnv struct {
 	*harness
-	ticks chan time.Time
+	ticks <-chan time.Time      // the last scheduler's Ticked
+	armed <-chan struct{}       // the last scheduler's GraceArmed
 	sch   *connectors.Scheduler // the one the service edits for
 	svc   *connectors.Service
 }
 
 func newSchedEnv(t *testing.T) *schedEnv {
 	h := newHarness(t, connectors.RunnerConfig{})
-	e := &schedEnv{harness: h, ticks: make(chan time.Time, 100)}
+	e := &schedEnv{harness: h}
 	e.sch = e.scheduler()
 	e.svc = connectors.NewService(connectors.ServiceConfig{Registry: h.reg, DB: h.db, Vault: h.vault, HTTP: h.pool,
 		Runner: h.runner, Clock: h.clock, Scheduler: e.sch})
@@ -29,8 +31,11 @@ func newSchedEnv(t *testing.T) *schedEnv {
 
 func (e *schedEnv) scheduler() *connectors.Scheduler {
 	// No periodic refresh: each wake-up is a schedule or an edit.
-	return connectors.NewScheduler(connectors.SchedulerConfig{Rand: func() float64 { return 0 }, Refresh: 24 * time.Hour,
-		OnTick: func(next time.Time) { e.ticks <- next }}, e.db, e.runner, e.clock, nil)
+	cfg := connectors.SchedulerConfig{Rand: func() float64 { return 0 }, Refresh: 24 * time.Hour}
+	cfg.Ticked.Init(e.t, "a scheduler pass")
+	cfg.GraceArmed.Init(e.t, "the shutdown grace timer")
+	e.ticks, e.armed = cfg.Ticked.C(), cfg.GraceArmed.C()
+	return connectors.NewScheduler(cfg, e.db, e.runner, e.clock, nil)
 }
 
 // wantTick waits for a pass that leaves the scheduler waiting for want.
@@ -145,11 +150,16 @@ func TestSchedulerLetsRunsFinishOnShutdown(t *testing.T) {
 		<-e.s.started
 		stopped := make(chan struct{})
 		go func() { stop(); close(stopped) }()
-		// Shutdown waits for the run, up to the grace period (10s): wait
-		// until that timer is armed. (Counting waiters raced with the
-		// scheduler, which may or may not have re-armed its own timer after
-		// a commit woke it.)
-		e.clock.WaitForWaiter(e.clock.Now().Add(10 * time.Second))
+		// Shutdown waits for the run, up to the grace period. Advance only
+		// once the grace timer is armed: counting the fake clock's waiters
+		// raced with the scheduler's abandoned pass timers (2 of them and
+		// the heartbeat made 3 before the grace timer existed, and the test
+		// hung).
+		select {
+		case <-e.armed:
+		case <-time.After(testsignal.Timeout):
+			t.Fatal("shutdown did not arm its grace timer")
+		}
 		if finish {
 			close(release)
 			if o := <-e.done; o.Status != store.RunSuccess {

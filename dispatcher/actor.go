@@ -191,9 +191,7 @@ func (a *actor) run(fetchCtx, workCtx context.Context) {
 			// New deliveries only queued behind failing heads: say so,
 			// since no outcome may come for a while (see engine.checkPending).
 			a.comp.record(record{sub: a.subID, outcome: true, state: true, stuck: true, seq: a.adds})
-			if a.d.hooks.afterStuck != nil {
-				a.d.hooks.afterStuck(a.subID)
-			}
+			a.d.signals.Stuck.Signal(a.subID)
 		}
 		if a.global != a.cfg.global && a.inflight == 0 {
 			a.relane(now)
@@ -496,7 +494,5 @@ func (a *actor) handle(r workResult) {
 	a.schedule(l, now)
 	rec.stuck, rec.seq = a.stuck(), a.adds
 	a.comp.record(rec)
-	if a.d.hooks.afterResult != nil {
-		a.d.hooks.afterResult(a.subID, dl.id, rec.upd)
-	}
+	a.d.signals.Result.Signal(resultSignal{a.subID, dl.id, rec.upd})
 }

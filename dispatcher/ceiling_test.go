@@ -17,7 +17,7 @@ import (
 // subscription never has more open deliveries than its pending ceiling.
 func ceilingWatch(e *env) *atomic.Int64 {
 	var peak atomic.Int64
-	e.d.hooks.afterCommit = func() {
+	e.d.signals.checkCommit = func() {
 		for _, s := range e.d.eng.subs {
 			if s.open > peak.Load() {
 				peak.Store(s.open)
@@ -106,7 +106,7 @@ func checkDrained(t *testing.T, e *env, subID int64, ordering string, ids []int6
 	if s.Status != store.SubscriptionActive || s.Cursor != ids[len(ids)-1] {
 		t.Fatalf("after the drain: status %s (%s), cursor %d, want active at %d", s.Status, s.PauseReason, s.Cursor, ids[len(ids)-1])
 	}
-	eventually(t, "no open deliveries", func() bool {
+	e.untilCommitted("no open deliveries", func() bool {
 		return len(deliveries(t, e.db, subID, store.DeliveryPending))+len(deliveries(t, e.db, subID, store.DeliveryInFlight)) == 0
 	})
 	if n := len(deliveries(t, e.db, subID, store.DeliverySucceeded)); n != len(ids) {
@@ -158,7 +158,7 @@ func TestCeilingResumeDrainsBacklog(t *testing.T) {
 			sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, PendingCeiling: ptr(int64(ceiling)),
 				MaxInFlight: ptr(4), Ordering: ptr(ordering)})
 			ids := e.appendEvents(5*ceiling, 3)
-			eventually(t, "pause at the ceiling", func() bool { return e.sub(sub.ID).Status == store.SubscriptionPaused })
+			e.untilCommitted("pause at the ceiling", func() bool { return e.sub(sub.ID).Status == store.SubscriptionPaused })
 			if s := e.sub(sub.ID); s.PauseReason != store.PausePendingCeiling || s.Cursor != ids[ceiling-1] {
 				t.Fatalf("paused %s at cursor %d, want pending_ceiling at %d", s.PauseReason, s.Cursor, ids[ceiling-1])
 			}
@@ -168,7 +168,7 @@ func TestCeilingResumeDrainsBacklog(t *testing.T) {
 			if _, _, err := e.d.UpdateSubscription(context.Background(), "admin", sub.ID, store.SubscriptionPatch{Status: ptr("active")}); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "every event accepted", func() bool { return len(rec.accepted()) >= len(ids) })
+			e.untilCommitted("every event accepted", func() bool { return len(rec.accepted()) >= len(ids) })
 			checkDrained(t, e, sub.ID, ordering, ids, rec.accepted())
 			pauses := 0
 			for _, a := range auditActions(t, e.db) {
@@ -204,7 +204,7 @@ func TestCeilingFailingConsumerPauses(t *testing.T) {
 			sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, PendingCeiling: ptr(int64(ceiling)),
 				MaxInFlight: ptr(16), Ordering: ptr(tc.ordering)})
 			ids := e.appendEvents(4*ceiling, 3)
-			eventually(t, "auto-pause", func() bool { return e.sub(sub.ID).Status == store.SubscriptionPaused })
+			e.untilCommitted("auto-pause", func() bool { return e.sub(sub.ID).Status == store.SubscriptionPaused })
 			s := e.sub(sub.ID)
 			if s.PauseReason != store.PausePendingCeiling || s.Cursor != ids[ceiling-1] || s.PausedAt == nil {
 				t.Fatalf("paused %+v, want pending_ceiling at cursor %d", s, ids[ceiling-1])
@@ -250,7 +250,7 @@ func TestCeilingOneBrokenAggregate(t *testing.T) {
 	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, PendingCeiling: ptr(int64(ceiling)),
 		MaxInFlight: ptr(2), Ordering: ptr(store.OrderingAggregate)})
 	ids := e.appendEvents(30, 3) // aggregate 0: ids[0], ids[3], ...
-	eventually(t, "auto-pause", func() bool { return e.sub(sub.ID).Status == store.SubscriptionPaused })
+	e.untilCommitted("auto-pause", func() bool { return e.sub(sub.ID).Status == store.SubscriptionPaused })
 	open := append(deliveries(t, e.db, sub.ID, store.DeliveryPending), deliveries(t, e.db, sub.ID, store.DeliveryInFlight)...)
 	if len(open) != ceiling {
 		t.Fatalf("%d open deliveries at the pause, want the ceiling %d", len(open), ceiling)
@@ -286,7 +286,7 @@ func TestCeilingRestartRetriesFirst(t *testing.T) {
 	e.start()
 	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, PendingCeiling: ptr(int64(3)), Ordering: ptr(store.OrderingGlobal)})
 	e.appendEvents(6, 3)
-	eventually(t, "auto-pause", func() bool { return e.sub(sub.ID).Status == store.SubscriptionPaused })
+	e.untilCommitted("auto-pause", func() bool { return e.sub(sub.ID).Status == store.SubscriptionPaused })
 	c.wait(t) // the head's first attempt
 	if _, _, err := e.d.UpdateSubscription(context.Background(), "admin", sub.ID, store.SubscriptionPatch{Status: ptr("active")}); err != nil {
 		t.Fatal(err)
@@ -294,21 +294,13 @@ func TestCeilingRestartRetriesFirst(t *testing.T) {
 	e.stop() // before the head's retry is due
 
 	e2 := newEnvAt(t, e.db.Path, e.key, withFakeClock(t0))
-	reported := make(chan struct{}, 1)
-	e2.d.hooks.afterStuck = func(int64) {
-		select {
-		case reported <- struct{}{}:
-		default:
-		}
-	}
+	e2.d.signals.Stuck.Init(t, "the actor's report of its failing head after the restart")
 	e2.start()
 	// The actor loads the open deliveries and reports them stuck behind
 	// the failed head; two round trips through the engine see that report
 	// committed.
-	select {
-	case <-reported:
-	case <-time.After(waitTimeout):
-		t.Fatal("the actor did not report its failing head after the restart")
+	if id := e2.d.signals.Stuck.WaitOrTimeout(); id != sub.ID {
+		t.Fatalf("stuck report for subscription %d, want %d", id, sub.ID)
 	}
 	for range 2 {
 		if _, err := do(context.Background(), e2.d.eng, func(context.Context) (struct{}, error) { return struct{}{}, nil }); err != nil {
@@ -330,7 +322,7 @@ func TestCeilingRestartRetriesFirst(t *testing.T) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	eventually(t, "pause after the failed retry", func() bool { return e2.sub(sub.ID).Status == store.SubscriptionPaused })
+	e2.untilCommitted("pause after the failed retry", func() bool { return e2.sub(sub.ID).Status == store.SubscriptionPaused })
 	if s := e2.sub(sub.ID); s.PauseReason != store.PausePendingCeiling {
 		t.Fatalf("pause reason %q", s.PauseReason)
 	}

@@ -19,6 +19,7 @@ import (
 	"sentryhub/ssrf"
 	"sentryhub/store"
 	"sentryhub/store/vault"
+	"sentryhub/testsignal"
 )
 
 // Config configures a Dispatcher. DB, Vault and Guard are required; zero
@@ -75,13 +76,28 @@ type Config struct {
 	Version string
 }
 
-// testHooks let tests observe the engine without sleeping.
-type testHooks struct {
-	afterResult func(subID, deliveryID int64, upd store.DeliveryUpdate)
-	afterCommit func()
-	// afterStuck runs when an actor reports, without an outcome, that new
-	// deliveries only queued behind failing heads.
-	afterStuck func(subID int64)
+// testSignals let tests wait for the engine without sleeping; all are
+// no-ops until a test initialises them.
+type testSignals struct {
+	// Result is each attempt outcome as an actor records it.
+	Result testsignal.Signal[resultSignal]
+	// Commit fires after each engine batch is committed.
+	Commit testsignal.Signal[struct{}]
+	// Stuck is a subscription whose actor reported, without an outcome,
+	// that new deliveries only queued behind failing heads.
+	Stuck testsignal.Signal[int64]
+	// checkCommit, when set, runs on the engine goroutine after each
+	// commit. It is a callback, not a signal, because the check it makes
+	// (ceiling_test.go: no subscription above its pending ceiling) reads
+	// engine-owned state that is only consistent there and then; a signal
+	// would be read later, after the engine had moved on.
+	checkCommit func()
+}
+
+// resultSignal is one attempt outcome.
+type resultSignal struct {
+	sub, id int64
+	upd     store.DeliveryUpdate
 }
 
 // Dispatcher delivers events to webhook subscriptions and serves the
@@ -98,7 +114,7 @@ type Dispatcher struct {
 	transport *http.Transport
 	metrics   *metrics
 	eng       *engine
-	hooks     testHooks
+	signals   testSignals
 	userAgent string
 	started   atomic.Bool
 	st        atomic.Pointer[store.WebhookEngine]

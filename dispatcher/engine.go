@@ -550,9 +550,10 @@ func (e *engine) iterate(ctx context.Context) {
 	}
 	e.commitEffects(eff)
 	e.comp.done(len(recs))
-	if e.d.hooks.afterCommit != nil {
-		e.d.hooks.afterCommit()
+	if e.d.signals.checkCommit != nil {
+		e.d.signals.checkCommit()
 	}
+	e.d.signals.Commit.Signal(struct{}{})
 }
 
 // applyRecords writes a batch of delivery changes. A delivery can appear

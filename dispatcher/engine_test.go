@@ -48,7 +48,7 @@ func TestLanesFIFOAndHeadOfLine(t *testing.T) {
 	if seen[testAggregates[1]] != ids[58] || seen[testAggregates[2]] != ids[59] {
 		t.Fatalf("lanes 1 and 2 did not finish: %v", seen)
 	}
-	eventually(t, "40 successes", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == 40 })
+	e.untilCommitted("40 successes", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == 40 })
 	if n := len(deliveries(t, e.db, sub.ID, store.DeliveryPending)) + len(deliveries(t, e.db, sub.ID, store.DeliveryInFlight)); n != 20 {
 		t.Fatalf("%d open deliveries, want lane 0's 20", n)
 	}
@@ -90,7 +90,7 @@ func TestMaxInFlight(t *testing.T) {
 	for range 3 {
 		release <- struct{}{}
 	}
-	eventually(t, "all delivered", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == 12 })
+	e.untilCommitted("all delivered", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == 12 })
 	if peak.Load() != 3 {
 		t.Fatalf("peak concurrency %d, want max_in_flight 3", peak.Load())
 	}
@@ -160,7 +160,7 @@ func TestPendingCeiling(t *testing.T) {
 	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, PendingCeiling: ptr(int64(4)), Ordering: ptr(store.OrderingAggregate)})
 	ids := e.appendEvents(10, 10)
 	var s store.Subscription
-	eventually(t, "auto-pause", func() bool {
+	e.untilCommitted("auto-pause", func() bool {
 		var err error
 		s, err = e.db.Subscription(context.Background(), sub.ID)
 		return err == nil && s.Status == store.SubscriptionPaused
@@ -234,14 +234,14 @@ func TestDLQCeiling(t *testing.T) {
 	for range MaxAttempts {
 		var next time.Time
 		for range 3 {
-			if o := nextOutcome(t, outs); o.upd.NextAttemptAt.After(next) {
+			if o := outs.WaitOrTimeout(); o.upd.NextAttemptAt.After(next) {
 				next = o.upd.NextAttemptAt
 			}
 		}
 		e.fake.Set(next)
 	}
 	var s store.Subscription
-	eventually(t, "DLQ pause", func() bool {
+	e.untilCommitted("DLQ pause", func() bool {
 		s, _ = e.db.Subscription(context.Background(), sub.ID)
 		return s.Status == store.SubscriptionPaused
 	})
@@ -275,7 +275,7 @@ func TestDLQCeiling(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitN(t, 3)
-	eventually(t, "replays delivered", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == 3 })
+	e.untilCommitted("replays delivered", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == 3 })
 	if len(c.all()) != before+3 {
 		t.Fatalf("%d requests after resume, want 3", len(c.all())-before)
 	}
@@ -415,7 +415,7 @@ func TestReplay(t *testing.T) {
 	e.appendEvents(1, 1)
 	orig := c.wait(t)
 	var d store.Delivery
-	eventually(t, "success recorded", func() bool {
+	e.untilCommitted("success recorded", func() bool {
 		ds := deliveries(t, e.db, sub.ID, store.DeliverySucceeded)
 		if len(ds) == 1 {
 			d = ds[0]
@@ -492,7 +492,7 @@ func TestRestartRecovers(t *testing.T) {
 	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, Ordering: ptr(store.OrderingAggregate)})
 	ids := e.appendEvents(9, 3)
 	for range 3 { // the three heads fail once
-		nextOutcome(t, outs)
+		outs.WaitOrTimeout()
 	}
 	e.stop()
 	c.waitN(t, 3) // those failed requests
@@ -521,7 +521,7 @@ func TestRestartRecovers(t *testing.T) {
 			t.Fatalf("event %d lost across the restart", id)
 		}
 	}
-	eventually(t, "all succeeded", func() bool { return len(deliveries(t, e2.db, sub.ID, store.DeliverySucceeded)) == 9 })
+	e2.untilCommitted("all succeeded", func() bool { return len(deliveries(t, e2.db, sub.ID, store.DeliverySucceeded)) == 9 })
 	if n := len(deliveries(t, e2.db, sub.ID, store.DeliveryInFlight)); n != 0 {
 		t.Fatalf("%d rows stuck in_flight", n)
 	}
@@ -576,7 +576,7 @@ func TestGracefulShutdown(t *testing.T) {
 		sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, Ordering: ptr(store.OrderingAggregate)})
 		e.appendEvents(2, 2)
 		c.waitN(t, 2)
-		eventually(t, "in_flight marks", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliveryInFlight)) == 2 })
+		e.untilCommitted("in_flight marks", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliveryInFlight)) == 2 })
 		begin := time.Now()
 		e.stop()
 		if d := time.Since(begin); d > 2*time.Second {
@@ -620,7 +620,7 @@ func TestDeleteSubscription(t *testing.T) {
 	if _, err := e.d.Subscription(context.Background(), sub.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted subscription still visible: %v", err)
 	}
-	eventually(t, "purge", func() bool {
+	e.untilCommitted("purge", func() bool {
 		var n int
 		e.db.Reader().QueryRow(`SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE subscription_id = ?) +
 			(SELECT COUNT(*) FROM webhook_subscriptions WHERE id = ?) +
@@ -650,7 +650,7 @@ func TestStatsAndErrors(t *testing.T) {
 	sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, MaxInFlight: ptr(1), Ordering: ptr(store.OrderingAggregate)})
 	e.appendEvents(8, 8)
 	for range 8 {
-		nextOutcome(t, outs)
+		outs.WaitOrTimeout()
 	}
 	e.stop() // commits every outcome
 	st, err := e.d.Stats(context.Background(), sub.ID)
@@ -699,7 +699,7 @@ func TestStatementBudgetAndMetrics(t *testing.T) {
 	const n = 1000
 	e.appendEvents(n, 300)
 	c.waitN(t, n)
-	eventually(t, "all committed", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == n })
+	e.untilCommitted("all committed", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == n })
 	per := float64(e.d.Statements()-base) / n
 	t.Logf("%d statements for %d deliveries: %.3f per delivery", e.d.Statements()-base, n, per)
 	if per >= 0.5 {

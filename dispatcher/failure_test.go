@@ -205,7 +205,7 @@ func TestFailureMatrix(t *testing.T) {
 			e.start()
 			e.create(store.SubscriptionCreate{URL: tg.url})
 			e.appendEvents(1, 1)
-			o := nextOutcome(t, outs)
+			o := outs.WaitOrTimeout()
 			a := o.upd.Attempt
 			if tc.ok {
 				if o.upd.Status != store.DeliverySucceeded || a.StatusCode != tc.status {
@@ -262,7 +262,7 @@ func TestDNSRebinding(t *testing.T) {
 	e.start()
 	e.create(store.SubscriptionCreate{URL: "http://rebind.example.com:" + port + "/hook"})
 	e.appendEvents(1, 1)
-	o := nextOutcome(t, outs)
+	o := outs.WaitOrTimeout()
 	if o.upd.Attempt.ErrorKind != store.KindSSRFRejected || o.upd.Status != store.DeliveryPending {
 		t.Fatalf("outcome %+v %+v", o.upd, o.upd.Attempt)
 	}
@@ -299,12 +299,12 @@ func TestKeepAliveOutlivesReadTimeout(t *testing.T) {
 	e.start()
 	e.create(store.SubscriptionCreate{URL: srv.URL + "/hook"})
 	e.appendEvents(1, 1)
-	if o := nextOutcome(t, outs); o.upd.Status != store.DeliverySucceeded {
+	if o := outs.WaitOrTimeout(); o.upd.Status != store.DeliverySucceeded {
 		t.Fatalf("first delivery %+v", o.upd)
 	}
 	time.Sleep(3 * read) // idle for longer than the read timeout
 	e.appendEvents(1, 1)
-	if o := nextOutcome(t, outs); o.upd.Status != store.DeliverySucceeded {
+	if o := outs.WaitOrTimeout(); o.upd.Status != store.DeliverySucceeded {
 		t.Fatalf("second delivery %+v", o.upd)
 	}
 	if n := conns.Load(); n != 1 {

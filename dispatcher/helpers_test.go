@@ -126,6 +126,8 @@ func newEnvAt(t *testing.T, path string, key *fernet.Key, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Zero-size values: a buffer that no test run can fill costs nothing.
+	e.d.signals.Commit.InitSize(t, "dispatcher commit", 1<<30)
 	e.cfg = e.d.cfg
 	return e
 }
@@ -302,7 +304,18 @@ func (c *consumer) waitN(t testing.TB, n int) []captured {
 	return out
 }
 
-// eventually polls cond (a database read, typically) until it holds.
+// untilCommitted waits until cond (a database read, typically) holds,
+// checking it after each engine commit: the engine writes every delivery
+// and subscription change, so a condition on them can only become true at
+// a commit.
+func (e *env) untilCommitted(what string, cond func() bool) {
+	e.t.Helper()
+	e.d.signals.Commit.Until(what, cond)
+}
+
+// eventually polls cond until it holds. Use it only for state no signal
+// reports (a log line, the reaper's delete, an actor's inbox); for rows
+// the engine writes use untilCommitted.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sentryhub/store"
+	"sentryhub/testsignal"
 )
 
 // orderingConsumer answers 500 to event fail while failing is set, 200
@@ -55,10 +56,10 @@ func (oc *orderingConsumer) eventIDs(t *testing.T, from int) []int64 {
 // driveUntil follows attempt outcomes on the fake clock, jumping to each
 // failed attempt's retry time, until n deliveries have succeeded. The
 // consumer stops failing after failures failed attempts.
-func driveUntil(t *testing.T, e *env, outs chan outcome, oc *orderingConsumer, n, failures int) {
+func driveUntil(t *testing.T, e *env, outs *testsignal.Signal[outcome], oc *orderingConsumer, n, failures int) {
 	t.Helper()
 	for ok, failed := 0, 0; ok < n; {
-		o := nextOutcome(t, outs)
+		o := outs.WaitOrTimeout()
 		if o.upd.Status == store.DeliverySucceeded {
 			ok++
 			continue
@@ -104,7 +105,7 @@ func TestGlobalOrderingStrictOrder(t *testing.T) {
 	if p := oc.peak.Load(); p != 1 {
 		t.Fatalf("peak concurrency %d under global ordering, want 1", p)
 	}
-	eventually(t, "all succeeded", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == len(ids) })
+	e.untilCommitted("all succeeded", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == len(ids) })
 }
 
 // TestOrderingHeadOfLine: the consumer fails event N three times (retries
@@ -165,7 +166,7 @@ func TestOrderingHeadOfLine(t *testing.T) {
 			if p := oc.peak.Load(); p != 1 {
 				t.Fatalf("peak concurrency %d, want 1", p)
 			}
-			eventually(t, "all succeeded", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == events })
+			e.untilCommitted("all succeeded", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == events })
 		})
 	}
 }
@@ -189,7 +190,7 @@ func TestOrderingPatch(t *testing.T) {
 	ids := e.appendEvents(30, 3) // aggregate 0 is stuck behind ids[0]
 	var failure outcome
 	for ok, failed := 0, 0; ok < 20 || failed < 1; {
-		o := nextOutcome(t, outs)
+		o := outs.WaitOrTimeout()
 		if o.upd.Status == store.DeliverySucceeded {
 			ok++
 		} else {
@@ -237,7 +238,7 @@ func TestOrderingPatch(t *testing.T) {
 	for i := 3; i < len(more); i += 3 {
 		behind[more[i]] = true
 	}
-	eventually(t, "the other aggregates' 20 events and the failing head", func() bool { return len(oc.all())-mark >= 21 })
+	e.untilCommitted("the other aggregates' 20 events and the failing head", func() bool { return len(oc.all())-mark >= 21 })
 	for _, id := range oc.eventIDs(t, mark) {
 		if behind[id] {
 			t.Fatalf("event %d sent behind its aggregate's failing head %d", id, more[0])
@@ -257,7 +258,7 @@ func TestOrderingGlobalAcrossRestart(t *testing.T) {
 	oc.fail.Store(e.mustNextEventID())
 	oc.failing.Store(true)
 	ids := e.appendEvents(30, 10)
-	if o := nextOutcome(t, outs); o.upd.Status != store.DeliveryPending {
+	if o := outs.WaitOrTimeout(); o.upd.Status != store.DeliveryPending {
 		t.Fatalf("first outcome %+v, want the head's failure", o.upd)
 	}
 	e.stop()
@@ -278,7 +279,7 @@ func TestOrderingGlobalAcrossRestart(t *testing.T) {
 	if p := oc.peak.Load(); p != 1 {
 		t.Fatalf("peak concurrency %d after restart, want 1", p)
 	}
-	eventually(t, "all succeeded", func() bool { return len(deliveries(t, e2.db, sub.ID, store.DeliverySucceeded)) == len(ids) })
+	e2.untilCommitted("all succeeded", func() bool { return len(deliveries(t, e2.db, sub.ID, store.DeliverySucceeded)) == len(ids) })
 }
 
 // TestOrderingPatchWhileInFlight: a switch to global while three lanes have
@@ -329,5 +330,5 @@ func TestOrderingPatchWhileInFlight(t *testing.T) {
 	if n := late.Load(); n != 0 {
 		t.Fatalf("%d requests open at once after the switch to global", n)
 	}
-	eventually(t, "all succeeded", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == len(ids) })
+	e.untilCommitted("all succeeded", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == len(ids) })
 }

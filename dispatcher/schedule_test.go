@@ -59,7 +59,7 @@ func TestRetryScheduleAndDeadLetter(t *testing.T) {
 			t.Fatalf("attempt %d does not verify", n)
 		}
 		attempts = append(attempts, r)
-		o := nextOutcome(t, outs)
+		o := outs.WaitOrTimeout()
 		if o.upd.Attempts != n || o.upd.Status != store.DeliveryPending || o.upd.Attempt.ErrorKind != store.Kind5xx || o.upd.Attempt.StatusCode != 502 {
 			t.Fatalf("outcome of attempt %d: %+v %+v", n, o.upd, o.upd.Attempt)
 		}
@@ -100,7 +100,7 @@ func TestRetryScheduleAndDeadLetter(t *testing.T) {
 	if got := next.at.Sub(attempts[7].at); got != 12*time.Hour {
 		t.Fatalf("dead-lettered %v after the last attempt, want 12h", got)
 	}
-	eventually(t, "dead row and delivered successor", func() bool {
+	e.untilCommitted("dead row and delivered successor", func() bool {
 		dead := deliveries(t, e.db, sub.ID, store.DeliveryDead)
 		ok := deliveries(t, e.db, sub.ID, store.DeliverySucceeded)
 		return len(dead) == 1 && len(ok) == 1
@@ -147,14 +147,14 @@ func TestSucceedsAfterFailures(t *testing.T) {
 	e.appendEvents(1, 1)
 	for range 3 {
 		c.wait(t)
-		o := nextOutcome(t, outs)
+		o := outs.WaitOrTimeout()
 		e.fake.Set(o.upd.NextAttemptAt)
 	}
 	c.wait(t)
-	if o := nextOutcome(t, outs); o.upd.Status != store.DeliverySucceeded || o.upd.Attempts != 4 {
+	if o := outs.WaitOrTimeout(); o.upd.Status != store.DeliverySucceeded || o.upd.Attempts != 4 {
 		t.Fatalf("final outcome %+v", o.upd)
 	}
-	eventually(t, "succeeded row", func() bool {
+	e.untilCommitted("succeeded row", func() bool {
 		return len(deliveries(t, e.db, sub.ID, store.DeliverySucceeded)) == 1
 	})
 	d := deliveries(t, e.db, sub.ID, "")[0]

@@ -22,31 +22,16 @@ import (
 	"time"
 
 	"sentryhub/store"
+	"sentryhub/testsignal"
 )
 
 // outcome is one attempt result as the actor recorded it.
-type outcome struct {
-	sub, id int64
-	upd     store.DeliveryUpdate
-}
+type outcome = resultSignal
 
-// watch returns a channel receiving every attempt outcome. Call before
-// start.
-func (e *env) watch() chan outcome {
-	ch := make(chan outcome, 100000)
-	e.d.hooks.afterResult = func(sub, id int64, upd store.DeliveryUpdate) { ch <- outcome{sub, id, upd} }
-	return ch
-}
-
-func nextOutcome(t testing.TB, ch chan outcome) outcome {
-	t.Helper()
-	select {
-	case o := <-ch:
-		return o
-	case <-time.After(waitTimeout):
-		t.Fatal("timed out waiting for an attempt outcome")
-	}
-	return outcome{}
+// watch returns the signal of every attempt outcome. Call before start.
+func (e *env) watch() *testsignal.Signal[outcome] {
+	e.d.signals.Result.InitSize(e.t, "an attempt outcome", 100000)
+	return &e.d.signals.Result
 }
 
 // requireTools reports whether the named tools are on PATH; without them a
@@ -456,10 +441,10 @@ func TestStandardWebhooks(t *testing.T) {
 	whsec := "whsec_" + base64.StdEncoding.EncodeToString(key)
 	e.appendEvents(1, 1)
 	first := c.wait(t)
-	o := nextOutcome(t, outs)
+	o := outs.WaitOrTimeout()
 	e.fake.Set(o.upd.NextAttemptAt)
 	retry := c.wait(t)
-	nextOutcome(t, outs)
+	outs.WaitOrTimeout()
 
 	// webhook-id is stable across retries of one delivery, while the
 	// timestamp and both signatures are fresh.
@@ -475,7 +460,7 @@ func TestStandardWebhooks(t *testing.T) {
 	}
 	// A replay is a new delivery: a new webhook-id.
 	ds := deliveries(t, e.db, sub.ID, "")
-	eventually(t, "first delivery succeeded", func() bool {
+	e.untilCommitted("first delivery succeeded", func() bool {
 		d, err := e.db.Delivery(context.Background(), sub.ID, ds[0].ID)
 		return err == nil && d.Status == store.DeliverySucceeded
 	})
@@ -535,7 +520,7 @@ func TestNoSecretOrBodyInLogsOrDatabase(t *testing.T) {
 	e.appendEvents(3, 3)
 	kinds := map[store.ErrorKind]int{}
 	for range 6 {
-		o := nextOutcome(t, outs)
+		o := outs.WaitOrTimeout()
 		kinds[o.upd.Attempt.ErrorKind]++
 	}
 	if kinds[store.Kind5xx] != 3 || kinds[store.KindConnection] != 3 {

@@ -33,14 +33,14 @@ type connectorEnv struct {
 	fake   *shopify.Fake
 	svc    *connectors.Service
 	worker *connectors.FulfillmentWorker
-	done   chan connectors.Outcome
+	done   <-chan connectors.Outcome
 	admin  string
 	wh     int64
 }
 
 func newConnectorEnv(t *testing.T) *connectorEnv {
 	t.Helper()
-	e := &connectorEnv{testEnv: newTestEnv(t), done: make(chan connectors.Outcome, 20)}
+	e := &connectorEnv{testEnv: newTestEnv(t)}
 	e.fake = shopify.NewFake(shopify.FakeConfig{Now: e.clock.Now, AccessToken: shopToken})
 	e.fake.AddLocation(shopLoc, "Main")
 	shop := httptest.NewServer(e.fake)
@@ -56,8 +56,10 @@ func newConnectorEnv(t *testing.T) *connectorEnv {
 	v := vault.New(e.db, key)
 	log := slog.New(slog.DiscardHandler)
 	pool := connectortest.NewPool(t, connectors.HTTPConfig{AllowHTTP: true}, ssrf.New(ssrf.Config{AllowPrivate: connectortest.Loopback()}), e.clock, log)
-	runner := connectortest.NewRunner(t, connectors.RunnerConfig{}, connectors.RunnerDeps{Registry: reg, DB: e.db, Vault: v, HTTP: pool,
-		Clock: e.clock, Log: log, OnFinish: func(o connectors.Outcome) { e.done <- o }})
+	deps := connectors.RunnerDeps{Registry: reg, DB: e.db, Vault: v, HTTP: pool, Clock: e.clock, Log: log}
+	deps.Finished.InitSize(t, "a sync run's outcome", 20)
+	e.done = deps.Finished.C()
+	runner := connectortest.NewRunner(t, connectors.RunnerConfig{}, deps)
 	e.worker = connectors.NewFulfillmentWorker(runner, 0)
 	e.svc = connectors.NewService(connectors.ServiceConfig{Registry: reg, DB: e.db, Vault: v, HTTP: pool, Runner: runner,
 		Clock: e.clock, Log: log})
