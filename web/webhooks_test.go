@@ -236,6 +236,14 @@ func TestWebhookAPILifecycle(t *testing.T) {
 	if dlq.Deliveries == nil || len(dlq.Deliveries) != 0 {
 		t.Fatalf("dlq %+v", dlq)
 	}
+	// The replays must be delivered before the consumer starts failing,
+	// or one still in flight would fail too and the errors list below
+	// would hold two entries instead of one.
+	waitFor(t, "the replays to be delivered", func() bool {
+		var st store.WebhookStats
+		e.callJSON("GET", path+"/stats", "", 200, &st)
+		return st.Counts[store.DeliveryPending]+st.Counts[store.DeliveryInFlight] == 0
+	})
 	status.Store(503)
 	appendOne(t, e.db, 1)
 	var errs struct {
