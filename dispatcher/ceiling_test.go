@@ -129,7 +129,9 @@ func TestCeilingHealthyBacklogDrains(t *testing.T) {
 			sub, _ := e.create(store.SubscriptionCreate{URL: c.srv.URL, PendingCeiling: ptr(int64(ceiling)),
 				MaxInFlight: ptr(4), Ordering: ptr(ordering)})
 			ids := e.appendEvents(4*ceiling, 3) // one transaction: the whole backlog at once
-			c.waitN(t, len(ids))
+			// Not c.waitN: a request is seen when it arrives, before the
+			// recorder has accepted it; its outcome is committed after.
+			e.untilCommitted("every event accepted", func() bool { return len(rec.accepted()) >= len(ids) })
 			checkDrained(t, e, sub.ID, ordering, ids, rec.accepted())
 			if findAudit(auditActions(t, e.db), "webhook.pause") != nil {
 				t.Fatal("a healthy consumer's subscription was paused")

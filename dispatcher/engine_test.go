@@ -504,7 +504,9 @@ func TestRestartRecovers(t *testing.T) {
 	mu.Lock()
 	failing = false
 	mu.Unlock()
-	e2 := newEnvAt(t, e.db.Path, e.key)
+	// The restart's clock is 2 s on: the heads' first retries (1 s ± 10%
+	// after their failure) are due at once rather than after a real wait.
+	e2 := newEnvAt(t, e.db.Path, e.key, withFakeClock(time.Now().Add(2*time.Second)))
 	e2.start()
 	got := c.waitN(t, 9)
 	last := map[string]int64{}

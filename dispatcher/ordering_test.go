@@ -272,7 +272,9 @@ func TestOrderingGlobalAcrossRestart(t *testing.T) {
 	}
 	oc.failing.Store(false)
 	oc.peak.Store(0)
-	e2 := newEnvAt(t, e.db.Path, e.key)
+	// The restart's clock is 2 s on: the head's first retry (1 s ± 10%
+	// after its failure) is due at once rather than after a real wait.
+	e2 := newEnvAt(t, e.db.Path, e.key, withFakeClock(time.Now().Add(2*time.Second)))
 	e2.start()
 	oc.waitN(t, 1+len(ids)) // the failed attempt, then every event
 	wantStrictOrder(t, oc.eventIDs(t, 1), ids)
