@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -25,19 +24,9 @@ import (
 
 // newAuthEnv is newTestEnv with a config adjusted by tune before the server
 // is built.
-func newAuthEnv(t *testing.T, tune func(*Config)) *testEnv {
+func newAuthEnv(t testing.TB, tune func(*Config)) *testEnv {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
-	db.Now = fc.Now
+	db, fc := newTestDB(t)
 	cfg := Config{SessionSecret: []byte("0123456789abcdef0123456789abcdef"), LoginFailuresPerAccount: 3, LoginFailuresPerAddr: 5, MaxBodyBytes: 4096}
 	if tune != nil {
 		tune(&cfg)

@@ -2,22 +2,18 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"sentryhub/clock"
 	"sentryhub/store"
 )
 
@@ -43,21 +39,13 @@ func (l *lockedBuffer) String() string {
 // and metrics registry the test can read.
 func newLoggedServer(t *testing.T, cfg Config) (*Server, *prometheus.Registry, *lockedBuffer) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db, fc := newTestDB(t)
 	if cfg.SessionSecret == nil {
 		cfg.SessionSecret = []byte("0123456789abcdef0123456789abcdef")
 	}
 	logs := &lockedBuffer{}
 	reg := prometheus.NewRegistry()
-	s, err := New(cfg, db, slog.New(slog.NewJSONHandler(logs, nil)), clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)), reg)
+	s, err := New(cfg, db, slog.New(slog.NewJSONHandler(logs, nil)), fc, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

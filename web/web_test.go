@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/html"
 
 	"sentryhub/clock"
@@ -29,7 +27,10 @@ type testEnv struct {
 	s     *Server
 }
 
-func newTestEnv(t testing.TB) *testEnv {
+func newTestEnv(t testing.TB) *testEnv { return newAuthEnv(t, nil) }
+
+// newTestDB opens a migrated store in a temp dir on a fake clock.
+func newTestDB(t testing.TB) (*store.DB, *clock.Fake) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
@@ -42,14 +43,7 @@ func newTestEnv(t testing.TB) *testEnv {
 	}
 	fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	db.Now = fc.Now
-	s, err := New(Config{SessionSecret: []byte("0123456789abcdef0123456789abcdef"), LoginFailuresPerAccount: 3, LoginFailuresPerAddr: 5, MaxBodyBytes: 4096},
-		db, slog.New(slog.NewTextHandler(io.Discard, nil)), fc, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	return &testEnv{t: t, db: db, clock: fc, srv: srv, s: s}
+	return db, fc
 }
 
 func (e *testEnv) user(email, role string) {
