@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"sentryhub/clock"
+	"sentryhub/settings"
 	"sentryhub/ssrf"
 )
 
@@ -72,12 +73,12 @@ type HTTPConfig struct {
 // naming the field, never silently replaced (MaxRetries < 0 is documented
 // as "no retries").
 func (c HTTPConfig) withDefaults() (HTTPConfig, error) {
-	if err := nonNegative("connectors: HTTPConfig",
-		field{"Timeout", int64(c.Timeout)}, field{"MaxResponseBytes", c.MaxResponseBytes},
-		field{"BaseBackoff", int64(c.BaseBackoff)}, field{"MaxBackoff", int64(c.MaxBackoff)},
-		field{"MaxRetryAfter", int64(c.MaxRetryAfter)}, field{"MaxSlowdown", int64(c.MaxSlowdown)},
-		field{"MaxConcurrency", int64(c.MaxConcurrency)}, field{"BreakerFailures", int64(c.BreakerFailures)},
-		field{"BreakerCooldown", int64(c.BreakerCooldown)}); err != nil {
+	if err := settings.NonNegative("connectors: HTTPConfig",
+		settings.Named("Timeout", int64(c.Timeout)), settings.Named("MaxResponseBytes", c.MaxResponseBytes),
+		settings.Named("BaseBackoff", int64(c.BaseBackoff)), settings.Named("MaxBackoff", int64(c.MaxBackoff)),
+		settings.Named("MaxRetryAfter", int64(c.MaxRetryAfter)), settings.Named("MaxSlowdown", int64(c.MaxSlowdown)),
+		settings.Named("MaxConcurrency", int64(c.MaxConcurrency)), settings.Named("BreakerFailures", int64(c.BreakerFailures)),
+		settings.Named("BreakerCooldown", int64(c.BreakerCooldown))); err != nil {
 		return c, err
 	}
 	if c.SlowdownThreshold < 0 {
@@ -99,26 +100,6 @@ func (c HTTPConfig) withDefaults() (HTTPConfig, error) {
 		c.Rand = rand.Float64
 	}
 	return c, nil
-}
-
-// field is one named setting for nonNegative.
-type field struct {
-	name string
-	v    int64
-}
-
-// nonNegative returns an error naming every negative field of what.
-func nonNegative(what string, fs ...field) error {
-	var bad []string
-	for _, f := range fs {
-		if f.v < 0 {
-			bad = append(bad, f.name)
-		}
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("%s: %s must not be negative (zero means the default)", what, strings.Join(bad, ", "))
-	}
-	return nil
 }
 
 // HTTPPool owns what the HTTP clients of all connectors share: the guarded

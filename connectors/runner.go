@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"sentryhub/clock"
+	"sentryhub/settings"
 	"sentryhub/store"
 	"sentryhub/store/vault"
 	"sentryhub/testsignal"
@@ -63,12 +64,12 @@ type RunnerConfig struct {
 // withDefaults returns c with every zero field set to its default; a
 // negative one is an error naming it (Retries < 0 is documented as "none").
 func (c RunnerConfig) withDefaults() (RunnerConfig, error) {
-	if err := nonNegative("connectors: RunnerConfig",
-		field{"HeartbeatEvery", int64(c.HeartbeatEvery)}, field{"StaleAfter", int64(c.StaleAfter)},
-		field{"MaxRunAge", int64(c.MaxRunAge)}, field{"RetryDelay", int64(c.RetryDelay)},
-		field{"Overlap", int64(c.Overlap)}, field{"FinishTimeout", int64(c.FinishTimeout)},
-		field{"ErrorThreshold", int64(c.ErrorThreshold)}, field{"KeepRuns", int64(c.KeepRuns)},
-		field{"MaxPushAttempts", int64(c.MaxPushAttempts)}); err != nil {
+	if err := settings.NonNegative("connectors: RunnerConfig",
+		settings.Named("HeartbeatEvery", int64(c.HeartbeatEvery)), settings.Named("StaleAfter", int64(c.StaleAfter)),
+		settings.Named("MaxRunAge", int64(c.MaxRunAge)), settings.Named("RetryDelay", int64(c.RetryDelay)),
+		settings.Named("Overlap", int64(c.Overlap)), settings.Named("FinishTimeout", int64(c.FinishTimeout)),
+		settings.Named("ErrorThreshold", int64(c.ErrorThreshold)), settings.Named("KeepRuns", int64(c.KeepRuns)),
+		settings.Named("MaxPushAttempts", int64(c.MaxPushAttempts))); err != nil {
 		return c, err
 	}
 	c.HeartbeatEvery = cmp.Or(c.HeartbeatEvery, 30*time.Second)

@@ -9,13 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sentryhub/clock"
+	"sentryhub/settings"
 	"sentryhub/ssrf"
 	"sentryhub/store"
 	"sentryhub/store/vault"
@@ -135,26 +135,16 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	var bad []string
-	for _, f := range []struct {
-		name string
-		v    int64
-	}{
-		{"ConnectTimeout", int64(cfg.ConnectTimeout)}, {"ReadTimeout", int64(cfg.ReadTimeout)},
-		{"HTTPTimeout", int64(cfg.HTTPTimeout)}, {"SweepInterval", int64(cfg.SweepInterval)},
-		{"ReaperInterval", int64(cfg.ReaperInterval)}, {"CommitLinger", int64(cfg.CommitLinger)},
-		{"OutcomeLinger", int64(cfg.OutcomeLinger)}, {"ShutdownGrace", int64(cfg.ShutdownGrace)},
-		{"VisibilityFloor", int64(cfg.VisibilityFloor)}, {"CommitBatch", int64(cfg.CommitBatch)},
-		{"FanoutBatch", int64(cfg.FanoutBatch)}, {"MaxBacklog", int64(cfg.MaxBacklog)},
-	} {
-		if f.v < 0 {
-			bad = append(bad, f.name)
-		}
-	}
-	if len(bad) > 0 {
-		// Zero means the default; a negative value is a mistake to report,
-		// not to replace behind the caller's back.
-		return nil, fmt.Errorf("dispatcher: %s must not be negative (zero means the default)", strings.Join(bad, ", "))
+	// Zero means the default; a negative value is a mistake to report, not
+	// to replace behind the caller's back.
+	if err := settings.NonNegative("dispatcher",
+		settings.Named("ConnectTimeout", int64(cfg.ConnectTimeout)), settings.Named("ReadTimeout", int64(cfg.ReadTimeout)),
+		settings.Named("HTTPTimeout", int64(cfg.HTTPTimeout)), settings.Named("SweepInterval", int64(cfg.SweepInterval)),
+		settings.Named("ReaperInterval", int64(cfg.ReaperInterval)), settings.Named("CommitLinger", int64(cfg.CommitLinger)),
+		settings.Named("OutcomeLinger", int64(cfg.OutcomeLinger)), settings.Named("ShutdownGrace", int64(cfg.ShutdownGrace)),
+		settings.Named("VisibilityFloor", int64(cfg.VisibilityFloor)), settings.Named("CommitBatch", int64(cfg.CommitBatch)),
+		settings.Named("FanoutBatch", int64(cfg.FanoutBatch)), settings.Named("MaxBacklog", int64(cfg.MaxBacklog))); err != nil {
+		return nil, err
 	}
 	cfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, 5*time.Second)
 	cfg.ReadTimeout = cmp.Or(cfg.ReadTimeout, 8*time.Second)

@@ -25,6 +25,7 @@ import (
 
 	"sentryhub/assets"
 	"sentryhub/clock"
+	"sentryhub/settings"
 	"sentryhub/store"
 )
 
@@ -49,22 +50,12 @@ type Config struct {
 // withDefaults fills zero fields (cmp.Or); a negative one is refused by
 // name rather than replaced behind the caller's back.
 func (c Config) withDefaults() (Config, error) {
-	var bad []string
-	for _, f := range []struct {
-		name string
-		v    int64
-	}{
-		{"SessionIdle", int64(c.SessionIdle)}, {"SessionAbsolute", int64(c.SessionAbsolute)},
-		{"MaxBodyBytes", c.MaxBodyBytes}, {"LoginFailuresPerAccount", int64(c.LoginFailuresPerAccount)},
-		{"LoginFailuresPerAddr", int64(c.LoginFailuresPerAddr)}, {"LoginWindow", int64(c.LoginWindow)},
-		{"LoginConcurrency", int64(c.LoginConcurrency)},
-	} {
-		if f.v < 0 {
-			bad = append(bad, f.name)
-		}
-	}
-	if len(bad) > 0 {
-		return c, fmt.Errorf("web: %s must not be negative (zero means the default)", strings.Join(bad, ", "))
+	if err := settings.NonNegative("web",
+		settings.Named("SessionIdle", int64(c.SessionIdle)), settings.Named("SessionAbsolute", int64(c.SessionAbsolute)),
+		settings.Named("MaxBodyBytes", c.MaxBodyBytes), settings.Named("LoginFailuresPerAccount", int64(c.LoginFailuresPerAccount)),
+		settings.Named("LoginFailuresPerAddr", int64(c.LoginFailuresPerAddr)), settings.Named("LoginWindow", int64(c.LoginWindow)),
+		settings.Named("LoginConcurrency", int64(c.LoginConcurrency))); err != nil {
+		return c, err
 	}
 	c.SessionIdle = cmp.Or(c.SessionIdle, 2*time.Hour)
 	c.SessionAbsolute = cmp.Or(c.SessionAbsolute, 12*time.Hour)
