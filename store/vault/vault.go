@@ -115,27 +115,13 @@ func credentialRow(connector string, warehouseID int64, key string) string {
 	return store.CredentialRow(connector, warehouseID, key)
 }
 
-const maxNameLen = 128
-
-func validateScope(fields map[string]string, connector string, warehouseID int64) {
-	switch {
-	case connector == "":
-		fields["connector"] = "is required"
-	case len(connector) > maxNameLen:
-		fields["connector"] = fmt.Sprintf("must be at most %d bytes", maxNameLen)
-	}
-	if warehouseID <= 0 {
-		fields["warehouse_id"] = "must be a positive integer"
-	}
-}
-
 // SealCredentials validates values as the credentials of one connector in
 // one warehouse and returns them as SealFuncs for a store write
 // (store.DB.PutConnectorCredentials). It returns a *store.ValidationError
-// (wrapping store.ErrInvalid) for an empty connector name, a warehouse id
-// below 1, no values, an empty key name or an empty value.
+// (wrapping store.ErrInvalid) for no values or an empty value; the store's
+// write refuses bad names (connector, warehouse id, key).
 func (v *Vault) SealCredentials(connector string, warehouseID int64, values map[string]Secret) (map[string]store.SealFunc, error) {
-	if err := validatePut(connector, warehouseID, values); err != nil {
+	if err := validatePut(values); err != nil {
 		return nil, err
 	}
 	out := make(map[string]store.SealFunc, len(values))
@@ -158,19 +144,16 @@ func (v *Vault) PutCredentials(ctx context.Context, actor, connector string, war
 	return v.db.PutCredentials(ctx, actor, connector, warehouseID, sealed)
 }
 
-func validatePut(connector string, warehouseID int64, values map[string]Secret) error {
+// validatePut checks what only the vault sees, the plaintext values: there
+// is at least one and none is empty. Names and scope are the store's to
+// check, where the rows are written (store.DB.PutConnectorCredentials).
+func validatePut(values map[string]Secret) error {
 	fields := map[string]string{}
-	validateScope(fields, connector, warehouseID)
 	if len(values) == 0 {
 		fields["values"] = "at least one credential is required"
 	}
 	for k, s := range values {
-		switch {
-		case k == "":
-			fields["values"] = "credential names must not be empty"
-		case len(k) > maxNameLen:
-			fields["values."+k[:maxNameLen]] = fmt.Sprintf("name must be at most %d bytes", maxNameLen)
-		case s.IsZero():
+		if s.IsZero() {
 			fields["values."+k] = "must not be empty"
 		}
 	}
