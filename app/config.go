@@ -25,8 +25,11 @@ type Config struct {
 	BaseURL             string
 	LogLevel            slog.Level
 	AllowPrivateTargets []netip.Prefix
-	MaxConns            int // open HTTP connections, all clients together
-	MaxConnsPerAddr     int // open HTTP connections from one client address
+	// ManifestDir holds operator-added connector manifests (one directory
+	// per connector), loaded after the built-in catalogue; "" for none.
+	ManifestDir     string
+	MaxConns        int // open HTTP connections, all clients together
+	MaxConnsPerAddr int // open HTTP connections from one client address
 
 	DispatcherVisibilityFloor time.Duration
 	DispatcherConnectTimeout  time.Duration
@@ -62,6 +65,7 @@ var settings = []envVar{
 	{"SENTRY_BASE_URL", "base-url", "", "public URL of the hub (https:// makes cookies Secure); default http://ADDR"},
 	{"SENTRY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 	{"SENTRY_ALLOW_PRIVATE_TARGETS", "allow-private-targets", "", "comma-separated CIDRs exempted from the SSRF guard (local development and tests only)"},
+	{"SENTRY_CONNECTOR_MANIFEST_DIR", "connector-manifest-dir", "", "directory of extra connector manifests (<dir>/<key>/manifest.yaml), validated at start like the built-in ones"},
 	{"SENTRY_MAX_CONNS", "max-conns", "1024", "open HTTP connections allowed in total; at the limit new ones wait"},
 	{"SENTRY_MAX_CONNS_PER_ADDR", "max-conns-per-addr", "128", "open HTTP connections allowed from one client address (IPv6: one /64); past it new ones are closed"},
 	{"DISPATCHER_VISIBILITY_FLOOR_MS", "dispatcher-visibility-floor-ms", "0", "delay before a committed event is dispatched (ms)"},
@@ -118,6 +122,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, opt
 	if c.DataDir == "" {
 		bad("SENTRY_DATA_DIR", "must not be empty")
 	}
+
+	c.ManifestDir = get("SENTRY_CONNECTOR_MANIFEST_DIR")
 
 	c.Addr = get("SENTRY_ADDR")
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil {

@@ -74,7 +74,7 @@ func Parse(file string, src []byte, fsys fs.FS, dir string) (*Manifest, error) {
 	}
 	v := &validator{p: p, fsys: fsys, dir: dir}
 	m := v.manifest(&f)
-	m.File = file
+	m.File, m.ast = file, a
 	if len(p.errs) > 0 {
 		p.errs.sort()
 		return nil, p.errs
@@ -504,8 +504,8 @@ func (v *validator) mapping(at, name string, resource mapping.Resource) *mapping
 		v.p.add(at, "must be a file name next to the manifest")
 		return nil
 	}
-	file := path.Join(v.dir, name)
-	src, err := fs.ReadFile(v.fsys, file)
+	src, err := fs.ReadFile(v.fsys, path.Join(v.dir, name))
+	file := path.Join(path.Dir(v.p.file), name) // as the operator sees it
 	if err != nil {
 		v.p.add(at, "cannot read "+file+": "+errText(err))
 		return nil
