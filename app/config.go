@@ -65,13 +65,13 @@ var settings = []envVar{
 	{"SENTRY_BASE_URL", "base-url", "", "public URL of the hub (https:// makes cookies Secure); default http://ADDR"},
 	{"SENTRY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 	{"SENTRY_ALLOW_PRIVATE_TARGETS", "allow-private-targets", "", "comma-separated CIDRs exempted from the SSRF guard (local development and tests only)"},
-	{"SENTRY_CONNECTOR_MANIFEST_DIR", "connector-manifest-dir", "", "directory of extra connector manifests (<dir>/<key>/manifest.yaml), validated at start like the built-in ones"},
 	{"SENTRY_MAX_CONNS", "max-conns", "1024", "open HTTP connections allowed in total; at the limit new ones wait"},
 	{"SENTRY_MAX_CONNS_PER_ADDR", "max-conns-per-addr", "128", "open HTTP connections allowed from one client address (IPv6: one /64); past it new ones are closed"},
 	{"DISPATCHER_VISIBILITY_FLOOR_MS", "dispatcher-visibility-floor-ms", "0", "delay before a committed event is dispatched (ms)"},
 	{"DISPATCHER_HTTP_CONNECT_TIMEOUT_MS", "dispatcher-connect-timeout-ms", "5000", "webhook DNS+TCP+TLS timeout (ms)"},
 	{"DISPATCHER_HTTP_READ_TIMEOUT_MS", "dispatcher-read-timeout-ms", "8000", "webhook per-read timeout (ms)"},
 	{"DISPATCHER_HTTP_TIMEOUT_MS", "dispatcher-http-timeout-ms", "10000", "webhook wall-clock timeout per attempt (ms)"},
+	{"SENTRY_CONNECTOR_MANIFEST_DIR", "connector-manifest-dir", "", "directory of extra connector manifests (<dir>/<key>/manifest.yaml), validated at start like the built-in ones"},
 }
 
 // loadOptions says what a subcommand needs.
