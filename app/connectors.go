@@ -88,7 +88,9 @@ func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error
 	svc := connectors.NewService(connectors.ServiceConfig{Registry: registry, DB: h.db, Vault: h.vault, HTTP: pool,
 		Runner: runner, Scheduler: scheduler, Clock: clk, Log: log})
 	h.web.SetConnectors(svc)
-	h.workers = append(h.workers, svc.Serve, scheduler.Run, fulfillment.Run)
+	receiver := manifest.NewReceiver(runner, h.db, clk, log)
+	h.web.SetConnectorWebhooks(receiver)
+	h.workers = append(h.workers, svc.Serve, scheduler.Run, fulfillment.Run, receiver.Run)
 	log.Info("connectors registered", slog.Any("connectors", registry.Names()))
 	return nil
 }

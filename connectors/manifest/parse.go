@@ -728,8 +728,8 @@ func (v *validator) capabilities() {
 	if v.m.write("fulfillment", "create") != nil {
 		caps = append(caps, connectors.CapPushFulfillment)
 	}
-	if len(caps) == 0 && len(v.m.WebhookStreams()) == 0 {
-		v.p.add("streams", "declares no capabilities: add a poll stream or a fulfillment create action")
+	if len(caps) == 0 {
+		v.p.add("streams", "declares no capabilities: add a poll stream or a fulfillment create action (webhook streams ride along with them)")
 	}
 	v.m.Caps = caps
 }

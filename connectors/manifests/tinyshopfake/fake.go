@@ -8,6 +8,9 @@
 package tinyshopfake
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -248,4 +251,20 @@ func atoi(s string, def int) int {
 		return def
 	}
 	return n
+}
+
+// SignWebhook returns the X-Tiny-Signature of body under secret: the hex
+// HMAC-SHA256 of the raw body.
+func SignWebhook(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// OrderEvent is the JSON of an order webhook event for order i.
+func (f *Fake) OrderEvent(eventID, typ string, i int) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, _ := json.Marshal(map[string]any{"id": eventID, "type": typ, "data": map[string]any{"order": f.orders[i]}})
+	return b
 }
