@@ -76,7 +76,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 	// _txlock=immediate makes every write transaction BEGIN IMMEDIATE, so a
 	// transaction never fails upgrading a read lock to a write lock.
-	w, err := sql.Open("sqlite", dsn(path, "&_txlock=immediate"))
+	// temp_store(MEMORY) keeps savepoint sub-journals (group commit, batch
+	// upserts: one savepoint per record) in memory instead of a temp file
+	// written page by page.
+	w, err := sql.Open("sqlite", dsn(path, "&_txlock=immediate&_pragma=temp_store(MEMORY)"))
 	if err != nil {
 		return nil, fmt.Errorf("open database writer: %w", err)
 	}

@@ -178,13 +178,14 @@ func (m *FilterMatcher) Match(ev *Event) bool {
 	return true
 }
 
-// isCatalogEventType reports whether t is one of the seven event types of
-// the catalog. Filters are checked against it so a typo is a 422, not a
+// isCatalogEventType reports whether t is one of the event types of the
+// catalog. Filters are checked against it so a typo is a 422, not a
 // subscription that silently never matches.
 func isCatalogEventType(t string) bool {
 	switch t {
 	case EventPickConfirmed, EventPackConfirmed, EventShipConfirmed, EventReceiptCompleted,
-		EventAdjustmentApplied, EventCycleCountAdjusted, EventTransferCompleted:
+		EventAdjustmentApplied, EventCycleCountAdjusted, EventTransferCompleted,
+		EventSalesOrderCreated, EventSalesOrderUpdated, EventPurchaseOrderCreated, EventPurchaseOrderUpdated:
 		return true
 	}
 	return false
