@@ -171,8 +171,10 @@ func (db *DB) GetMapping(ctx context.Context, source, resource string, v int) (M
 // ListMappings returns the current version of every mapping, by source and
 // resource, without the YAML.
 func (db *DB) ListMappings(ctx context.Context) ([]MappingVersion, error) {
-	return db.listMappings(ctx, `SELECT source, resource, max(version), '', '', '' FROM inbound_mappings
-		GROUP BY source, resource ORDER BY source, resource`)
+	return db.listMappings(ctx, `SELECT m.source, m.resource, m.version, '', m.created_by, m.created_at
+		FROM inbound_mappings m WHERE m.version = (SELECT max(x.version) FROM inbound_mappings x
+			WHERE x.source = m.source AND x.resource = m.resource)
+		ORDER BY m.source, m.resource`)
 }
 
 // ListMappingVersions returns every version of the mapping of (source,
@@ -443,4 +445,20 @@ func (db *DB) ListInboundSources(ctx context.Context) ([]InboundSource, error) {
 		return nil, fmt.Errorf("list sources: %w", err)
 	}
 	return out, nil
+}
+
+// CurrentMappingVersion returns the highest version of the mapping of
+// (source, resource), or ErrNotFound: a push reads it to know whether its
+// compiled mapping is still current without reading the YAML.
+func (db *DB) CurrentMappingVersion(ctx context.Context, source, resource string) (int, error) {
+	var v sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT max(version) FROM inbound_mappings WHERE source = ? AND resource = ?`,
+		source, resource).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("mapping %s/%s: %w", source, resource, err)
+	}
+	if !v.Valid {
+		return 0, fmt.Errorf("mapping %s/%s: %w", source, resource, ErrNotFound)
+	}
+	return int(v.Int64), nil
 }

@@ -445,3 +445,18 @@ func (o opCtx) rememberRecord(ctx context.Context, r *SourceRecord, kind, fp str
 	}
 	return nil
 }
+
+// Check runs the record's own checks (sizes, required fields, quantities;
+// no database), as UpsertRecords does first, and returns the refusal, or
+// nil when the record passes them.
+func (r SourceRecord) Check() *RecordResult {
+	_, _, err := r.check()
+	if err == nil {
+		return nil
+	}
+	res, ok := refusal(err)
+	if !ok {
+		res = RecordResult{Outcome: OutcomeRefused, Message: err.Error()}
+	}
+	return &res
+}
