@@ -56,6 +56,7 @@ type compiledMapping struct {
 // sources and mappings.
 func (s *Server) inboundRoutes() {
 	s.inbound = &inboundState{compiled: map[string]compiledMapping{}}
+	s.inboundUIRoutes()
 	m := s.mux
 	m.Handle("POST /api/v1/inbound/{resource}", s.api(store.ScopeInboundWrite, s.inboundPush))
 

@@ -65,7 +65,7 @@ type inboundEnv struct {
 	admin, push string
 }
 
-func newInboundEnv(t *testing.T) *inboundEnv {
+func newInboundEnv(t testing.TB) *inboundEnv {
 	t.Helper()
 	e := &inboundEnv{testEnv: newTestEnv(t)}
 	e.admin = e.token(store.ScopeAdmin)
