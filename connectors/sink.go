@@ -248,3 +248,69 @@ func mergeLines(lines []Line) []store.OrderLine {
 	}
 	return out
 }
+
+// PageWriter writes pages of records in the background, one page at a
+// time, so a connector reads its next page while the store writes the
+// last one (on a machine with two cores the two overlap). Outcomes are
+// tracked into a private SyncResult by the writing goroutine and merged
+// into the connector's at the next Write and at Wait, in the connector's
+// goroutine, so the connector keeps using its SyncResult freely.
+//
+// The writing goroutine is owned by the PageWriter: every path out of the
+// sync must call Wait (defer it), which returns once no page is in
+// flight. The context is the sync's: cancelling it stops the write.
+type PageWriter[T any] struct {
+	ctx   context.Context
+	res   *SyncResult
+	write func(ctx context.Context, res *SyncResult, page []T) error
+	done  chan pageOutcome // nil when no page is in flight
+}
+
+type pageOutcome struct {
+	res SyncResult
+	err error
+}
+
+// NewPageWriter returns a writer that writes each page with write
+// (WriteOrders and the like) and tracks into res.
+func NewPageWriter[T any](ctx context.Context, res *SyncResult, write func(ctx context.Context, res *SyncResult, page []T) error) *PageWriter[T] {
+	return &PageWriter[T]{ctx: ctx, res: res, write: write}
+}
+
+// Write waits for the page in flight, then starts writing page. It
+// returns the error that should end the sync (of the earlier page); the
+// caller must not reuse page's backing array.
+func (w *PageWriter[T]) Write(page []T) error {
+	if err := w.Wait(); err != nil {
+		return err
+	}
+	if len(page) == 0 {
+		return nil
+	}
+	done := make(chan pageOutcome, 1)
+	w.done = done
+	go func() {
+		var r SyncResult
+		err := w.write(w.ctx, &r, page)
+		done <- pageOutcome{res: r, err: err}
+	}()
+	return nil
+}
+
+// Wait waits for the page in flight, if any, merges its outcome and
+// returns its error.
+func (w *PageWriter[T]) Wait() error {
+	if w.done == nil {
+		return nil
+	}
+	out := <-w.done
+	w.done = nil
+	w.res.RecordsSynced += out.res.RecordsSynced
+	w.res.RecordsFailed += out.res.RecordsFailed
+	for _, f := range out.res.Failures {
+		if len(w.res.Failures) < maxFailures {
+			w.res.Failures = append(w.res.Failures, f)
+		}
+	}
+	return out.err
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Record events: a sales or purchase order that arrives from a source (a
@@ -62,10 +63,85 @@ const (
 type existsCache struct {
 	warehouses map[int64]bool
 	skus       map[string]bool
+	// missing holds the orders (by table, source name and id) that a
+	// batch found absent before its first record, so creating them needs
+	// no lookup each. An order a record of the batch creates leaves it.
+	missing map[string]bool
 }
 
 func newExistsCache() *existsCache {
-	return &existsCache{warehouses: map[int64]bool{}, skus: map[string]bool{}}
+	return &existsCache{warehouses: map[int64]bool{}, skus: map[string]bool{}, missing: map[string]bool{}}
+}
+
+func missingKey(table string, src SourceRef) string { return table + "\x00" + src.Name + "\x00" + src.ID }
+
+// absent reports whether the batch knows the order src of table is not
+// stored.
+func (c *existsCache) absent(table string, src SourceRef) bool {
+	return c != nil && c.missing[missingKey(table, src)]
+}
+
+// created records that src of table now exists.
+func (c *existsCache) created(table string, src *SourceRef) {
+	if c != nil && src != nil {
+		delete(c.missing, missingKey(table, *src))
+	}
+}
+
+// prefetchChunk is how many source ids one lookup query takes; shorter
+// chunks are padded so that the statement text, and its prepared
+// statement, is always the same.
+const prefetchChunk = 100
+
+// findMissing looks up, a chunk at a time, which orders of the batch are
+// not stored yet, so that creating them costs no lookup of their own.
+func (c *existsCache) findMissing(ctx context.Context, q querier, pending []checkedRecord) error {
+	type key struct{ table, source string }
+	ids := map[key][]string{}
+	for _, p := range pending {
+		switch {
+		case p.rec.SalesOrder != nil:
+			k := key{"sales_orders", p.rec.Source.Name}
+			ids[k] = append(ids[k], p.rec.Source.ID)
+		case p.rec.PurchaseOrder != nil:
+			k := key{"purchase_orders", p.rec.Source.Name}
+			ids[k] = append(ids[k], p.rec.Source.ID)
+		}
+	}
+	for k, list := range ids {
+		query := `SELECT source_id FROM ` + k.table + ` WHERE source_name = ? AND source_id IN (?` +
+			strings.Repeat(", ?", prefetchChunk-1) + `)`
+		for start := 0; start < len(list); start += prefetchChunk {
+			chunk := list[start:min(start+prefetchChunk, len(list))]
+			args := make([]any, 0, prefetchChunk+1)
+			args = append(args, k.source)
+			for i := range prefetchChunk {
+				args = append(args, chunk[min(i, len(chunk)-1)])
+			}
+			found := map[string]bool{}
+			rows, err := q.QueryContext(ctx, query, args...)
+			if err != nil {
+				return fmt.Errorf("look up existing orders: %w", err)
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return fmt.Errorf("look up existing orders: %w", err)
+				}
+				found[id] = true
+			}
+			if err := rows.Close(); err != nil {
+				return fmt.Errorf("look up existing orders: %w", err)
+			}
+			for _, id := range chunk {
+				if !found[id] {
+					c.missing[missingKey(k.table, SourceRef{Name: k.source, ID: id})] = true
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (c *existsCache) checkWarehouse(ctx context.Context, q querier, f fieldErrs, field string, id int64) error {
@@ -294,6 +370,11 @@ type checkedRecord struct {
 // each, filling out.
 func upsertRecords(ctx context.Context, o opCtx, pending []checkedRecord, out []RecordResult) error {
 	c := newExistsCache()
+	if len(pending) > 1 { // a record alone looks itself up
+		if err := c.findMissing(ctx, o, pending); err != nil {
+			return err
+		}
+	}
 	for _, p := range pending {
 		if _, err := o.ExecContext(ctx, "SAVEPOINT record"); err != nil {
 			return fmt.Errorf("savepoint: %w", err)

@@ -111,7 +111,7 @@ func (o opCtx) upsertSalesOrder(ctx context.Context, in SalesOrderInput, f field
 		return SalesOrder{}, "", err
 	}
 	var existing *SalesOrder
-	if in.Source != nil {
+	if in.Source != nil && !c.absent("sales_orders", *in.Source) {
 		so, err := getSalesOrder(ctx, o, `source_name = ? AND source_id = ?`, in.Source.Name, in.Source.ID)
 		switch {
 		case err == nil:
@@ -161,6 +161,7 @@ func (o opCtx) upsertSalesOrder(ctx context.Context, in SalesOrderInput, f field
 		if err := o.insertLines(ctx, "sales_order_lines", "order_id", so.ID, so.Lines); err != nil {
 			return SalesOrder{}, "", err
 		}
+		c.created("sales_orders", in.Source)
 		return so, OutcomeCreated, o.emitSalesOrder(ctx, EventSalesOrderCreated, so)
 	}
 
@@ -507,7 +508,7 @@ func (o opCtx) upsertPurchaseOrder(ctx context.Context, in PurchaseOrderInput, f
 		return PurchaseOrder{}, "", err
 	}
 	var existing *PurchaseOrder
-	if in.Source != nil {
+	if in.Source != nil && !c.absent("purchase_orders", *in.Source) {
 		po, err := getPurchaseOrder(ctx, o, `source_name = ? AND source_id = ?`, in.Source.Name, in.Source.ID)
 		switch {
 		case err == nil:
@@ -562,6 +563,7 @@ func (o opCtx) upsertPurchaseOrder(ctx context.Context, in PurchaseOrderInput, f
 		if err := o.insertPOLines(ctx, po.ID, po.Lines); err != nil {
 			return PurchaseOrder{}, "", err
 		}
+		c.created("purchase_orders", in.Source)
 		return po, OutcomeCreated, o.emitPurchaseOrder(ctx, EventPurchaseOrderCreated, po)
 	}
 

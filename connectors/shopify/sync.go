@@ -70,11 +70,20 @@ type lineItem struct {
 // limit (MaxWindowObjects), then a new window starts at the last updated_at
 // seen. The upper bound is the run's start, so nothing updated during the
 // run is half-read; the framework's overlap re-reads the edges.
-func (c *Connector) SyncOrders(ctx context.Context, since time.Time) (connectors.SyncResult, error) {
-	var res connectors.SyncResult
+func (c *Connector) SyncOrders(ctx context.Context, since time.Time) (res connectors.SyncResult, err error) {
 	if c.cfgErr != nil {
 		return res, c.cfgErr
 	}
+	// Each page is written as one batch (one store transaction) while the
+	// next is read.
+	pw := connectors.NewPageWriter(ctx, &res, func(ctx context.Context, r *connectors.SyncResult, page []connectors.Order) error {
+		return connectors.WriteOrders(ctx, c.env.Sink, r, page)
+	})
+	defer func() {
+		if werr := pw.Wait(); err == nil {
+			err = werr
+		}
+	}()
 	lower, upper := since, c.env.Clock.Now()
 	for {
 		after := ""
@@ -90,7 +99,6 @@ func (c *Connector) SyncOrders(ctx context.Context, since time.Time) (connectors
 			if err := c.gql.do(ctx, queryOrders, vars, true, &page); err != nil {
 				return res, err
 			}
-			// The page is written as one batch (one store transaction).
 			batch := make([]connectors.Order, 0, len(page.Orders.Nodes))
 			for _, n := range page.Orders.Nodes {
 				seen++
@@ -104,7 +112,7 @@ func (c *Connector) SyncOrders(ctx context.Context, since time.Time) (connectors
 					batch = append(batch, o)
 				}
 			}
-			if err := connectors.WriteOrders(ctx, c.env.Sink, &res, batch); err != nil {
+			if err := pw.Write(batch); err != nil {
 				return res, err
 			}
 			pi := page.Orders.PageInfo
