@@ -73,7 +73,9 @@ func newExistsCache() *existsCache {
 	return &existsCache{warehouses: map[int64]bool{}, skus: map[string]bool{}, missing: map[string]bool{}}
 }
 
-func missingKey(table string, src SourceRef) string { return table + "\x00" + src.Name + "\x00" + src.ID }
+func missingKey(table string, src SourceRef) string {
+	return table + "\x00" + src.Name + "\x00" + src.ID
+}
 
 // absent reports whether the batch knows the order src of table is not
 // stored.
