@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -315,9 +316,7 @@ func (s *Server) inboundPush(w http.ResponseWriter, r *http.Request) error {
 		sum := sha256.Sum256(append([]byte(string(res)+"\x00"), body...))
 		in.Fingerprint = hex.EncodeToString(sum[:])
 	}
-	for i, raw := range pb.docs {
-		in.Docs[i] = mapDocument(m, source, raw)
-	}
+	mapDocuments(m, source, pb.docs, in.Docs)
 	out, err := s.db.Push(r.Context(), in)
 	if err != nil {
 		var ie *store.IdempotencyConflictError
@@ -342,6 +341,34 @@ func (s *Server) inboundPush(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, status, out)
 	return nil
+}
+
+// parallelMapMin is the smallest batch worth mapping on several cores.
+const parallelMapMin = 64
+
+// mapDocuments maps docs into out (same length). A large batch is split
+// over the available cores: mapping is CPU work of its own, and the
+// compiled mapping is safe for concurrent use. The goroutines end before
+// it returns.
+func mapDocuments(m *mapping.Mapping, source string, docs []jsontext.Value, out []store.PushDoc) {
+	workers := min(runtime.GOMAXPROCS(0), len(docs)/parallelMapMin+1)
+	if workers <= 1 {
+		for i, raw := range docs {
+			out[i] = mapDocument(m, source, raw)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (len(docs) + workers - 1) / workers
+	for start := 0; start < len(docs); start += per {
+		end := min(start+per, len(docs))
+		wg.Go(func() {
+			for i := start; i < end; i++ {
+				out[i] = mapDocument(m, source, docs[i])
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // mapDocument maps one raw document to the record the store writes, or to
