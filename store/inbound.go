@@ -219,6 +219,9 @@ type PushInput struct {
 	Scope       string
 	RequestKey  string
 	Fingerprint string
+	// SourceTxnID is the request's id (X-Request-ID), the source_txn_id of
+	// the events the push appends; empty means a fresh one.
+	SourceTxnID string
 	// Docs are the documents in request order: each either a record to
 	// write or already refused (it did not map).
 	Docs []PushDoc
@@ -286,7 +289,7 @@ func (db *DB) Push(ctx context.Context, in PushInput) (PushResult, error) {
 		}
 		pending = append(pending, checkedRecord{i: k, rec: &recs[k], f: f, kind: kind})
 	}
-	txnID, err := normalizeRequestID("")
+	txnID, err := normalizeRequestID(in.SourceTxnID)
 	if err != nil {
 		return PushResult{}, err
 	}

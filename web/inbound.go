@@ -311,7 +311,8 @@ func (s *Server) inboundPush(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := store.PushInput{Source: source, Resource: string(res), MappingVersion: version, Actor: p.Actor(),
-		Scope: idempotencyScope(p), RequestKey: key, Docs: make([]store.PushDoc, len(pb.docs))}
+		Scope: idempotencyScope(p), RequestKey: key, SourceTxnID: requestID(r.Context()),
+		Docs: make([]store.PushDoc, len(pb.docs))}
 	if key != "" {
 		sum := sha256.Sum256(append([]byte(string(res)+"\x00"), body...))
 		in.Fingerprint = hex.EncodeToString(sum[:])

@@ -178,8 +178,9 @@ func TestInboundPushIdempotent(t *testing.T) {
 	for _, hdr := range [][]string{{"Idempotency-Key", "push-1"}, {"X-Request-ID", uuid.NewString()}} {
 		t.Run(hdr[0], func(t *testing.T) {
 			body[0].(map[string]any)["id"] = hdr[0] // a new order per case
+			body[0].(map[string]any)["number"] = hdr[0]
 			code, h, first := e.api(e.push, "POST", "/api/v1/inbound/sales_orders", body, hdr...)
-			if code != 200 || h.Get("Idempotent-Replayed") != "" {
+			if code != 200 || h.Get("Idempotent-Replayed") != "" || !strings.Contains(string(first), `"created":1`) {
 				t.Fatalf("first: %d %s", code, first)
 			}
 			events, _ := e.db.LatestEventID(context.Background())
@@ -190,6 +191,9 @@ func TestInboundPushIdempotent(t *testing.T) {
 			}
 			if now, _ := e.db.LatestEventID(context.Background()); now != events {
 				t.Error("a replay appended events")
+			}
+			if ev, _ := e.db.LatestEvent(context.Background()); hdr[0] == "X-Request-ID" && ev.SourceTxnID != hdr[1] {
+				t.Errorf("event source_txn_id %s, want the X-Request-ID %s", ev.SourceTxnID, hdr[1])
 			}
 			// The same key with another body is refused.
 			other := []any{shopOrder("other", "2001", "widget-1", "1")}
