@@ -304,10 +304,13 @@ func (db *DB) Push(ctx context.Context, in PushInput) (PushResult, error) {
 				if storedOp != op || storedFP != in.Fingerprint {
 					return &IdempotencyConflictError{RequestID: in.RequestKey, FirstOperation: storedOp, Operation: op}
 				}
-				if err := json.Unmarshal([]byte(stored), &res); err != nil {
+				// A fresh value: decoding into res would keep this request's
+				// values where the stored answer omits a field.
+				var first PushResult
+				if err := json.Unmarshal([]byte(stored), &first); err != nil {
 					return fmt.Errorf("decode stored push result: %w", err)
 				}
-				res.Replayed = true
+				res, res.Replayed = first, true
 				return nil
 			case !errors.Is(err, sql.ErrNoRows):
 				return fmt.Errorf("look up idempotency key: %w", err)
