@@ -468,3 +468,36 @@ func (db *DB) CurrentMappingVersion(ctx context.Context, source, resource string
 	}
 	return int(v.Int64), nil
 }
+
+// PushRetention is how long the push log keeps a push: long enough to see
+// what a source sent last month, short enough that a source pushing every
+// few seconds does not grow the file without end. Records and their events
+// are not affected.
+const PushRetention = 30 * 24 * time.Hour
+
+// PruneInboundPushes deletes the log rows of pushes received before
+// before, in transactions of at most pruneBatch rows, and returns how many
+// it deleted.
+func (db *DB) PruneInboundPushes(ctx context.Context, before time.Time) (int64, error) {
+	cutoff := formatTime(before)
+	var total int64
+	for {
+		var n int64
+		err := db.withTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM inbound_pushes WHERE id IN
+				(SELECT id FROM inbound_pushes WHERE received_at < ? ORDER BY id LIMIT ?)`, cutoff, pruneBatch)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune inbound pushes: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}

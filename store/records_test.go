@@ -228,3 +228,29 @@ func TestMappingVersions(t *testing.T) {
 		t.Fatalf("token for an unknown source: %v", err)
 	}
 }
+
+// TestPruneInboundPushes deletes push log rows older than the cutoff only.
+func TestPruneInboundPushes(t *testing.T) {
+	e := newWHEnv(t)
+	if _, err := e.db.CreateInboundSource(e.ctx, "admin", "erp"); err != nil {
+		t.Fatal(err)
+	}
+	push := func() {
+		r := store.Refused("does not map", nil)
+		if _, err := e.db.Push(e.ctx, store.PushInput{Source: "erp", Resource: "items", MappingVersion: 1, Actor: "t",
+			Docs: []store.PushDoc{{Refused: &r}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push()
+	push()
+	cutoff := e.db.Now()
+	push()
+	n, err := e.db.PruneInboundPushes(e.ctx, cutoff)
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want 2", n, err)
+	}
+	if left, _ := e.db.ListPushes(e.ctx, "erp", 10); len(left) != 1 {
+		t.Fatalf("%d pushes left", len(left))
+	}
+}
