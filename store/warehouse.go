@@ -537,7 +537,7 @@ func (o opCtx) upsertItemBySource(ctx context.Context, src SourceRef, in ItemInp
 }
 
 func (o opCtx) insertItem(ctx context.Context, in ItemInput, src *SourceRef) (Item, bool, error) {
-	it := Item{ID: uuid.NewString(), SKU: in.SKU, Name: in.Name, Barcode: in.Barcode,
+	it := Item{ID: newEntityID(), SKU: in.SKU, Name: in.Name, Barcode: in.Barcode,
 		Source: src, CreatedAt: o.now, UpdatedAt: o.now}
 	name, sid := sourceArgs(src)
 	if _, err := o.ExecContext(ctx, `INSERT INTO items

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // InventoryLevel is the stock of one sku in one warehouse. Its ID is stable
@@ -66,7 +64,7 @@ func (w *writeTx) level(ctx context.Context, warehouseID int64, sku string) (Inv
 	if !errors.Is(err, ErrNotFound) {
 		return l, err
 	}
-	l = InventoryLevel{ID: uuid.NewString(), WarehouseID: warehouseID, SKU: sku, UpdatedAt: w.now}
+	l = InventoryLevel{ID: newEntityID(), WarehouseID: warehouseID, SKU: sku, UpdatedAt: w.now}
 	if _, err := w.ExecContext(ctx, `INSERT INTO inventory_levels
 		(warehouse_id, sku, id, on_hand, updated_at) VALUES (?, ?, ?, 0, ?)`,
 		warehouseID, sku, l.ID, w.nowText); err != nil {
@@ -292,7 +290,7 @@ func (o opCtx) recordCycleCount(ctx context.Context, in CycleCountInput, f field
 	if err != nil {
 		return CycleCount{}, err
 	}
-	cc := CycleCount{ID: uuid.NewString(), WarehouseID: in.WarehouseID, SKU: in.SKU,
+	cc := CycleCount{ID: newEntityID(), WarehouseID: in.WarehouseID, SKU: in.SKU,
 		CountedQty: *in.CountedQty, PreviousOnHand: lv.OnHand, Delta: *in.CountedQty - lv.OnHand,
 		CountedAt: o.now}
 	cc.Adjusted = cc.Delta != 0

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // SalesOrderStatus is where a sales order is in its life:
@@ -148,7 +146,7 @@ func (o opCtx) upsertSalesOrder(ctx context.Context, in SalesOrderInput, f field
 	}
 
 	if existing == nil {
-		so := SalesOrder{ID: uuid.NewString(), OrderNumber: in.OrderNumber, WarehouseID: in.WarehouseID,
+		so := SalesOrder{ID: newEntityID(), OrderNumber: in.OrderNumber, WarehouseID: in.WarehouseID,
 			Status: SalesOrderOpen, ShipTo: in.ShipTo, Source: in.Source, Lines: in.Lines,
 			CreatedAt: o.now, UpdatedAt: o.now}
 		name, sid := sourceArgs(in.Source)
@@ -550,7 +548,7 @@ func (o opCtx) upsertPurchaseOrder(ctx context.Context, in PurchaseOrderInput, f
 	}
 
 	if existing == nil {
-		po := PurchaseOrder{ID: uuid.NewString(), PONumber: in.PONumber, WarehouseID: in.WarehouseID,
+		po := PurchaseOrder{ID: newEntityID(), PONumber: in.PONumber, WarehouseID: in.WarehouseID,
 			Supplier: in.Supplier, Status: PurchaseOrderOpen, Source: in.Source, Lines: lines,
 			CreatedAt: o.now, UpdatedAt: o.now}
 		name, sid := sourceArgs(in.Source)

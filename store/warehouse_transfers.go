@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // TransferStatus is where a transfer is in its life.
@@ -81,7 +79,7 @@ func (o opCtx) createTransfer(ctx context.Context, in TransferInput, f fieldErrs
 	if err := f.invalid("invalid transfer"); err != nil {
 		return Transfer{}, err
 	}
-	t := Transfer{ID: uuid.NewString(), FromWarehouseID: in.FromWarehouseID,
+	t := Transfer{ID: newEntityID(), FromWarehouseID: in.FromWarehouseID,
 		ToWarehouseID: in.ToWarehouseID, Status: TransferOpen, Lines: in.Lines,
 		CreatedAt: o.now, UpdatedAt: o.now}
 	if _, err := o.ExecContext(ctx, `INSERT INTO transfers
