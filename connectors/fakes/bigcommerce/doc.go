@@ -12,8 +12,9 @@
 //     {reason, items [{location_id, product_id|variant_id|sku, quantity}]},
 //     answering a transaction_id. One location, id 1.
 //   - Orders v2: GET /v2/orders (page, limit ≤ 250, min_date_modified in
-//     RFC 2822 or ISO 8601, sort=date_modified:asc|desc) answering a bare
-//     array, or 204 No Content past the last page; GET /v2/orders/{id},
+//     RFC 2822 or ISO 8601, sort=date_modified:asc|desc, include=consignments or
+//     consignments.line_items to inline addresses and their order products)
+//     answering a bare array, or 204 No Content past the last page; GET /v2/orders/{id},
 //     …/products, …/shipping_addresses; shipments: GET (list, 204 when
 //     none), POST (201), GET one and DELETE. v2 money is a string with four
 //     decimals and v2 dates are RFC 2822; v3 uses numbers and ISO 8601.

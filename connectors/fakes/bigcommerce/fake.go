@@ -624,7 +624,7 @@ func (f *Fake) renderOrder(r *http.Request, o *Order) map[string]any {
 	}
 	id, name := o.status()
 	base := "https://api.bigcommerce.com/stores/" + f.cfg.StoreHash + "/v2/orders/" + strconv.Itoa(o.ID)
-	return map[string]any{
+	m := map[string]any{
 		"id": o.ID, "customer_id": 0, "date_created": rfc2822(o.Created), "date_modified": rfc2822(o.Modified), "date_shipped": "",
 		"status_id": id, "status": name, "subtotal_ex_tax": money4(total), "subtotal_inc_tax": money4(total), "total_ex_tax": money4(total),
 		"total_inc_tax": money4(total), "items_total": qty, "items_shipped": shipped, "currency_code": "USD",
@@ -632,6 +632,16 @@ func (f *Fake) renderOrder(r *http.Request, o *Order) map[string]any {
 		"products":           map[string]string{"url": base + "/products", "resource": "/orders/" + strconv.Itoa(o.ID) + "/products"},
 		"shipping_addresses": map[string]string{"url": base + "/shipping_addresses", "resource": "/orders/" + strconv.Itoa(o.ID) + "/shipping_addresses"},
 	}
+	// include=consignments puts the shipping addresses inline, and
+	// consignments.line_items each one's order products too.
+	if inc := strings.Split(r.URL.Query().Get("include"), ","); slices.Contains(inc, "consignments") || slices.Contains(inc, "consignments.line_items") {
+		ship := renderAddress(o)
+		if slices.Contains(inc, "consignments.line_items") {
+			ship["line_items"] = renderProducts(o)
+		}
+		m["consignments"] = []any{map[string]any{"pickups": []any{}, "shipping": []any{ship}, "downloads": []any{}, "email": map[string]any{}}}
+	}
+	return m
 }
 
 func (f *Fake) listOrders(r *http.Request) (result, *apiError) {
@@ -698,13 +708,26 @@ func (f *Fake) orderProducts(r *http.Request) (result, *apiError) {
 	if o == nil {
 		return result{}, orderNotFound()
 	}
+	return result{body: renderProducts(o)}, nil
+}
+
+func renderProducts(o *Order) []any {
 	var out []any
 	for _, l := range o.Lines {
 		out = append(out, map[string]any{"id": l.ID, "order_id": o.ID, "product_id": l.ProductID, "variant_id": l.ProductID + 100000,
 			"order_address_id": addressID(o), "name": l.Name, "sku": l.SKU, "type": "physical", "quantity": l.Qty,
 			"quantity_shipped": l.Shipped, "base_price": money4(l.Price), "price_inc_tax": money4(l.Price), "total_inc_tax": money4(float64(l.Qty) * l.Price)})
 	}
-	return result{body: out}, nil
+	return out
+}
+
+// renderAddress is a shipping address; with lines it is a shipping
+// consignment, which carries the order products shipped to it.
+func renderAddress(o *Order) map[string]any {
+	first, last, _ := strings.Cut(o.Ship.Name, " ")
+	return map[string]any{"id": addressID(o), "order_id": o.ID, "first_name": first, "last_name": last,
+		"street_1": o.Ship.Line1, "street_2": "", "city": o.Ship.City, "state": o.Ship.Region, "zip": o.Ship.PostalCode,
+		"country_iso2": o.Ship.Country, "email": o.Email, "shipping_method": "Flat Rate"}
 }
 
 func addressID(o *Order) int { return o.ID + 500000 }
@@ -716,10 +739,7 @@ func (f *Fake) orderAddresses(r *http.Request) (result, *apiError) {
 	if o == nil {
 		return result{}, orderNotFound()
 	}
-	first, last, _ := strings.Cut(o.Ship.Name, " ")
-	return result{body: []any{map[string]any{"id": addressID(o), "order_id": o.ID, "first_name": first, "last_name": last,
-		"street_1": o.Ship.Line1, "street_2": "", "city": o.Ship.City, "state": o.Ship.Region, "zip": o.Ship.PostalCode,
-		"country_iso2": o.Ship.Country, "email": o.Email, "shipping_method": "Flat Rate"}}}, nil
+	return result{body: []any{renderAddress(o)}}, nil
 }
 
 func renderShipment(s *Shipment) map[string]any {

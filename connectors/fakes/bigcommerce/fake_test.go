@@ -110,11 +110,16 @@ func TestOrdersPaginateTo204(t *testing.T) {
 			t.Fatalf("order shape %v", o)
 		}
 	}
+	_, v := h.do("GET", "/v2/orders?limit=1&include=consignments.line_items", nil)
+	ship := obj(obj(v.([]any)[0])["consignments"].([]any)[0])["shipping"].([]any)[0]
+	if lines := obj(ship)["line_items"].([]any); len(lines) == 0 || !strings.HasPrefix(obj(lines[0])["sku"].(string), "SKU-") {
+		t.Fatalf("consignment line items %v", ship)
+	}
 	if total != 25 {
 		t.Fatalf("%d orders, want 25", total)
 	}
 	since := h.f.Orders()[19].Modified.Format("Mon, 02 Jan 2006 15:04:05 -0700")
-	if _, v := h.do("GET", "/v2/orders?min_date_modified="+url.QueryEscape(since), nil); len(v.([]any)) != 6 {
+	if _, v = h.do("GET", "/v2/orders?min_date_modified="+url.QueryEscape(since), nil); len(v.([]any)) != 6 {
 		t.Fatalf("min_date_modified kept %d, want 6", len(v.([]any)))
 	}
 	if resp, v := h.do("GET", "/v2/orders?min_date_modified=yesterday", nil); resp.StatusCode != 400 || obj(v.([]any)[0])["status"] != 400.0 {

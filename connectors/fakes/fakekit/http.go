@@ -3,6 +3,7 @@ package fakekit
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 )
@@ -62,4 +63,15 @@ func pad2(n int64) string {
 		return "0" + strconv.FormatInt(n, 10)
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// Cleaner is the part of testing.TB that Serve needs; taking it instead of
+// testing.TB keeps package testing out of non-test binaries.
+type Cleaner interface{ Cleanup(func()) }
+
+// Serve starts h on a loopback test server that closes when the test ends.
+func Serve(t Cleaner, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
 }
