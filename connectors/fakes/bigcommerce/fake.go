@@ -213,6 +213,10 @@ func (f *Fake) gate(w http.ResponseWriter, r *http.Request, fail func(*apiError)
 		fail(&apiError{status: 404, msg: "Store not found."})
 		return false
 	}
+	if f.Rejecting() {
+		fail(&apiError{status: 401, msg: "The token " + r.Header.Get("X-Auth-Token") + " has been revoked."})
+		return false
+	}
 	if r.Header.Get("X-Auth-Token") != f.cfg.Token {
 		fail(&apiError{status: 401, msg: "You are not authorised: the X-Auth-Token is missing or not valid for this store."})
 		return false

@@ -284,3 +284,13 @@ func TestShipments(t *testing.T) {
 		t.Fatalf("dropped shipment: %d then %d", resp.StatusCode, r2.StatusCode)
 	}
 }
+
+func TestRejectEchoesTheToken(t *testing.T) {
+	h := newHarness(t, Config{Seed: 1, Products: 1})
+	h.f.Reject()
+	resp, v := h.do("GET", "/v3/catalog/products", nil)
+	b, _ := json.Marshal(v)
+	if resp.StatusCode != 401 || !strings.Contains(string(b), "bc-token") {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}

@@ -233,6 +233,8 @@ func (f *Fake) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		secret, _ = url.QueryUnescape(p)
 	}
 	switch {
+	case f.Rejecting():
+		f.tokenError(w, 401, "invalid_client", 7000222, "The client secret "+secret+" of app "+id+" has expired.")
 	case r.PostForm.Get("grant_type") != "client_credentials":
 		f.tokenError(w, 400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
 	case id != f.cfg.ClientID:
@@ -260,6 +262,10 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(parts) < 5 || parts[0] != "v2.0" || parts[3] != "api" || parts[4] != "v2.0" {
 		writeError(w, 404, "BadRequest_NotFound", "No such path: "+r.URL.Path)
+		return
+	}
+	if f.Rejecting() {
+		writeError(w, 401, "Authentication_InvalidCredentials", "The token "+fakekit.Bearer(r)+" was rejected: the app's consent was revoked.")
 		return
 	}
 	if !f.Tokens.Valid(fakekit.Bearer(r)) {

@@ -353,3 +353,16 @@ func FuzzParseFilter(f *testing.F) {
 		}
 	})
 }
+
+func TestRejectEchoesTheSecret(t *testing.T) {
+	h := newHarness(t, Config{Seed: 1, Items: 1})
+	h.f.Reject()
+	code, m := h.tokenRequest(url.Values{"grant_type": {"client_credentials"}, "client_id": {"bc-client"}, "client_secret": {"bc-secret"}, "scope": {Scope}}, "")
+	if code != 401 || !strings.Contains(m["error_description"].(string), "bc-secret") {
+		t.Fatalf("%d %v", code, m)
+	}
+	resp, m := h.do("GET", "/items", nil, nil)
+	if resp.StatusCode != 401 || !strings.Contains(errCode(m), "Authentication") {
+		t.Fatalf("%d %v", resp.StatusCode, m)
+	}
+}

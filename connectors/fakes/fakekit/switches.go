@@ -8,6 +8,7 @@ type Switches struct {
 	throttle   int
 	dropWrites bool
 	throttled  int
+	rejecting  bool
 }
 
 // ThrottleNext makes the next n API requests answer the provider's
@@ -51,4 +52,20 @@ func (s *Switches) Dropping() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dropWrites
+}
+
+// Reject makes the fake refuse every credential from now on, echoing the
+// credential it was sent in its error body, as some real APIs do: a client
+// must not let that body reach its logs or results.
+func (s *Switches) Reject() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejecting = true
+}
+
+// Rejecting reports whether Reject was called.
+func (s *Switches) Rejecting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rejecting
 }

@@ -34,6 +34,10 @@
 //     fulfils lines (orderLine, quantity, itemReceive) with package tracking
 //     numbers; 204 with Location. GET and DELETE itemFulfillment/{id}.
 //
+// A POST with an X-NetSuite-Idempotency-Key that was used before is refused
+// with 400 IDEMPOTENCY_ERROR and a Location header naming the first
+// request's result, so a retried write is not applied twice.
+//
 // Errors use NetSuite's problem-details shape: type, title, status and
 // o:errorDetails [{detail, o:errorCode}].
 package netsuite

@@ -83,6 +83,7 @@ type Fake struct {
 	orders       []*Order
 	fulfillments []*Fulfillment
 	nonces       map[string]bool
+	idempotency  map[string]string // X-NetSuite-Idempotency-Key -> Location of the first result
 	revoked      bool
 	nextID       int
 	refusals     []string
@@ -103,7 +104,7 @@ func New(cfg Config) *Fake {
 	def(&cfg.ConsumerSecret, "ns-cs")
 	def(&cfg.TokenID, "ns-tk")
 	def(&cfg.TokenSecret, "ns-ts")
-	f := &Fake{cfg: cfg, nonces: map[string]bool{}, nextID: 100}
+	f := &Fake{cfg: cfg, nonces: map[string]bool{}, idempotency: map[string]string{}, nextID: 100}
 	shop := fakekit.Generate(cfg.Seed, cfg.Items, cfg.Orders, cfg.Now().Add(-time.Duration(cfg.Items+cfg.Orders+10)*time.Minute))
 	bySKU := map[string]int{}
 	for _, p := range shop.Products {
@@ -235,14 +236,34 @@ func (f *Fake) api(h func(*http.Request) (reply, *problem)) http.HandlerFunc {
 			f.refusals = append(f.refusals, err.Error())
 			f.mu.Unlock()
 			w.Header().Set("WWW-Authenticate", `OAuth realm="`+f.cfg.Account+`", error="token_rejected"`)
-			writeProblem(w, &problem{401, "INVALID_LOGIN", "Invalid login attempt: the token-based authentication header was refused. See the Login Audit Trail."})
+			detail := "Invalid login attempt: the token-based authentication header was refused. See the Login Audit Trail."
+			if f.Rejecting() {
+				detail += " Header was: " + r.Header.Get("Authorization")
+			}
+			writeProblem(w, &problem{401, "INVALID_LOGIN", detail})
 			return
 		}
 		if f.TakeThrottle() {
 			writeProblem(w, &problem{429, "CONCURRENCY_LIMIT_EXCEEDED", "Request blocked: the account's concurrency limit was reached. Retry later."})
 			return
 		}
+		key := r.Header.Get("X-NetSuite-Idempotency-Key")
+		if key != "" && r.Method == http.MethodPost {
+			f.mu.Lock()
+			first, seen := f.idempotency[key]
+			f.mu.Unlock()
+			if seen { // NetSuite refuses a repeated key and points at the first result
+				w.Header().Set("Location", first)
+				writeProblem(w, &problem{400, "IDEMPOTENCY_ERROR", "A request with the same idempotency key was already submitted; its result is at the Location header."})
+				return
+			}
+		}
 		rep, p := h(r)
+		if key != "" && r.Method == http.MethodPost && p == nil {
+			f.mu.Lock()
+			f.idempotency[key] = rep.location
+			f.mu.Unlock()
+		}
 		switch {
 		case p != nil:
 			writeProblem(w, p)

@@ -74,6 +74,7 @@ type harness struct {
 	clk   *clock.Fake
 	c     creds
 	nonce int
+	hdr   map[string]string
 }
 
 func newHarness(t *testing.T, items, orders int) *harness {
@@ -98,6 +99,9 @@ func (h *harness) do(method, target string, body any, prefer bool) (*http.Respon
 	req.Header.Set("Content-Type", "application/json")
 	if prefer {
 		req.Header.Set("Prefer", "transient")
+	}
+	for k, v := range h.hdr {
+		req.Header.Set(k, v)
 	}
 	h.nonce++
 	signRequest(req, h.c, h.clk.Now(), fmt.Sprintf("n%d", h.nonce))
@@ -386,6 +390,16 @@ func TestRecordWrites(t *testing.T) {
 		if h.f.Orders()[0].Lines[0].Fulfilled != 0 {
 			t.Fatal("deleting the fulfillment did not reopen the line")
 		}
+		o2 := h.f.Orders()[1]
+		t2 := fmt.Sprintf("/services/rest/record/v1/salesOrder/%d/!transform/itemFulfillment", o2.ID)
+		b2 := map[string]any{"item": map[string]any{"items": []any{map[string]any{"orderLine": 1, "quantity": 1, "itemReceive": true}}}}
+		h.hdr = map[string]string{"X-NetSuite-Idempotency-Key": "ful-1"}
+		first, _ := h.do("POST", t2, b2, false)
+		again, m := h.do("POST", t2, b2, false)
+		h.hdr = nil
+		if first.StatusCode != 204 || again.StatusCode != 400 || errorCode(m) != "IDEMPOTENCY_ERROR" || again.Header.Get("Location") != first.Header.Get("Location") || len(h.f.Fulfillments()) != 1 {
+			t.Fatalf("idempotency key: %d then %d %v, %d fulfillments", first.StatusCode, again.StatusCode, m, len(h.f.Fulfillments()))
+		}
 		h.f.DropWrites(true)
 		resp, _ = h.do("POST", transform, body, false)
 		h.f.DropWrites(false)
@@ -428,4 +442,14 @@ func FuzzParseOAuthHeader(f *testing.F) {
 	f.Add(`OAuth realm="1", oauth_nonce="a%20b"`)
 	f.Add(`OAuth a="`)
 	f.Fuzz(func(t *testing.T, s string) { _, _ = parseOAuthHeader(s) })
+}
+
+func TestRejectEchoesTheHeader(t *testing.T) {
+	h := newHarness(t, 1, 0)
+	h.f.Reject()
+	code, m := h.suiteql("SELECT id FROM item", 10, 0)
+	b, _ := json.Marshal(m)
+	if code != 401 || !strings.Contains(string(b), "ns-tk") {
+		t.Fatalf("%d %s", code, b)
+	}
 }

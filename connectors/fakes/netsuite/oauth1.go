@@ -120,6 +120,9 @@ func (f *Fake) verify(r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if f.Rejecting() {
+		return fmt.Errorf("rejected: %s", r.Header.Get("Authorization"))
+	}
 	if p["realm"] != f.cfg.Account {
 		return fmt.Errorf("realm %q is not account %q", p["realm"], f.cfg.Account)
 	}

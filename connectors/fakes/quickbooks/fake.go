@@ -248,6 +248,10 @@ func (f *Fake) authorize(w http.ResponseWriter, r *http.Request) {
 
 func (f *Fake) token(w http.ResponseWriter, r *http.Request) {
 	id, secret, ok := r.BasicAuth()
+	if f.Rejecting() {
+		fakekit.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "client " + id + ":" + secret + " is disabled"})
+		return
+	}
 	if !ok || id != f.cfg.ClientID || secret != f.cfg.ClientSecret {
 		fakekit.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
@@ -300,6 +304,10 @@ func (e *fault) Error() string { return e.msg }
 func (f *Fake) api(h func(r *http.Request) (any, *fault)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		now := f.cfg.Now().In(Zone).Format(time.RFC3339Nano)
+		if f.Rejecting() {
+			writeFault(w, &fault{http.StatusUnauthorized, "AUTHENTICATION", "3200", "message=AuthenticationFailed; errorCode=003200; statusCode=401", "Token " + fakekit.Bearer(r) + " was revoked"}, now)
+			return
+		}
 		if !f.Tokens.Valid(fakekit.Bearer(r)) {
 			// The gateway's 401 uses lower-case keys, unlike the API's faults.
 			w.Header().Set("WWW-Authenticate", `Bearer realm="Intuit", error="invalid_token"`)

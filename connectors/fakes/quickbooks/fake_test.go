@@ -361,3 +361,13 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+func TestRejectEchoesTheToken(t *testing.T) {
+	h := newHarness(t, 1, 0)
+	h.f.Reject()
+	code, m := h.do("GET", "/v3/company/9130350000000000/item/1", "")
+	b, _ := json.Marshal(m)
+	if code != 401 || !strings.Contains(string(b), h.token) {
+		t.Fatalf("%d %s", code, b)
+	}
+}

@@ -218,6 +218,9 @@ func (f *Fake) api(h func(*http.Request, url.Values) (any, *stripeError)) http.H
 			key = u
 		}
 		switch {
+		case f.Rejecting():
+			fakekit.WriteJSON(w, 401, (&stripeError{typ: "invalid_request_error", message: "The API key " + key + " has been rolled."}).body())
+			return
 		case key == "":
 			fakekit.WriteJSON(w, 401, (&stripeError{typ: "invalid_request_error", message: "You did not provide an API key. Send it as a Bearer token or as the Basic auth user name."}).body())
 			return

@@ -309,3 +309,13 @@ func TestWebhookDelivery(t *testing.T) {
 		t.Fatalf("completed session not listed first: %v", m)
 	}
 }
+
+func TestRejectEchoesTheKey(t *testing.T) {
+	h := newHarness(t, 1, 0)
+	h.f.Reject()
+	resp, m := h.do("GET", "/v1/products", nil, "")
+	b, _ := json.Marshal(m)
+	if resp.StatusCode != 401 || !strings.Contains(string(b), "sk_test_fake") {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}
