@@ -385,7 +385,7 @@ func TestRotationAndReaper(t *testing.T) {
 	if !g1.Equal(sec3) || g2 == nil || string(g2.Reveal()) != string(key2) {
 		t.Fatal("second rotation: gen2 must now be the second secret")
 	}
-	if exp, _ := e.d.PreviousSecretExpiry(context.Background(), sub.ID); exp == nil || *exp != exp3.Format(store.TimeFormat) {
+	if exp, _ := e.d.PreviousSecretExpiry(context.Background(), sub.ID); exp == nil || !exp.Equal(exp3) {
 		t.Fatalf("previous secret expiry %v", exp)
 	}
 	// The reaper deletes generation 2 once its window has closed.
