@@ -144,7 +144,7 @@ func TestOAuthFlow(t *testing.T) {
 		t.Fatalf("lookup: %+v %v", a, err)
 	}
 	// Verify install.
-	if got, err := e.db.VerifyInstallation(ctx, a, n); err != nil || got.Status != store.InstallationInstalled {
+	if got, err := e.db.VerifyInstallation(ctx, a.Actor(), a.IntegrationID, n); err != nil || got.Status != store.InstallationInstalled {
 		t.Fatalf("verify: %+v %v", got, err)
 	}
 	// Expiry after eight hours, on the clock.

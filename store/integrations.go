@@ -649,13 +649,14 @@ func (db *DB) revokeInstallationTokens(ctx context.Context, tx *sql.Tx, installa
 	return res.RowsAffected()
 }
 
-// VerifyInstallation marks the pending installation uuid installed, as the
-// integration a acting on it. Only the installation's own integration may.
-func (db *DB) VerifyInstallation(ctx context.Context, a IntegrationActor, installation string) (Installation, error) {
+// VerifyInstallation marks the pending installation uuid installed, as
+// actor. owner, when not 0, is the integration acting: it may confirm only
+// its own installation (0: an admin confirming by hand).
+func (db *DB) VerifyInstallation(ctx context.Context, actor string, owner int64, installation string) (Installation, error) {
 	var n Installation
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		it, cur, err := integrationByInstallation(ctx, tx, installation)
-		if err != nil || it.ID != a.IntegrationID || cur.Status == InstallationUninstalled {
+		if err != nil || (owner != 0 && it.ID != owner) || cur.Status == InstallationUninstalled {
 			return fmt.Errorf("installation %q: %w", installation, ErrNotFound)
 		}
 		if cur.Status == InstallationPending {
@@ -663,7 +664,7 @@ func (db *DB) VerifyInstallation(ctx context.Context, a IntegrationActor, instal
 				formatTime(db.now()), cur.ID); err != nil {
 				return fmt.Errorf("verify installation: %w", err)
 			}
-			if err := db.appendAuditTx(ctx, tx, Audit{Actor: a.Actor(), Action: "integration.verify_install",
+			if err := db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "integration.verify_install",
 				Target: IntegrationTarget(it.Slug), Diff: map[string]any{"installation": cur.UUID}}); err != nil {
 				return err
 			}

@@ -1,0 +1,18 @@
+package app
+
+import (
+	"context"
+
+	"sentryhub/integrations"
+)
+
+// wireIntegrations gives the web server the integration platform, over the
+// dispatcher (which carries the integrations' webhooks on subscriptions
+// they own). It runs after wireDispatcher.
+func wireIntegrations(ctx context.Context, h *hub) error {
+	_ = ctx // construction does no I/O
+	svc := integrations.NewService(h.db, h.vault, h.webhooks, len(h.cfg.AllowPrivateTargets) > 0,
+		h.log.With("component", "integrations"))
+	h.web.SetIntegrations(svc)
+	return nil
+}

@@ -1,0 +1,4 @@
+package web
+
+// integrationUIRoutes registers the Developer settings pages.
+func (s *Server) integrationUIRoutes(svc IntegrationService) {}
