@@ -47,7 +47,6 @@ type integrationAPI struct {
 	svc IntegrationService
 }
 
-
 func (h *integrationAPI) list(w http.ResponseWriter, r *http.Request) error {
 	its, err := h.svc.DB().Integrations(r.Context())
 	if err != nil {
