@@ -981,3 +981,25 @@ func CatalogEventTypes() []string {
 	return []string{EventPickConfirmed, EventPackConfirmed, EventShipConfirmed, EventReceiptCompleted,
 		EventAdjustmentApplied, EventCycleCountAdjusted, EventTransferCompleted}
 }
+
+// IntegrationEvents returns up to limit of integration uuid's private
+// events (installs, alerts) after event id after, oldest first. They are
+// served nowhere else: the polling API leaves them out.
+func (db *DB) IntegrationEvents(ctx context.Context, integrationUUID string, after int64, limit int) ([]Event, error) {
+	// The literal aggregate_type lets SQLite use the partial index.
+	rows, err := db.r.QueryContext(ctx, selectEventSQL+` WHERE aggregate_type = '`+AggregateIntegration+`'
+		AND aggregate_id = ? AND event_id > ? ORDER BY event_id LIMIT ?`, integrationUUID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("integration events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("integration events: %w", err)
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}

@@ -39,6 +39,7 @@ func (s *Server) SetIntegrations(svc IntegrationService) {
 	m.Handle("PUT /api/v1/integration-installations/{id}", s.api(store.ScopeAdmin, h.verifyInstall))
 	m.Handle("POST /oauth/token", s.public(h.oauthToken))
 	m.Handle("POST /oauth/revoke", s.public(h.oauthRevoke))
+	h.alertRoutes()
 	s.integrationUIRoutes(svc)
 }
 
@@ -368,5 +369,47 @@ func (h *integrationAPI) oauthRevoke(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// alertRoutes registers the alert rules API.
+func (h *integrationAPI) alertRoutes() {
+	m, s := h.s.mux, h.s
+	m.Handle("GET /api/admin/alert-rules", s.api(store.ScopeAdmin, h.listAlertRules))
+	m.Handle("POST /api/admin/alert-rules", s.api(store.ScopeAdmin, h.createAlertRule))
+	m.Handle("DELETE /api/admin/alert-rules/{id}", s.api(store.ScopeAdmin, h.deleteAlertRule))
+}
+
+func (h *integrationAPI) listAlertRules(w http.ResponseWriter, r *http.Request) error {
+	rules, err := h.svc.DB().AlertRules(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alert_rules": rules})
+	return nil
+}
+
+func (h *integrationAPI) createAlertRule(w http.ResponseWriter, r *http.Request) error {
+	var in integrations.AlertRuleInput
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	rule, err := h.svc.CreateAlertRule(r.Context(), principal(r.Context()).Actor(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, rule)
+	return nil
+}
+
+func (h *integrationAPI) deleteAlertRule(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := h.svc.DB().DeleteAlertRule(r.Context(), principal(r.Context()).Actor(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
