@@ -14,7 +14,9 @@ import (
 	"sentryhub/store"
 )
 
-func meta() store.OpMeta { return store.OpMeta{RequestID: uuid.NewString(), Scope: "test", Actor: "test"} }
+func meta() store.OpMeta {
+	return store.OpMeta{RequestID: uuid.NewString(), Scope: "test", Actor: "test"}
+}
 
 // alertEvents returns the integration's private alert events, in order.
 func alertEvents(t *testing.T, db *store.DB, integration string) []string {

@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"time"
 
 	"sentryhub/store"
 	"sentryhub/store/vault"
@@ -28,6 +30,8 @@ type Service struct {
 	subs      Subscriptions
 	allowHTTP bool
 	log       *slog.Logger
+	actions   *http.Client
+	now       func() time.Time
 }
 
 // NewService returns a Service. allowHTTP accepts http:// webhook and
@@ -35,6 +39,9 @@ type Service struct {
 func NewService(db *store.DB, v *vault.Vault, subs Subscriptions, allowHTTP bool, log *slog.Logger) *Service {
 	return &Service{db: db, vault: v, subs: subs, allowHTTP: allowHTTP, log: log}
 }
+
+// SetClock makes UI action timestamps follow now (tests' fake clock).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // DB returns the store the service runs over (for reads the web layer
 // makes directly).

@@ -140,6 +140,11 @@ func ParseUIComponents(doc []byte) (UIComponents, error) {
 		if !(strings.HasPrefix(u, "https://") || (e.Type == "link" && strings.HasPrefix(u, "http://"))) {
 			return UIComponents{}, fmt.Errorf("%s.uri: must expand to an absolute https:// URL (links may use http://)", where)
 		}
+		// The host must be fixed text ending in a '/': a record's value
+		// may fill a path or query, never choose the site a link opens.
+		if lit := tmpl.literalPrefix(); len(tmpl.Variables()) > 0 && !strings.Contains(strings.SplitN(lit, "://", 2)[1], "/") {
+			return UIComponents{}, fmt.Errorf("%s.uri: the scheme and host must be literal text followed by '/' before any {variable}", where)
+		}
 	}
 	return out, nil
 }

@@ -180,3 +180,11 @@ func pctEncode(v string, reserved bool) string {
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
+
+// literalPrefix is the template's text before its first expression.
+func (t Template) literalPrefix() string {
+	if len(t.parts) > 0 && t.parts[0].names == nil {
+		return t.parts[0].literal
+	}
+	return ""
+}
