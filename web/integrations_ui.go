@@ -278,6 +278,11 @@ func (u *integrationUI) consent(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/settings/developer/"+url.PathEscape(it.Slug), http.StatusSeeOther)
 		return nil
 	}
+	if o := origin(it.RedirectURL); o != "" {
+		// Approving redirects the form's answer to the integration: the
+		// page's CSP must let this one form go there.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self' "+o)
+	}
 	return u.s.render(w, r, http.StatusOK, consentPage(consentData{Layout: u.s.layoutFor(r, "Install "+it.Name, "/settings/developer"), It: it}))
 }
 
@@ -501,3 +506,12 @@ func (s *Server) firingAlerts(ctx context.Context) ([]store.AlertRule, error) {
 
 // alertRule is an alert rule, as the dashboard shows it.
 type alertRule = store.AlertRule
+
+// origin is the scheme://host[:port] of a validated URL, or "".
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
