@@ -97,10 +97,18 @@ type Requirement struct {
 // Never is the requirement of routes closed to integrations.
 var Never = Requirement{}
 
+// Self is the requirement of routes about the calling integration itself
+// (confirming its own installation): every integration may call them, and
+// the handler keeps each to its own.
+var Self = Requirement{Resource: "(self)"}
+
 // Describe says what the requirement is, for a 403 message.
 func (r Requirement) Describe() string {
-	if r.Resource == "" {
+	switch r {
+	case Never:
 		return "no integration may use this endpoint"
+	case Self:
+		return "an integration, about itself"
 	}
 	return r.Resource + ":" + r.Level.String()
 }

@@ -106,3 +106,25 @@ func FuzzUIComponents(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSpec: whatever an admin types, Normalize either names a problem or
+// returns a spec that holds its own invariants.
+func FuzzSpec(f *testing.F) {
+	f.Add("internal", "ERP Sync", "", "https://a.example/h", "", "orders", "write", "ship.confirmed")
+	f.Add("public", " ", "Bad Slug", "http://x", "https://r.example/?code=1", "users", "owner", "x")
+	f.Fuzz(func(t *testing.T, kind, name, slug, hook, redirect, res, level, event string) {
+		s, err := Spec{Kind: kind, Name: name, Slug: slug, WebhookURL: hook, RedirectURL: redirect,
+			Permissions: Permissions{res: level}, EventTypes: []string{event}}.Normalize(false, true)
+		if err != nil {
+			return
+		}
+		if !validSlug(s.Slug) || s.Name == "" || len(s.Permissions) != len(Resources) {
+			t.Fatalf("accepted %+v", s)
+		}
+		for _, r := range Resources {
+			if _, ok := ParseLevel(s.Permissions[r]); !ok {
+				t.Fatalf("accepted level %q", s.Permissions[r])
+			}
+		}
+	})
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"strings"
 
@@ -311,6 +312,13 @@ func oauthForm(r *http.Request) (url map[string]string, basic bool, ok bool, why
 	if id, secret, found := r.BasicAuth(); found {
 		if out["client_secret"] != "" {
 			return nil, false, false, "send the client credentials once: in Authorization: Basic or in the body"
+		}
+		// RFC 6749 section 2.3.1: both are form-urlencoded before Basic.
+		if v, err := neturl.QueryUnescape(id); err == nil {
+			id = v
+		}
+		if v, err := neturl.QueryUnescape(secret); err == nil {
+			secret = v
 		}
 		out["client_id"], out["client_secret"] = id, secret
 		basic = true

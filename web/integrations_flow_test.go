@@ -185,6 +185,23 @@ func TestIntegrationInstallFlowWebhooks(t *testing.T) {
 	other.next(t)
 	app.none(t)
 	other.none(t)
+	// Its deliveries are the webhook API's like any other: replaying one
+	// sends it again, signed with the client secret.
+	var page struct {
+		Deliveries []struct {
+			ID      int64 `json:"id"`
+			EventID int64 `json:"event_id"`
+		}
+	}
+	sub := jsonInt(*created.Integration.SubscriptionID)
+	e.adminJSON("GET", "/api/admin/webhooks/"+sub+"/deliveries", "", http.StatusOK, &page)
+	if len(page.Deliveries) != 3 {
+		t.Fatalf("owned subscription deliveries: %+v", page.Deliveries)
+	}
+	e.adminJSON("POST", "/api/admin/webhooks/"+sub+"/deliveries/"+jsonInt(page.Deliveries[len(page.Deliveries)-1].ID)+"/replay", "", http.StatusAccepted, nil)
+	if r := app.next(t); r.Envelope.EventType != store.EventInstallationCreated {
+		t.Fatalf("replayed %s", r.Envelope.EventType)
+	}
 	// The owned subscription is the integration's: the webhook API refuses
 	// to delete it.
 	e.adminJSON("DELETE", "/api/admin/webhooks/"+jsonInt(*created.Integration.SubscriptionID), "", http.StatusConflict, nil)

@@ -44,7 +44,7 @@ func integrationRequirement(pattern string) (integrations.Requirement, bool) {
 	// An integration confirms its own installation (the store checks it is
 	// its own); no resource permission is involved.
 	case "PUT /api/v1/integration-installations/{id}":
-		return integrations.Requirement{Resource: integrations.ResourceWarehouses, Level: integrations.LevelNone}, true
+		return integrations.Self, true
 
 	case "GET /api/v1/warehouses":
 		return need(integrations.ResourceWarehouses, read), true
@@ -100,7 +100,7 @@ func integrationRequirement(pattern string) (integrations.Requirement, bool) {
 func integrationAllowed(pattern string, perms integrations.Permissions) error {
 	req, ok := integrationRequirement(pattern)
 	switch {
-	case ok && req.Resource == publicRoute:
+	case ok && (req.Resource == publicRoute || req == integrations.Self):
 		return nil
 	case !ok || req == integrations.Never:
 		return &Error{Status: http.StatusForbidden, Code: "forbidden",
