@@ -95,6 +95,9 @@ func (m Main) serve(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 	if err := wireDispatcher(ctx, h, reg); err != nil {
 		return err
 	}
+	if err := wireIntegrations(ctx, h); err != nil {
+		return err
+	}
 	if err := wireConnectors(ctx, h, reg); err != nil {
 		return err
 	}

@@ -200,7 +200,7 @@ func (e *engine) start(ctx context.Context) error {
 		if s.deleting {
 			continue
 		}
-		s.matcher = s.sub.Filter.Matcher()
+		s.matcher = s.sub.Matcher()
 		initial := make([]*delivery, 0, len(l.open))
 		for _, od := range l.open {
 			ref := refs[od.Event.ID]

@@ -21,6 +21,7 @@ var navItems = []navItem{
 	{"/webhooks", "Webhooks"},
 	{"/inbound", "Inbound"},
 	{"/tokens", "API tokens"},
+	{"/settings/developer", "Developer"},
 	{"/sessions", "Sessions"},
 	{"/audit", "Audit log"},
 }

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -26,10 +25,7 @@ import (
 
 	"sentryhub/assets"
 	"sentryhub/connectors/shopify"
-	"sentryhub/dispatcher"
-	"sentryhub/ssrf"
 	"sentryhub/store"
-	"sentryhub/store/vault"
 )
 
 // The OpenAPI document (assets/openapi.json) is held to the server three
@@ -489,27 +485,7 @@ func TestOpenAPIDocument(t *testing.T) {
 // dispatcher (as newWebhookEnv wires it).
 func newOpenAPIEnv(t *testing.T) *connectorEnv {
 	t.Helper()
-	e := newConnectorEnv(t)
-	key, err := vault.ParseKey(vault.GenerateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := dispatcher.New(dispatcher.Config{
-		DB: e.db, Vault: vault.New(e.db, key), Clock: e.clock, AllowHTTP: true,
-		Guard: ssrf.New(ssrf.Config{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.s.SetWebhooks(d)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return e
+	return newIntegrationEnv(t).connectorEnv
 }
 
 func TestOpenAPIRouteParity(t *testing.T) {

@@ -83,6 +83,9 @@ type Server struct {
 	// webhooks is set by SetWebhooks; the dashboard asks it which
 	// subscriptions cannot be dispatched.
 	webhooks WebhookService
+	// integrations is set by SetIntegrations; the dashboard shows its
+	// firing alerts.
+	integrations IntegrationService
 }
 
 // routeMux is the server's ServeMux. It remembers every pattern registered
