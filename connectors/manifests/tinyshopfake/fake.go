@@ -268,3 +268,15 @@ func (f *Fake) OrderEvent(eventID, typ string, i int) []byte {
 	b, _ := json.Marshal(map[string]any{"id": eventID, "type": typ, "data": map[string]any{"order": f.orders[i]}})
 	return b
 }
+
+// Touch changes every product (a new title and modification time), so the
+// next sync writes them all again (benchmarks).
+func (f *Fake) Touch(round int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).Add(time.Duration(round) * time.Hour).Format(time.RFC3339)
+	for i := range f.products {
+		f.products[i].Title = "Widget " + strconv.Itoa(i) + " r" + strconv.Itoa(round)
+		f.products[i].UpdatedAt = at
+	}
+}
