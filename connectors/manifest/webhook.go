@@ -46,12 +46,11 @@ func (c *Conn) ProcessWebhook(ctx context.Context, stream string, body []byte) (
 		}
 		records = []any{sel}
 	}
+	var pg page
 	for _, rec := range records {
-		if err := c.handle(ctx, s, rec, &res); err != nil {
-			return res, err
-		}
+		c.handle(s, rec, &res, &pg)
 	}
-	return res, nil
+	return res, c.flush(ctx, &pg, &res)
 }
 
 // Instancer builds a connector instance with its stored settings and
