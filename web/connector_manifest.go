@@ -17,6 +17,7 @@ import (
 // (manifest.Service implements it).
 type ConnectorManifests interface {
 	Manifest(name string) (*manifest.Manifest, bool)
+	WebhookStreams(name string) []*manifest.Stream
 	OAuthStatus(ctx context.Context, name string, warehouseID int64) manifest.OAuthStatus
 	BeginOAuth(ctx context.Context, name string, warehouseID, sessionID int64, redirectURL string) (string, error)
 	CompleteOAuth(ctx context.Context, sessionID int64, state, code, providerErr, redirectURL string) (string, int64, error)
@@ -92,6 +93,7 @@ func (u *connectorManifestUI) callback(w http.ResponseWriter, r *http.Request) e
 // connectorManifestView is the setup panel's data.
 type connectorManifestView struct {
 	Name, Provider, Version, Docs string
+	IsManifest                    bool
 	Setup                         []string // paragraphs
 	WarehouseID                   int64
 	CanWrite                      bool
@@ -122,18 +124,20 @@ func (u *connectorManifestUI) panel(ctx context.Context, name string, wh int64, 
 	if u == nil {
 		return nil
 	}
-	m, ok := u.svc.Manifest(name)
-	if !ok {
+	v := connectorManifestView{Name: name, WarehouseID: wh, CanWrite: canWrite}
+	if m, ok := u.svc.Manifest(name); ok {
+		v.IsManifest, v.Provider, v.Version, v.Docs = true, m.Provider, m.Version, m.Docs
+		v.Setup, v.Hosts, v.OAuth = paragraphs(m.Setup), m.Hosts, m.Auth.Kind == manifest.AuthOAuth2AuthorizationCode
+	}
+	streams := u.svc.WebhookStreams(name)
+	if !v.IsManifest && len(streams) == 0 {
 		return nil
 	}
-	v := connectorManifestView{Name: name, Provider: m.Provider, Version: m.Version, Docs: m.Docs,
-		Setup: paragraphs(m.Setup), WarehouseID: wh, CanWrite: canWrite, Hosts: m.Hosts,
-		OAuth: m.Auth.Kind == manifest.AuthOAuth2AuthorizationCode}
 	if v.OAuth && wh > 0 {
 		v.OAuthStatus = u.svc.OAuthStatus(ctx, name, wh)
 	}
 	if wh > 0 {
-		for _, s := range m.WebhookStreams() {
+		for _, s := range streams {
 			v.Webhooks = append(v.Webhooks, connectorWebhookView{Stream: s.Key,
 				URL: u.baseURL + ConnectorWebhookPath(name, wh, s.Key), Setup: paragraphs(s.Setup)})
 		}

@@ -267,7 +267,7 @@ func TestConnectorUICredentialsForm(t *testing.T) {
 	// One control per schema field, typed by the field.
 	wantInput := map[string]string{"shop_domain": "input/text", "auth_mode": "select", "access_token": "input/password",
 		"client_id": "input/text", "client_secret": "input/password", "location_id": "input/text",
-		"api_version": "select", "notify_customer": "input/checkbox"}
+		"api_version": "select", "notify_customer": "input/checkbox", "webhook_secret": "input/password"}
 	doc, _ := e.page(e.adminC, "/connectors/shopify?warehouse_id=1", http.StatusOK)
 	form := connByID(doc, "credentials-form")
 	for _, f := range info.Schema.Fields {

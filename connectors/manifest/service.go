@@ -56,3 +56,19 @@ func (s *Service) BeginOAuth(ctx context.Context, name string, warehouseID, sess
 func (s *Service) CompleteOAuth(ctx context.Context, sessionID int64, state, code, providerErr, redirectURL string) (string, int64, error) {
 	return s.flow.Complete(ctx, sessionID, state, code, providerErr, redirectURL)
 }
+
+// WebhookStreams lists the webhook streams of connector name, manifest or
+// Go (a Go connector lists them with a WebhookStreams method).
+func (s *Service) WebhookStreams(name string) []*Stream {
+	_, f, ok := s.reg.Lookup(name)
+	if !ok {
+		return nil
+	}
+	switch c := f(connectors.Env{Connector: name}).(type) {
+	case *Conn:
+		return c.m.WebhookStreams()
+	case interface{ WebhookStreams() []*Stream }:
+		return c.WebhookStreams()
+	}
+	return nil
+}

@@ -159,7 +159,7 @@ func verifyStandard(secret []byte, h http.Header, body []byte, now time.Time, to
 	return fresh(ts, now, tol)
 }
 
-// EventID reads a delivery's provider event id: "header:Name" reads a
+// eventField reads a delivery's event id or type: "header:Name" reads a
 // header, anything else is a dotted path into the JSON body.
 func (s *Stream) eventField(spec string, h http.Header, doc any) string {
 	if name, ok := strings.CutPrefix(spec, "header:"); ok {

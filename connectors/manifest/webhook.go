@@ -50,7 +50,8 @@ func (c *Conn) ProcessWebhook(ctx context.Context, stream string, body []byte) (
 	for _, rec := range records {
 		c.handle(s, rec, &res, &pg)
 	}
-	return res, c.flush(ctx, &pg, &res)
+	err := c.flush(ctx, &pg, &res)
+	return res, err
 }
 
 // Instancer builds a connector instance with its stored settings and
@@ -95,11 +96,25 @@ type Reply struct {
 	Message string
 }
 
-// webhookConnector is a connector that has webhook streams.
-type webhookConnector interface {
-	Manifest() *Manifest
+// WebhookSource is a connector with provider webhook streams: every
+// manifest connector, and Go connectors that declare streams the same way
+// (Shopify).
+type WebhookSource interface {
+	// WebhookStream returns the webhook stream called key, or nil.
+	WebhookStream(key string) *Stream
+	// WebhookSecret is the signing secret of stream s for this connection
+	// (empty when none is stored: every delivery is then refused).
+	WebhookSecret(s *Stream) []byte
+	// ProcessWebhook maps and writes the records of one accepted event.
 	ProcessWebhook(ctx context.Context, stream string, body []byte) (connectors.SyncResult, error)
-	configVar(name string) (string, bool)
+}
+
+// WebhookStream returns the manifest's webhook stream called key, or nil.
+func (c *Conn) WebhookStream(key string) *Stream { return c.m.WebhookStream(key) }
+
+// WebhookSecret renders the stream's signature secret.
+func (c *Conn) WebhookSecret(s *Stream) []byte {
+	return []byte(c.render(s.Signature.Secret, nil))
 }
 
 // Receive handles one delivery for connector name in warehouseID on
@@ -115,13 +130,12 @@ func (rx *Receiver) Receive(ctx context.Context, name string, warehouseID int64,
 		rx.log.Error("webhook: load connector", slog.String("connector", name), slog.String("error", err.Error()))
 		return Reply{http.StatusServiceUnavailable, "try again later"}
 	}
-	wc, ok := conn.(webhookConnector)
-	if !ok || wc.Manifest().WebhookStream(stream) == nil {
+	wc, ok := conn.(WebhookSource)
+	if !ok || wc.WebhookStream(stream) == nil {
 		return Reply{http.StatusNotFound, "no such webhook endpoint"}
 	}
-	s := wc.Manifest().WebhookStream(stream)
-	secret, _ := wc.configVar(strings.Trim(strings.TrimSpace(s.Signature.Secret), "{}"))
-	if err := s.Signature.Verify([]byte(secret), h, body, rx.clock.Now()); err != nil {
+	s := wc.WebhookStream(stream)
+	if err := s.Signature.Verify(wc.WebhookSecret(s), h, body, rx.clock.Now()); err != nil {
 		reason := "signature_invalid"
 		switch {
 		case errors.Is(err, ErrSignatureMissing):
@@ -223,7 +237,7 @@ func (rx *Receiver) process(ctx context.Context, ev store.ConnectorWebhookEvent)
 	if err != nil {
 		return store.WebhookEventPending, "load connector: " + err.Error()
 	}
-	wc, ok := conn.(webhookConnector)
+	wc, ok := conn.(WebhookSource)
 	if !ok {
 		return store.WebhookEventFailed, "connector has no webhook streams"
 	}

@@ -173,6 +173,8 @@ func (c *Connector) ConfigSchema() connectors.Schema {
 		{Name: "api_version", Type: connectors.TypeEnum, Label: "API version", Default: DefaultAPIVersion,
 			Options: SupportedAPIVersions()},
 		{Name: "notify_customer", Type: connectors.TypeBoolean, Label: "Notify customers on fulfillment", Default: "false"},
+		{Name: "webhook_secret", Type: connectors.TypeString, Secret: true, Label: "Webhook signing secret",
+			Help: "The app's API secret key, which Shopify signs webhooks with. Leave empty when it is the client secret above."},
 	}}
 }
 

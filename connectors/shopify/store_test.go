@@ -64,7 +64,7 @@ func newHub(t *testing.T) *hubEnv {
 	if err := db.PutConnectorSettings(ctx, "test", shopify.Name, w.Value.ID, map[string]string{"shop_domain": shop, "location_id": loc}); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.PutCredentials(ctx, "test", shopify.Name, w.Value.ID, map[string]vault.Secret{"access_token": vault.NewSecret(token)}); err != nil {
+	if err := v.PutCredentials(ctx, "test", shopify.Name, w.Value.ID, map[string]vault.Secret{"access_token": vault.NewSecret(token), "webhook_secret": vault.NewSecret(hookSecret)}); err != nil {
 		t.Fatal(err)
 	}
 	return &hubEnv{t: t, ctx: ctx, db: db, clock: fc, fake: fake, runner: r, wh: w.Value.ID}
