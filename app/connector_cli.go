@@ -8,11 +8,15 @@ import (
 	"path/filepath"
 
 	"sentryhub/connectors/manifest"
+	"sentryhub/store"
 )
 
 // runConnector is `sentryhub connector check PATH...`: the registry's
 // validation of manifests, from the command line, before a restart.
 func runConnector(ctx context.Context, m Main, args []string) error {
+	if len(args) > 0 && args[0] == "reset-sync" {
+		return runResetSync(ctx, m, args[1:])
+	}
 	fs := m.flagSet("connector", "connector check PATH...\n\nValidates connector manifests: each PATH is a manifest file, or a directory\nholding manifest.yaml. Mapping documents named by its streams are read from\nthe manifest's directory. Prints every problem as file:line:column: field: message.")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -32,6 +36,36 @@ func runConnector(ctx context.Context, m Main, args []string) error {
 	if bad > 0 {
 		return fmt.Errorf("%d problem(s) found", bad)
 	}
+	return nil
+}
+
+// runResetSync is `sentryhub connector reset-sync`: the audited way out of
+// a sync stuck in running, for when the worker that held it is gone. (The
+// seed's UPDATE ... SET sync_status = 'idle' fails this schema's rule that
+// only a running row holds a run id.)
+func runResetSync(ctx context.Context, m Main, args []string) error {
+	fs := m.flagSet("connector reset-sync", "connector reset-sync --connector NAME --warehouse ID --type orders|items|inventory|fulfillment")
+	name := fs.String("connector", "", "connector name (required)")
+	wh := fs.Int64("warehouse", 0, "warehouse id (required)")
+	typ := fs.String("type", "", "sync type: orders, items, inventory or fulfillment (required)")
+	cfg, err := loadConfig(fs, args, m.Getenv, loadOptions{noServer: true})
+	if err != nil {
+		return err
+	}
+	if *name == "" || *wh <= 0 || *typ == "" {
+		fs.Usage()
+		return errUsage
+	}
+	db, err := m.openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := db.ResetSync(ctx, m.cliActor(), store.SyncKey{Connector: *name, WarehouseID: *wh, SyncType: *typ})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "%s/%d/%s is %s again\n", *name, *wh, *typ, st.Status)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"sentryhub/connectors"
 	"sentryhub/connectors/manifest"
+	"sentryhub/store"
 )
 
 // ConnectorManifests is what the UI needs for declarative connectors
@@ -43,6 +44,25 @@ func (s *Server) SetConnectorManifests(svc ConnectorManifests, baseURL string) {
 	s.manifests = u
 	s.mux.Handle("POST /connectors/{name}/oauth/connect", s.page(u.connect))
 	s.mux.Handle("GET "+oauthCallbackPath, s.page(u.callback))
+}
+
+// resetSync is the audited way out of a sync stuck in running (the seed's
+// SQL breaks this schema's run-id rule).
+func (s *Server) resetSync(w http.ResponseWriter, r *http.Request) error {
+	if _, ok := connectors.CapabilityOf(r.PathValue("sync_type")); !ok {
+		return badRequest("unknown sync type", map[string]string{"sync_type": "must be orders, items, inventory or fulfillment"})
+	}
+	wh, err := warehouseParam(r, 0)
+	if err != nil {
+		return err
+	}
+	st, err := s.db.ResetSync(r.Context(), principal(r.Context()).Actor(),
+		store.SyncKey{Connector: r.PathValue("name"), WarehouseID: wh, SyncType: r.PathValue("sync_type")})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
 }
 
 func (u *connectorManifestUI) connect(w http.ResponseWriter, r *http.Request) error {

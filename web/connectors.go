@@ -44,6 +44,7 @@ func (s *Server) SetConnectors(svc ConnectorService) {
 	m.Handle("POST "+base+"/{name}/test", s.api(store.ScopeAdmin, h.test))
 	m.Handle("GET "+base+"/{name}/sync-status", s.api(store.ScopeAdmin, h.syncStatus))
 	m.Handle("POST "+base+"/{name}/sync/{sync_type}", s.api(store.ScopeAdmin, h.sync))
+	m.Handle("POST "+base+"/{name}/sync/{sync_type}/reset", s.api(store.ScopeAdmin, s.resetSync)) // connector_manifest.go
 	m.Handle("GET "+base+"/{name}/schedules", s.api(store.ScopeAdmin, h.schedules))
 	m.Handle("PUT "+base+"/{name}/schedules", s.api(store.ScopeAdmin, h.putSchedules))
 	m.Handle("GET "+base+"/{name}/runs", s.api(store.ScopeAdmin, h.runs))

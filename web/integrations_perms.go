@@ -88,7 +88,8 @@ func integrationRequirement(pattern string) (integrations.Requirement, bool) {
 	case "POST /api/admin/connectors/{name}/test", "POST /api/admin/connectors/{name}/sync/{sync_type}",
 		"PUT /api/admin/connectors/{name}/schedules", "POST /api/admin/connectors/{name}/fulfillments/{id}/retry":
 		return need(integrations.ResourceConnectors, write), true
-	case "POST /api/admin/connectors/{name}/credentials", "DELETE /api/admin/connectors/{name}/credentials":
+	case "POST /api/admin/connectors/{name}/credentials", "DELETE /api/admin/connectors/{name}/credentials",
+		"POST /api/admin/connectors/{name}/sync/{sync_type}/reset":
 		return need(integrations.ResourceConnectors, admin), true
 	}
 	return integrations.Requirement{}, false
