@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -163,4 +164,38 @@ func (u *connectorManifestUI) panel(ctx context.Context, name string, wh int64, 
 		}
 	}
 	return connectorManifestPanel(v)
+}
+
+// connectorValuesTester tests typed values before they are saved
+// (connectors.Service implements it).
+type connectorValuesTester interface {
+	TestValues(ctx context.Context, name string, warehouseID int64, raw map[string]json.RawMessage) (connectors.ConnectionResult, error)
+}
+
+// testValues is POST /api/admin/connectors/{name}/test-values: the Test
+// button with the values in the form, before saving them. The body is the
+// credentials body ({"warehouse_id", "values"}); values left out are the
+// stored ones. Nothing is saved.
+func (h *connectorAPI) testValues(w http.ResponseWriter, r *http.Request) error {
+	tv, ok := h.svc.(connectorValuesTester)
+	if !ok {
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "testing unsaved values is not available"}
+	}
+	var req credentialsRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	wh, err := warehouseParam(r, req.WarehouseID)
+	if err != nil {
+		return err
+	}
+	if req.Values == nil {
+		return badRequest("values is required: an object of field -> value", map[string]string{"values": "is required"})
+	}
+	res, err := tv.TestValues(r.Context(), r.PathValue("name"), wh, req.Values)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
 }

@@ -42,6 +42,7 @@ func (s *Server) SetConnectors(svc ConnectorService) {
 	m.Handle("GET "+base+"/{name}/credentials", s.api(store.ScopeAdmin, h.getCredentials))
 	m.Handle("DELETE "+base+"/{name}/credentials", s.api(store.ScopeAdmin, h.deleteCredentials))
 	m.Handle("POST "+base+"/{name}/test", s.api(store.ScopeAdmin, h.test))
+	m.Handle("POST "+base+"/{name}/test-values", s.api(store.ScopeAdmin, h.testValues)) // connector_manifest.go
 	m.Handle("GET "+base+"/{name}/sync-status", s.api(store.ScopeAdmin, h.syncStatus))
 	m.Handle("POST "+base+"/{name}/sync/{sync_type}", s.api(store.ScopeAdmin, h.sync))
 	m.Handle("POST "+base+"/{name}/sync/{sync_type}/reset", s.api(store.ScopeAdmin, s.resetSync)) // connector_manifest.go

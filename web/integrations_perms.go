@@ -89,7 +89,7 @@ func integrationRequirement(pattern string) (integrations.Requirement, bool) {
 		"PUT /api/admin/connectors/{name}/schedules", "POST /api/admin/connectors/{name}/fulfillments/{id}/retry":
 		return need(integrations.ResourceConnectors, write), true
 	case "POST /api/admin/connectors/{name}/credentials", "DELETE /api/admin/connectors/{name}/credentials",
-		"POST /api/admin/connectors/{name}/sync/{sync_type}/reset":
+		"POST /api/admin/connectors/{name}/sync/{sync_type}/reset", "POST /api/admin/connectors/{name}/test-values":
 		return need(integrations.ResourceConnectors, admin), true
 	}
 	return integrations.Requirement{}, false
