@@ -95,6 +95,6 @@ type refusingSink struct{}
 
 var errTestWrites = errors.New("a connection test does not write records")
 
-func (refusingSink) UpsertItem(context.Context, Item) error            { return errTestWrites }
-func (refusingSink) UpsertOrder(context.Context, Order) error          { return errTestWrites }
+func (refusingSink) UpsertItem(context.Context, Item) error             { return errTestWrites }
+func (refusingSink) UpsertOrder(context.Context, Order) error           { return errTestWrites }
 func (refusingSink) SetInventory(context.Context, InventoryLevel) error { return errTestWrites }
