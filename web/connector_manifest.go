@@ -199,3 +199,18 @@ func (h *connectorAPI) testValues(w http.ResponseWriter, r *http.Request) error 
 	writeJSON(w, http.StatusOK, res)
 	return nil
 }
+
+// fulfillmentHealth is GET /api/admin/connectors/{name}/fulfillment-health:
+// the fulfillment_health_check of one connector in one warehouse.
+func (s *Server) fulfillmentHealth(w http.ResponseWriter, r *http.Request) error {
+	wh, err := warehouseParam(r, 0)
+	if err != nil {
+		return err
+	}
+	reps, err := connectors.CheckFulfillmentHealth(r.Context(), s.db, r.PathValue("name"), wh, s.clock.Now())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, reps[0])
+	return nil
+}

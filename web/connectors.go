@@ -50,6 +50,7 @@ func (s *Server) SetConnectors(svc ConnectorService) {
 	m.Handle("PUT "+base+"/{name}/schedules", s.api(store.ScopeAdmin, h.putSchedules))
 	m.Handle("GET "+base+"/{name}/runs", s.api(store.ScopeAdmin, h.runs))
 	m.Handle("GET "+base+"/{name}/fulfillments", s.api(store.ScopeAdmin, h.fulfillments))
+	m.Handle("GET "+base+"/{name}/fulfillment-health", s.api(store.ScopeAdmin, s.fulfillmentHealth)) // connector_manifest.go
 	m.Handle("POST "+base+"/{name}/fulfillments/{id}/retry", s.api(store.ScopeAdmin, h.retryFulfillment))
 	s.connectorUIRoutes(svc)
 }

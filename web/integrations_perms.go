@@ -83,7 +83,8 @@ func integrationRequirement(pattern string) (integrations.Requirement, bool) {
 
 	case "GET /api/admin/connectors", "GET /api/admin/connectors/{name}/config-schema", "GET /api/admin/connectors/{name}/sync-status",
 		"GET /api/admin/connectors/{name}/schedules", "GET /api/admin/connectors/{name}/runs",
-		"GET /api/admin/connectors/{name}/fulfillments", "GET /api/admin/connectors/{name}/credentials":
+		"GET /api/admin/connectors/{name}/fulfillments", "GET /api/admin/connectors/{name}/credentials",
+		"GET /api/admin/connectors/{name}/fulfillment-health":
 		return need(integrations.ResourceConnectors, read), true
 	case "POST /api/admin/connectors/{name}/test", "POST /api/admin/connectors/{name}/sync/{sync_type}",
 		"PUT /api/admin/connectors/{name}/schedules", "POST /api/admin/connectors/{name}/fulfillments/{id}/retry":
