@@ -79,6 +79,14 @@ func newAuthServer(t *testing.T) *authServer {
 				return
 			}
 			delete(a.codes, r.PostForm.Get("code"))
+		case "client_credentials":
+			a.n++
+			at := "cc" + string(rune('a'+a.n))
+			a.access[at] = true
+			a.refreshes++
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": 3600})
+			return
 		case "refresh_token":
 			if !a.refresh[r.PostForm.Get("refresh_token")] {
 				w.WriteHeader(400)
