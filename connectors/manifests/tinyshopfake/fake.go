@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,14 +151,11 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/shop":
 		writeJSON(w, 200, map[string]string{"name": "Tiny Shop"})
 	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/products":
-		var sel []Product
-		for _, p := range f.products {
-			if since == "" || p.UpdatedAt >= since {
-				sel = append(sel, p)
-			}
-		}
+		// Products are kept in updated_at order, so the changed ones are a
+		// suffix: find it instead of filtering every page.
+		first := sort.Search(len(f.products), func(i int) bool { return since == "" || f.products[i].UpdatedAt >= since })
 		off := atoi(q.Get("offset"), 0)
-		writeJSON(w, 200, map[string]any{"products": page(sel, off, limit)})
+		writeJSON(w, 200, map[string]any{"products": page(f.products[first:], off, limit)})
 	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/orders":
 		var sel []Order
 		for _, o := range f.orders {
