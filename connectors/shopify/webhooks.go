@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,11 @@ var webhookStreams = []*manifest.Stream{
 		EventID:   "header:X-Shopify-Webhook-Id", EventType: "header:X-Shopify-Topic",
 		Events: []string{"products/create", "products/update"},
 		Setup:  "Create subscriptions for Product creation and Product update in JSON format, delivering to the URL above."},
+	{Key: "inventory_levels", Mode: "webhook", Record: manifest.RecordInventoryLevel,
+		Signature: &manifest.Signature{Kind: manifest.SigShopify},
+		EventID:   "header:X-Shopify-Webhook-Id", EventType: "header:X-Shopify-Topic",
+		Events: []string{"inventory_levels/update"},
+		Setup:  "Create a subscription for Inventory level update in JSON format, delivering to the URL above."},
 }
 
 // WebhookStream returns the Shopify webhook stream called key.
@@ -162,6 +168,26 @@ func (c *Connector) ProcessWebhook(ctx context.Context, stream string, body []by
 		}
 		err := connectors.WriteItems(ctx, c.env.Sink, &res, items)
 		return res, err
+	case "inventory_levels":
+		// The payload reports "available", not the on-hand quantity the hub
+		// keeps, and names the item by inventory item id, not sku: take it
+		// as a signal and re-read the levels that changed at the mapped
+		// location since just before it, with the inventory sync's query.
+		var l struct {
+			LocationID int64     `json:"location_id"`
+			UpdatedAt  time.Time `json:"updated_at"`
+		}
+		if err := json.Unmarshal(body, &l); err != nil || l.LocationID == 0 {
+			return res, &connectors.HTTPError{Kind: connectors.KindPermanent, Message: "inventory level webhook is not a Shopify inventory level"}
+		}
+		if err := c.needLocation(); err != nil {
+			return res, err
+		}
+		if locationGID(strconv.FormatInt(l.LocationID, 10)) != c.loc {
+			res.Skip() // another location: not this warehouse's stock
+			return res, nil
+		}
+		return c.SyncInventory(ctx, l.UpdatedAt.Add(-time.Minute))
 	}
 	return res, fmt.Errorf("shopify has no webhook stream %q", stream)
 }

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"testing"
+	"time"
 
 	"sentryhub/connectors/manifest"
 	"sentryhub/connectors/shopify"
@@ -67,6 +69,23 @@ func TestShopifyWebhookStreams(t *testing.T) {
 	if err != nil || it.Name != "Hook Widget - Blue" {
 		t.Fatalf("item HOOK-1 = %+v, %v", it, err)
 	}
+	// An inventory level webhook re-reads the exact on-hand quantity of
+	// what changed at this location; another location's is ignored.
+	h.fake.SetLevel(shopify.FakeLevel{LocationID: loc, SKU: "HOOK-1", Tracked: true, OnHand: 12, UpdatedAt: h.clock.Now()})
+	for i, location := range []string{"99", "77"} {
+		body := []byte(`{"inventory_item_id": 1, "location_id": ` + location + `, "available": 11, "updated_at": "` + h.clock.Now().Format(time.RFC3339) + `"}`)
+		if rep := rx.Receive(ctx, shopify.Name, h.wh, "inventory_levels", shopifyHeaders("inventory_levels/update", "inv"+strconv.Itoa(i), body, hookSecret), body); rep.Status != 202 {
+			t.Fatalf("inventory webhook: %+v", rep)
+		}
+		if ev := rx.Processed.WaitOrTimeout(); ev.Status != store.WebhookEventDone {
+			t.Fatalf("inventory event: %+v", ev)
+		}
+	}
+	inv, _ := h.db.ListInventory(ctx, store.InventoryFilter{WarehouseID: h.wh, SKU: "HOOK-1"})
+	if len(inv) != 1 || inv[0].OnHand != 12 {
+		t.Fatalf("inventory of HOOK-1 after the webhook: %+v", inv)
+	}
+
 	var id string
 	if err := h.db.Reader().QueryRow(`SELECT id FROM sales_orders WHERE source_name = 'shopify' AND source_id = 'gid://shopify/Order/555'`).Scan(&id); err != nil {
 		t.Fatal(err)
