@@ -789,8 +789,8 @@ func (db *DB) demoteWebhookSecret(ctx context.Context, tx *sql.Tx, subscriptionI
 
 // PreviousSecretExpiry returns when a subscription's generation-2 secret
 // stops being valid, or nil when there is none (or it has expired).
-func (db *DB) PreviousSecretExpiry(ctx context.Context, subscriptionID int64) (*string, error) {
-	var exp string
+func (db *DB) PreviousSecretExpiry(ctx context.Context, subscriptionID int64) (*Time, error) {
+	var exp Time
 	err := db.r.QueryRowContext(ctx, `SELECT expires_at FROM webhook_secrets
 		WHERE subscription_id = ? AND generation = 2 AND expires_at > ?`,
 		subscriptionID, formatTime(db.now())).Scan(&exp)
