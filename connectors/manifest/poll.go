@@ -222,6 +222,9 @@ func lookup(doc any, path []string) any {
 			doc = x[k]
 		case []any:
 			i, err := strconv.Atoi(k)
+			if i < 0 { // -1 is the last element (a cursor is often the last record's id)
+				i += len(x)
+			}
 			if err != nil || i < 0 || i >= len(x) {
 				return nil
 			}
