@@ -16,7 +16,7 @@ import (
 
 // bigcommerceSetup serves a generated store and registers the manifest
 // against it.
-func bigcommerceSetup(t *testing.T, cfg bigcommerce.Config) (*bigcommerce.Fake, *connectors.Registry, map[string]string, map[string]string) {
+func bigcommerceSetup(t testing.TB, cfg bigcommerce.Config) (*bigcommerce.Fake, *connectors.Registry, map[string]string, map[string]string) {
 	t.Helper()
 	cfg.Now = cmpNow(cfg.Now)
 	if cfg.Quota == 0 {

@@ -16,7 +16,7 @@ import (
 	"sentryhub/connectors/manifests"
 )
 
-func netsuiteSetup(t *testing.T, cfg netsuite.Config) (*netsuite.Fake, *connectors.Registry, map[string]string, map[string]string) {
+func netsuiteSetup(t testing.TB, cfg netsuite.Config) (*netsuite.Fake, *connectors.Registry, map[string]string, map[string]string) {
 	t.Helper()
 	cfg.Now = cmpNow(cfg.Now)
 	fake := netsuite.New(cfg)
