@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"sentryhub/store"
 )
 
 // Version is set at build time with -ldflags "-X sentryhub/app.Version=...".
@@ -27,6 +29,10 @@ type Main struct {
 	// connectors points first-party connectors at fakes in tests; the
 	// zero value is production.
 	connectors connectorOptions
+	// passwords is the argon2id cost of new password hashes; the zero
+	// value is production's (store.DefaultPasswordHashing). In-process
+	// tests lower it: they test logins, not how hard a hash is to guess.
+	passwords store.PasswordHashing
 }
 
 type command struct {
@@ -45,6 +51,7 @@ func (m Main) commands() []command {
 		{"rotate-key", "re-encrypt every stored secret with a new SENTRY_ENCRYPTION_KEY", runRotateKey},
 		{"audit", "check the audit log (verify) or print its head to anchor elsewhere (head)", runAudit},
 		{"backup", "write a consistent copy of the database while serve runs", runBackup},
+		{"connector", "validate connector manifests (check)", runConnector},
 		{"keygen", "print a new random Fernet key for SENTRY_ENCRYPTION_KEY", runKeygen},
 		{"healthcheck", "exit 0 when a local serve answers /healthz (for container health checks)", runHealthcheck},
 		{"bench", "measure the webhook dispatcher end to end (dispatch)", runBench},

@@ -35,7 +35,7 @@ func runServe(ctx context.Context, m Main, args []string) error {
 		return err
 	}
 	defer lock.release()
-	db, err := openStore(ctx, cfg)
+	db, err := m.openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -93,6 +93,9 @@ func (m Main) serve(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 		return err
 	}
 	if err := wireDispatcher(ctx, h, reg); err != nil {
+		return err
+	}
+	if err := wireIntegrations(ctx, h); err != nil {
 		return err
 	}
 	if err := wireConnectors(ctx, h, reg); err != nil {

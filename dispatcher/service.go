@@ -86,7 +86,7 @@ func (d *Dispatcher) CreateSubscription(ctx context.Context, actor string, in st
 		if err != nil {
 			return store.Subscription{}, err
 		}
-		st := &subState{sub: created, matcher: created.Filter.Matcher(), secret: secret}
+		st := &subState{sub: created, matcher: created.Matcher(), secret: secret}
 		d.eng.subs[created.ID] = st
 		d.eng.startActor(st, nil)
 		d.eng.updateGauges()
@@ -152,6 +152,10 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, actor string, id in
 			return result{}, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
 		}
 		cur := st.sub
+		if cur.Owner != "" && (p.URL != nil || p.Filter != nil) {
+			return result{}, &store.ValidationError{Message: "this subscription belongs to an integration",
+				Fields: map[string]string{"subscription_filter": "the URL and filter follow the integration's settings: edit the integration instead"}}
+		}
 		next, err := p.Apply(cur, d.cfg.AllowHTTP)
 		if err != nil {
 			return result{}, err
@@ -173,7 +177,7 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, actor string, id in
 			st.stuck, st.armed = false, false
 		}
 		st.sub = saved
-		st.matcher = saved.Filter.Matcher()
+		st.matcher = saved.Matcher()
 		d.eng.reconfigure(st)
 		if saved.Status == store.SubscriptionActive {
 			// Resumed, or the ceiling moved: fan out what waited.
@@ -196,6 +200,9 @@ func (d *Dispatcher) DeleteSubscription(ctx context.Context, actor string, id in
 		st := d.eng.subs[id]
 		if st == nil || st.deleting {
 			return struct{}{}, fmt.Errorf("webhook subscription %d: %w", id, store.ErrNotFound)
+		}
+		if st.sub.Owner != "" {
+			return struct{}{}, &store.ConflictError{Message: "this subscription belongs to an integration: delete or uninstall the integration instead"}
 		}
 		if err := d.db.DeleteSubscription(ctx, actor, st.sub); err != nil {
 			return struct{}{}, err
@@ -249,7 +256,7 @@ func (d *Dispatcher) RotateSecret(ctx context.Context, actor string, id int64) (
 
 // PreviousSecretExpiry returns when a subscription's generation-2 secret
 // expires, or nil when there is none.
-func (d *Dispatcher) PreviousSecretExpiry(ctx context.Context, id int64) (*string, error) {
+func (d *Dispatcher) PreviousSecretExpiry(ctx context.Context, id int64) (*store.Time, error) {
 	return d.db.PreviousSecretExpiry(ctx, id)
 }
 
@@ -425,3 +432,47 @@ func (e *engine) replay(ctx context.Context, st *subState, actor string, q *stor
 }
 
 func (e *engine) metrics() *metrics { return e.d.metrics }
+
+// CheckURL runs the SSRF guard on a webhook URL another area (integrations)
+// is about to give a subscription, as a 422 on the url field.
+func (d *Dispatcher) CheckURL(ctx context.Context, raw string) error { return d.checkURL(ctx, raw) }
+
+// ManageSubscription runs write on the engine and adopts the subscription
+// row it returns: for an area (integrations) that creates, changes or
+// deletes a subscription it owns inside its own store transaction, so the
+// subscription changes atomically with that area's rows. A new row starts
+// dispatching with secret (its generation-1 secret, sealed by write); a
+// known row takes its new URL, filter and status; a row marked deleting is
+// purged like a deleted subscription. write returning nil changes nothing.
+// Errors: write's, ErrStopped.
+func (d *Dispatcher) ManageSubscription(ctx context.Context, secret vault.Secret, write func(ctx context.Context) (*store.Subscription, error)) error {
+	_, err := do(ctx, d.eng, func(ctx context.Context) (struct{}, error) {
+		sub, err := write(ctx)
+		if err != nil || sub == nil {
+			return struct{}{}, err
+		}
+		st := d.eng.subs[sub.ID]
+		switch {
+		case st == nil && sub.Status != store.SubscriptionDeleting:
+			st = &subState{sub: *sub, matcher: sub.Matcher(), secret: secret}
+			d.eng.subs[sub.ID] = st
+			d.eng.startActor(st, nil)
+		case st == nil:
+		case sub.Status == store.SubscriptionDeleting:
+			st.deleting = true
+			if st.stopFetch != nil {
+				st.stopFetch()
+				st.stopWork()
+			}
+			d.eng.metrics().backlog.DeleteLabelValues(strconv.FormatInt(sub.ID, 10))
+		default:
+			st.sub = *sub
+			st.matcher = sub.Matcher()
+			d.eng.reconfigure(st)
+		}
+		d.eng.wake.Store(true)
+		d.eng.updateGauges()
+		return struct{}{}, nil
+	})
+	return err
+}

@@ -17,8 +17,8 @@ import (
 	"sentryhub/canonjson"
 )
 
-// The event catalog: the seven event types the warehouse operations emit, all
-// at version 1. Their data payloads are described by the JSON schemas in
+// The event catalog: the seven event types the warehouse operations emit
+// and the record events of records.go, all at version 1. Their data payloads are described by the JSON schemas in
 // assets/schemas/<type>/1.json.
 const (
 	EventPickConfirmed      = "pick.confirmed"
@@ -41,6 +41,11 @@ const (
 	AggregateInventory     = "inventory"
 	AggregateCycleCount    = "cycle_count"
 	AggregateTransfer      = "transfer"
+	// AggregateIntegration marks an integration's private events
+	// (installation.created, alert.triggered, ...): aggregate_id is the
+	// integration's uuid, only its own subscription receives them, and the
+	// polling API never serves them.
+	AggregateIntegration = "integration"
 )
 
 // Page sizes of ListEvents.
@@ -469,7 +474,7 @@ func (db *DB) ListEvents(ctx context.Context, q EventQuery) ([]Event, bool, erro
 
 	var sb strings.Builder
 	sb.WriteString(selectEventSQL)
-	sb.WriteString(" WHERE event_id > ?")
+	sb.WriteString(" WHERE event_id > ? AND aggregate_type <> '" + AggregateIntegration + "'")
 	args := []any{q.After}
 	if q.EventType != "" {
 		sb.WriteString(" AND event_type = ?")

@@ -132,6 +132,23 @@ type FilterMatcher struct {
 	types map[string]struct{}
 	whs   map[int64]struct{}
 	aggs  map[string]struct{}
+	// owner is the owning integration's uuid ("" for an ordinary
+	// subscription); see Subscription.Matcher.
+	owner string
+}
+
+// Matcher compiles the subscription's filter together with its owner: an
+// integration's private events (AggregateIntegration, which may carry grant
+// codes) go to the subscription that integration owns and to no other, and
+// an owned subscription with no event types selected receives no catalog
+// events (for an ordinary one an empty list means all).
+func (s Subscription) Matcher() *FilterMatcher {
+	m := s.Filter.Matcher()
+	m.owner = s.Owner
+	if s.Owner != "" && m.types == nil {
+		m.types = map[string]struct{}{}
+	}
+	return m
 }
 
 // Matcher compiles f. f must be normalized.
@@ -160,6 +177,9 @@ func (f SubscriptionFilter) Matcher() *FilterMatcher {
 
 // Match reports whether ev passes the filter.
 func (m *FilterMatcher) Match(ev *Event) bool {
+	if ev.AggregateType == AggregateIntegration {
+		return m.owner != "" && ev.AggregateID == m.owner
+	}
 	if m.types != nil {
 		if _, ok := m.types[ev.EventType]; !ok {
 			return false
@@ -178,13 +198,14 @@ func (m *FilterMatcher) Match(ev *Event) bool {
 	return true
 }
 
-// isCatalogEventType reports whether t is one of the seven event types of
-// the catalog. Filters are checked against it so a typo is a 422, not a
+// isCatalogEventType reports whether t is one of the event types of the
+// catalog. Filters are checked against it so a typo is a 422, not a
 // subscription that silently never matches.
 func isCatalogEventType(t string) bool {
 	switch t {
 	case EventPickConfirmed, EventPackConfirmed, EventShipConfirmed, EventReceiptCompleted,
-		EventAdjustmentApplied, EventCycleCountAdjusted, EventTransferCompleted:
+		EventAdjustmentApplied, EventCycleCountAdjusted, EventTransferCompleted,
+		EventSalesOrderCreated, EventSalesOrderUpdated, EventPurchaseOrderCreated, EventPurchaseOrderUpdated:
 		return true
 	}
 	return false
@@ -528,6 +549,9 @@ type Subscription struct {
 	StandardWebhooks bool               `json:"standard_webhooks"`
 	// Ordering is OrderingGlobal or OrderingAggregate.
 	Ordering string `json:"ordering"`
+	// Owner is the uuid of the integration that owns the subscription, ""
+	// for one an admin created.
+	Owner string `json:"owner,omitempty"`
 	// Cursor is the last event_id examined for this subscription.
 	Cursor            int64   `json:"cursor"`
 	CreatedAt         Time    `json:"created_at"`
@@ -542,7 +566,7 @@ type Subscription struct {
 // The latest success is one seek at the end of the subscription's
 // 'succeeded' range of the status index.
 const subscriptionColumns = `id, name, url, filter, status, COALESCE(pause_reason, ''), pending_ceiling,
-	dlq_ceiling, rate_limit_per_sec, max_in_flight, standard_webhooks, ordering, cursor, created_at, updated_at,
+	dlq_ceiling, rate_limit_per_sec, max_in_flight, standard_webhooks, ordering, owner, cursor, created_at, updated_at,
 	paused_at, (SELECT d.completed_at FROM webhook_deliveries d WHERE d.subscription_id = webhook_subscriptions.id
 		AND d.status = 'succeeded' ORDER BY d.id DESC LIMIT 1),
 	last_failure_at, last_failure_kind, last_failure_status`
@@ -551,7 +575,7 @@ func scanSubscription(sc interface{ Scan(...any) error }) (Subscription, error) 
 	var s Subscription
 	var filter string
 	err := sc.Scan(&s.ID, &s.Name, &s.URL, &filter, &s.Status, &s.PauseReason, &s.PendingCeiling,
-		&s.DLQCeiling, &s.RateLimitPerSec, &s.MaxInFlight, &s.StandardWebhooks, &s.Ordering, &s.Cursor, &s.CreatedAt,
+		&s.DLQCeiling, &s.RateLimitPerSec, &s.MaxInFlight, &s.StandardWebhooks, &s.Ordering, &s.Owner, &s.Cursor, &s.CreatedAt,
 		&s.UpdatedAt, &s.PausedAt, &s.LastSuccessAt, &s.LastFailureAt, &s.LastFailureKind, &s.LastFailureStatus)
 	if err != nil {
 		return s, interpretError(err)
@@ -708,12 +732,12 @@ func (db *DB) insertSubscription(ctx context.Context, tx *sql.Tx, s Subscription
 	// log's end and inserting the row.
 	err := tx.QueryRowContext(ctx, `INSERT INTO webhook_subscriptions
 		(name, url, filter, status, pending_ceiling, dlq_ceiling, rate_limit_per_sec, max_in_flight,
-		 standard_webhooks, ordering, cursor, created_at, updated_at)
-		VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?,
+		 standard_webhooks, ordering, owner, cursor, created_at, updated_at)
+		VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?,
 		 (SELECT COALESCE(MAX(event_id), 0) FROM integration_events), ?, ?)
 		RETURNING id`,
 		s.Name, s.URL, encodeSubscriptionFilter(s.Filter), s.PendingCeiling, s.DLQCeiling, s.RateLimitPerSec,
-		s.MaxInFlight, s.StandardWebhooks, s.Ordering, now, now).Scan(&id)
+		s.MaxInFlight, s.StandardWebhooks, s.Ordering, s.Owner, now, now).Scan(&id)
 	if err != nil {
 		return Subscription{}, fmt.Errorf("insert webhook subscription: %w", interpretError(err))
 	}
@@ -788,8 +812,8 @@ func (db *DB) demoteWebhookSecret(ctx context.Context, tx *sql.Tx, subscriptionI
 
 // PreviousSecretExpiry returns when a subscription's generation-2 secret
 // stops being valid, or nil when there is none (or it has expired).
-func (db *DB) PreviousSecretExpiry(ctx context.Context, subscriptionID int64) (*string, error) {
-	var exp string
+func (db *DB) PreviousSecretExpiry(ctx context.Context, subscriptionID int64) (*Time, error) {
+	var exp Time
 	err := db.r.QueryRowContext(ctx, `SELECT expires_at FROM webhook_secrets
 		WHERE subscription_id = ? AND generation = 2 AND expires_at > ?`,
 		subscriptionID, formatTime(db.now())).Scan(&exp)

@@ -509,7 +509,10 @@ func (t *EngineTx) ReplayCandidates(subscriptionID int64, q ReplayQuery, limit i
 			` ORDER BY d.id LIMIT ?`
 		args = append([]any{subscriptionID, q.FromEventID, to}, webhookFilterArgs(q.Filter)...)
 	} else {
-		query = `SELECT e.event_id, 0 FROM integration_events e WHERE e.event_id BETWEEN ? AND ?` + webhookFilterSQL +
+		// A backfill never reaches an integration's private events: they
+		// were only ever meant for the subscription that got them.
+		query = `SELECT e.event_id, 0 FROM integration_events e WHERE e.event_id BETWEEN ? AND ?
+			AND e.aggregate_type <> '` + AggregateIntegration + `'` + webhookFilterSQL +
 			` ORDER BY e.event_id LIMIT ?`
 		args = append([]any{q.FromEventID, to}, webhookFilterArgs(q.Filter)...)
 	}

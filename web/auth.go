@@ -19,10 +19,12 @@ import (
 
 const sessionName = "sentryhub_session"
 
-// Principal is who a request acts as: a logged-in user or an API token.
+// Principal is who a request acts as: a logged-in user, an API token or
+// an integration (by one of its tokens).
 type Principal struct {
-	User  *store.User
-	Token *store.Token
+	User        *store.User
+	Token       *store.Token
+	Integration *store.IntegrationActor
 	// SessionID is the row id of the user's session (0 for a token).
 	SessionID int64
 }
@@ -34,6 +36,8 @@ func (p Principal) Actor() string {
 		return "user:" + p.User.Email
 	case p.Token != nil:
 		return fmt.Sprintf("token:%d:%s", p.Token.ID, p.Token.Name)
+	case p.Integration != nil:
+		return p.Integration.Actor()
 	}
 	return "anonymous"
 }
@@ -93,6 +97,13 @@ func (s *Server) authenticate(r *http.Request) (Principal, error) {
 	tok, found, err := requestToken(r)
 	if err != nil {
 		return Principal{}, err
+	}
+	if found && strings.HasPrefix(tok, store.IntegrationTokenPrefix) {
+		a, err := s.db.LookupIntegrationToken(r.Context(), tok)
+		if err != nil {
+			return Principal{}, err
+		}
+		return Principal{Integration: &a}, nil
 	}
 	if found {
 		t, err := s.db.LookupToken(r.Context(), tok)
@@ -207,7 +218,13 @@ func (s *Server) api(scope string, h handlerFunc) http.Handler {
 			return
 		}
 		info(r.Context()).actor = p.Actor()
-		if !p.Can(scope) {
+		if p.Integration != nil {
+			// Integrations hold per-resource permissions, checked by route.
+			if err := integrationAllowed(r.Pattern, p.Integration.Permissions); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		} else if !p.Can(scope) {
 			s.writeError(w, r, forbiddenScope(scope))
 			return
 		}

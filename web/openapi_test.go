@@ -10,7 +10,6 @@ import (
 	"maps"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -26,10 +25,7 @@ import (
 
 	"sentryhub/assets"
 	"sentryhub/connectors/shopify"
-	"sentryhub/dispatcher"
-	"sentryhub/ssrf"
 	"sentryhub/store"
-	"sentryhub/store/vault"
 )
 
 // The OpenAPI document (assets/openapi.json) is held to the server three
@@ -489,27 +485,7 @@ func TestOpenAPIDocument(t *testing.T) {
 // dispatcher (as newWebhookEnv wires it).
 func newOpenAPIEnv(t *testing.T) *connectorEnv {
 	t.Helper()
-	e := newConnectorEnv(t)
-	key, err := vault.ParseKey(vault.GenerateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := dispatcher.New(dispatcher.Config{
-		DB: e.db, Vault: vault.New(e.db, key), Clock: e.clock, AllowHTTP: true,
-		Guard: ssrf.New(ssrf.Config{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.s.SetWebhooks(d)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return e
+	return newIntegrationEnv(t).connectorEnv
 }
 
 func TestOpenAPIRouteParity(t *testing.T) {
@@ -592,6 +568,9 @@ func TestOpenAPISecurityAndErrors(t *testing.T) {
 	tokens := map[string]string{}
 	tok := func(scopes ...string) string {
 		k := strings.Join(scopes, ",")
+		if tokens[k] == "" && k == store.ScopeInboundWrite {
+			tokens[k] = e.sourceToken("openapi") // pushes need a token bound to a source
+		}
 		if tokens[k] == "" {
 			tokens[k] = e.token(scopes...)
 		}
@@ -802,6 +781,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	w.call("POST", "/api/v1/transfers/{id}/complete", tr+"/complete", "", 200)
 	w.call("POST", "/api/v1/transfers/{id}/complete", tr+"/complete", "", 409)
 	w.call("GET", "/api/v1/transfers/{id}", tr, "", 200)
+
+	inboundOpenAPIFlow(t, e, s, main) // inbound_test.go
 
 	// Events: the page holds every type of the catalog, each validated
 	// against its data schema through the envelope's reference.

@@ -79,9 +79,13 @@ type Server struct {
 	logins   *loginGuard
 	mux      *routeMux
 	catalog  []catalogEntry
+	inbound  *inboundState // compiled inbound mappings (inbound.go)
 	// webhooks is set by SetWebhooks; the dashboard asks it which
 	// subscriptions cannot be dispatched.
 	webhooks WebhookService
+	// integrations is set by SetIntegrations; the dashboard shows its
+	// firing alerts.
+	integrations IntegrationService
 }
 
 // routeMux is the server's ServeMux. It remembers every pattern registered
@@ -233,6 +237,7 @@ func (s *Server) routes() {
 	s.eventRoutes()
 	s.uiRoutes()
 	s.sessionRoutes()
+	s.inboundRoutes()
 	m.Handle("/api/", s.public(s.apiFallback))
 }
 

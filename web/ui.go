@@ -247,6 +247,9 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 			d.HealthySyncs++
 		}
 	}
+	if d.Alerts, err = s.firingAlerts(ctx); err != nil {
+		return err
+	}
 	return s.render(w, r, http.StatusOK, dashboardPage(d))
 }
 

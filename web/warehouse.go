@@ -56,6 +56,9 @@ func idempotencyScope(p Principal) string {
 		return "token:" + strconv.FormatInt(p.Token.ID, 10)
 	case p.User != nil:
 		return "user:" + strconv.FormatInt(p.User.ID, 10)
+	case p.Integration != nil:
+		// By installation: a retry after a token refresh is the same caller.
+		return "installation:" + strconv.FormatInt(p.Integration.InstallationID, 10)
 	}
 	return "anonymous"
 }

@@ -78,7 +78,7 @@ func RegisterAll(r *connectors.Registry, fsys fs.FS, root string, o Options) err
 // hooks that o does not provide. The registry applies its usual refusals
 // (name taken, schema, capabilities).
 func RegisterManifest(r *connectors.Registry, m *Manifest, o Options) error {
-	p := &problems{file: m.File}
+	p := &problems{file: m.File, ast: m.ast}
 	if h := m.Auth.Hook; h != "" && o.Hooks.Signers[h] == nil {
 		p.addf("auth.hook", "no Go signer named %q is registered", h)
 	}

@@ -74,7 +74,7 @@ func Parse(file string, src []byte, fsys fs.FS, dir string) (*Manifest, error) {
 	}
 	v := &validator{p: p, fsys: fsys, dir: dir}
 	m := v.manifest(&f)
-	m.File = file
+	m.File, m.ast = file, a
 	if len(p.errs) > 0 {
 		p.errs.sort()
 		return nil, p.errs
@@ -504,8 +504,8 @@ func (v *validator) mapping(at, name string, resource mapping.Resource) *mapping
 		v.p.add(at, "must be a file name next to the manifest")
 		return nil
 	}
-	file := path.Join(v.dir, name)
-	src, err := fs.ReadFile(v.fsys, file)
+	src, err := fs.ReadFile(v.fsys, path.Join(v.dir, name))
+	file := path.Join(path.Dir(v.p.file), name) // as the operator sees it
 	if err != nil {
 		v.p.add(at, "cannot read "+file+": "+errText(err))
 		return nil
@@ -728,8 +728,8 @@ func (v *validator) capabilities() {
 	if v.m.write("fulfillment", "create") != nil {
 		caps = append(caps, connectors.CapPushFulfillment)
 	}
-	if len(caps) == 0 && len(v.m.WebhookStreams()) == 0 {
-		v.p.add("streams", "declares no capabilities: add a poll stream or a fulfillment create action")
+	if len(caps) == 0 {
+		v.p.add("streams", "declares no capabilities: add a poll stream or a fulfillment create action (webhook streams ride along with them)")
 	}
 	v.m.Caps = caps
 }

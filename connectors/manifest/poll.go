@@ -38,7 +38,7 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 			pageSize = n
 		}
 	}
-	offset, page, cursor := 0, pg.Start, ""
+	offset, pageNo, cursor := 0, pg.Start, ""
 	if pg.Kind == PageOffset {
 		offset = pg.Start // 0 unless the upstream counts from 1 (QuickBooks' STARTPOSITION)
 	}
@@ -55,7 +55,7 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 		case "offset":
 			return strconv.Itoa(offset)
 		case "page":
-			return strconv.Itoa(page)
+			return strconv.Itoa(pageNo)
 		case "cursor":
 			return cursor
 		case "now":
@@ -67,6 +67,7 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 	if err != nil {
 		return res, err
 	}
+	var buf page
 	for n := 0; n < pg.MaxPages; n++ {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -81,7 +82,7 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 			req.URL = setParam(req.URL, pg.OffsetParam, strconv.Itoa(offset))
 			req.URL = setParam(req.URL, pg.LimitParam, strconv.Itoa(pageSize))
 		case pg.Kind == PageNumber:
-			req.URL = setParam(req.URL, pg.PageParam, strconv.Itoa(page))
+			req.URL = setParam(req.URL, pg.PageParam, strconv.Itoa(pageNo))
 		case pg.Kind == PageCursor:
 			if cursor != "" {
 				req.URL = setParam(req.URL, pg.CursorParam, cursor)
@@ -114,9 +115,10 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 			records = list
 		}
 		for _, rec := range records {
-			if err := c.handle(ctx, s, rec, &res); err != nil {
-				return res, err
-			}
+			c.handle(s, rec, &res, &buf)
+		}
+		if err := c.flush(ctx, &buf, &res); err != nil {
+			return res, err
 		}
 		// The next page, or the end.
 		if pg.HasMorePath != "" && doc != nil {
@@ -159,13 +161,13 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 				return res, nil
 			}
 			if pg.TotalPagesPath != "" {
-				if total, err := strconv.Atoi(text(lookup(doc, strings.Split(pg.TotalPagesPath, ".")))); err == nil && page >= total {
+				if total, err := strconv.Atoi(text(lookup(doc, strings.Split(pg.TotalPagesPath, ".")))); err == nil && pageNo >= total {
 					return res, nil
 				}
 			} else if len(records) < pageSize {
 				return res, nil
 			}
-			page++
+			pageNo++
 		}
 	}
 	return res, &connectors.HTTPError{Kind: connectors.KindPermanent,
@@ -315,8 +317,16 @@ func parseTime(v any, format string, zone *time.Location) (time.Time, bool) {
 	return t, err == nil
 }
 
-// handle maps one upstream record and writes it through the sink.
-func (c *Conn) handle(ctx context.Context, s *Stream, rec any, res *connectors.SyncResult) error {
+// page collects the mapped records of one page, written in one batch.
+type page struct {
+	items  []connectors.Item
+	orders []connectors.Order
+	levels []connectors.InventoryLevel
+}
+
+// handle maps one upstream record into pg; a record the mapping refuses is
+// counted as failed, naming the fields.
+func (c *Conn) handle(s *Stream, rec any, res *connectors.SyncResult, pg *page) {
 	if s.Incremental != nil {
 		if t, ok := parseTime(lookup(rec, s.Incremental.Field), s.Incremental.Format, s.Incremental.Zone); ok {
 			res.See(t)
@@ -326,25 +336,35 @@ func (c *Conn) handle(ctx context.Context, s *Stream, rec any, res *connectors.S
 	if len(ferrs) > 0 {
 		id := text(lookup(rec, []string{"id"}))
 		res.Fail(id, "mapping: "+ferrs.Error())
-		return nil
+		return
 	}
 	if t := doc.Field("updated_at").Time(); !t.IsZero() {
 		res.See(t)
 	}
-	return res.Track(doc.SourceID, c.write(ctx, s.Record, doc))
+	switch s.Record {
+	case RecordItem:
+		pg.items = append(pg.items, DocItem(doc))
+	case RecordOrder:
+		pg.orders = append(pg.orders, DocOrder(doc))
+	case RecordInventoryLevel:
+		pg.levels = append(pg.levels, DocInventory(doc))
+	}
 }
 
-// write hands a mapped document to the sink as its record kind.
-func (c *Conn) write(ctx context.Context, record string, d *mapping.Document) error {
-	switch record {
-	case RecordItem:
-		return c.env.Sink.UpsertItem(ctx, DocItem(d))
-	case RecordOrder:
-		return c.env.Sink.UpsertOrder(ctx, DocOrder(d))
-	case RecordInventoryLevel:
-		return c.env.Sink.SetInventory(ctx, DocInventory(d))
+// flush writes a page through the sink: one store transaction when the
+// sink takes batches.
+func (c *Conn) flush(ctx context.Context, pg *page, res *connectors.SyncResult) error {
+	if err := connectors.WriteItems(ctx, c.env.Sink, res, pg.items); err != nil {
+		return err
 	}
-	return fmt.Errorf("unknown record kind %q", record)
+	if err := connectors.WriteOrders(ctx, c.env.Sink, res, pg.orders); err != nil {
+		return err
+	}
+	if err := connectors.WriteInventoryLevels(ctx, c.env.Sink, res, pg.levels); err != nil {
+		return err
+	}
+	*pg = page{items: pg.items[:0], orders: pg.orders[:0], levels: pg.levels[:0]}
+	return nil
 }
 
 // DocItem converts a mapped items document.

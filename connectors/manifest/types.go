@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 
 	"sentryhub/connectors"
 	"sentryhub/mapping"
@@ -217,6 +218,8 @@ type Manifest struct {
 	Streams  []*Stream
 	Writes   []*Write
 	Caps     []connectors.Capability
+
+	ast *ast.File // for positions of problems found at registration
 }
 
 // Stream is a validated stream.

@@ -17,7 +17,7 @@ func tinyshop(t *testing.T, n int) (*tinyshopfake.Fake, *connectors.Registry, ma
 	t.Helper()
 	fake := tinyshopfake.New(t, n)
 	reg := connectors.NewRegistry()
-	if err := manifest.Register(reg, manifests.Catalog, "catalog/tinyshop", manifest.Options{}); err != nil {
+	if err := manifest.Register(reg, manifests.Examples, "examples/tinyshop", manifest.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	return fake, reg, map[string]string{"api_url": fake.URL(), "page_size": "7"}, map[string]string{"api_key": fake.Key}

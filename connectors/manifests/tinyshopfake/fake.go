@@ -8,6 +8,9 @@
 package tinyshopfake
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -248,4 +251,32 @@ func atoi(s string, def int) int {
 		return def
 	}
 	return n
+}
+
+// SignWebhook returns the X-Tiny-Signature of body under secret: the hex
+// HMAC-SHA256 of the raw body.
+func SignWebhook(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// OrderEvent is the JSON of an order webhook event for order i.
+func (f *Fake) OrderEvent(eventID, typ string, i int) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, _ := json.Marshal(map[string]any{"id": eventID, "type": typ, "data": map[string]any{"order": f.orders[i]}})
+	return b
+}
+
+// Touch changes every product (a new title and modification time), so the
+// next sync writes them all again (benchmarks).
+func (f *Fake) Touch(round int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).Add(time.Duration(round) * time.Hour).Format(time.RFC3339)
+	for i := range f.products {
+		f.products[i].Title = "Widget " + strconv.Itoa(i) + " r" + strconv.Itoa(round)
+		f.products[i].UpdatedAt = at
+	}
 }

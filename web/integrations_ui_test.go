@@ -1,0 +1,93 @@
+package web
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"sentryhub/dispatcher/sink"
+	"sentryhub/store"
+	"sentryhub/store/vault"
+)
+
+// TestIntegrationUIComponentsRenderSafely: an installed integration's link
+// is expanded with the order's fields on the order page, and its action
+// POSTs the order's context, signed with the client secret; the answer is
+// shown as text, never as HTML.
+func TestIntegrationUIComponentsRenderSafely(t *testing.T) {
+	e := newIntegrationEnv(t)
+	var signed struct {
+		ok     bool
+		record map[string]string
+	}
+	secret := sink.NewKeyring(vault.NewSecret("unset"))
+	desk := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		v, _ := sink.Verify(r.Context(), r.Header, body, secret, e.clock.Now())
+		var in struct{ Record map[string]string }
+		_ = json.Unmarshal(body, &in)
+		signed.ok, signed.record = v.Valid, in.Record
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"message":"<script>alert(1)</script> ticket #42 created"}`))
+	}))
+	t.Cleanup(desk.Close)
+	e.svc.SetActionClient(desk.Client())
+	e.svc.SetClock(e.clock.Now)
+	hook := newConsumer(t, e.clock.Now)
+
+	ui := `{"elements":[{"type":"link","label":"Open in ERP","uri":"https://erp.example/orders/{order_id}{?external_id}","pages":["sales_order"]},` +
+		`{"type":"action","label":"Create ticket","uri":"` + desk.URL + `/tickets","pages":["sales_order","item"]}]}`
+	body, _ := json.Marshal(map[string]any{"kind": "internal", "name": "Desk", "webhook_url": hook.srv.URL + "/h", "ui_components": json.RawMessage(ui)})
+	var created struct {
+		ClientSecret string `json:"client_secret"`
+	}
+	e.adminJSON("POST", "/api/admin/integrations", string(body), http.StatusCreated, &created)
+	secret.Set(1, vault.NewSecret(created.ClientSecret))
+
+	e.seedWarehouse(e.admin)
+	so := e.mustAPI(e.admin, "POST", "/api/v1/sales-orders", map[string]any{"order_number": "SO-7", "warehouse_id": 1,
+		"ship_to": map[string]any{"name": "A"}, "lines": []map[string]any{{"sku": "WIDGET-1", "qty": 1}}}, 201)
+	id := so["id"].(string)
+
+	e.user("admin@example.com", store.RoleAdmin)
+	c := e.browser()
+	if r := e.login(c, "admin@example.com", "correct horse battery"); r.StatusCode != 303 {
+		t.Fatalf("login: %d", r.StatusCode)
+	}
+	resp := e.do(c, "GET", "/records/sales_order/"+id, nil, nil)
+	page, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `href="https://erp.example/orders/`+id+`?external_id=SO-7"`) ||
+		!strings.Contains(string(page), "Create ticket") {
+		t.Fatalf("order page: %d %s", resp.StatusCode, page)
+	}
+	// The warehouse page has neither element.
+	resp = e.do(c, "GET", "/records/warehouse/1", nil, nil)
+	page, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || strings.Contains(string(page), "integration-components") {
+		t.Fatalf("warehouse page: %d %s", resp.StatusCode, page)
+	}
+
+	resp = e.do(c, "POST", "/records/sales_order/"+id+"/actions/desk/1",
+		map[string]string{"Origin": e.srv.URL, "Content-Type": "application/x-www-form-urlencoded"}, strings.NewReader(url.Values{}.Encode()))
+	page, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("action: %d %s", resp.StatusCode, page)
+	}
+	if !signed.ok || signed.record["order_id"] != id || signed.record["external_id"] != "SO-7" {
+		t.Fatalf("action request: signed %v record %v", signed.ok, signed.record)
+	}
+	if strings.Contains(string(page), "<script>alert") || !strings.Contains(string(page), "&lt;script&gt;alert(1)&lt;/script&gt; ticket #42 created") {
+		t.Fatalf("answer not escaped: %s", page)
+	}
+	// A link is not an action, and an unknown index is a 404.
+	for _, p := range []string{"/records/sales_order/" + id + "/actions/desk/0", "/records/sales_order/" + id + "/actions/desk/9"} {
+		resp = e.do(c, "POST", p, map[string]string{"Origin": e.srv.URL, "Content-Type": "application/x-www-form-urlencoded"}, nil)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d", p, resp.StatusCode)
+		}
+	}
+}
