@@ -129,9 +129,8 @@ func TestStripeWrites(t *testing.T) {
 }
 
 // The webhook stream maps the object of a product event with the same
-// mapping as the poll stream. (Verifying Stripe-Signature is the
-// platform's webhook runtime's job; the fake's Deliver sends valid, forged,
-// stale and unsigned deliveries for it.)
+// mapping as the poll stream (deliveries end to end:
+// TestStripeWebhookDeliveries).
 func TestStripeWebhookStream(t *testing.T) {
 	fake, _, _, _ := stripeSetup(t, stripe.Config{Seed: 4, Products: 2})
 	m, err := manifest.Load(manifests.Catalog, "catalog/stripe")
