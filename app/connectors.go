@@ -90,6 +90,7 @@ func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error
 	h.web.SetConnectors(svc)
 	receiver := manifest.NewReceiver(runner, h.db, clk, log)
 	h.web.SetConnectorWebhooks(receiver)
+	h.web.SetConnectorManifests(manifest.NewService(registry, runner, manifest.NewOAuthFlow(runner, h.db, h.vault, clk)), h.cfg.BaseURL)
 	h.workers = append(h.workers, svc.Serve, scheduler.Run, fulfillment.Run, receiver.Run)
 	log.Info("connectors registered", slog.Any("connectors", registry.Names()))
 	return nil

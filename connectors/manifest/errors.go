@@ -41,10 +41,13 @@ func (l ErrorList) Error() string {
 	return "invalid connector manifest: " + strings.Join(parts, "; ")
 }
 
-func (l ErrorList) sort() {
+// sorted returns l in file and source order without repeats (a mapping
+// document two streams share is checked twice).
+func (l ErrorList) sorted() ErrorList {
 	slices.SortStableFunc(l, func(a, b *Error) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
+	return slices.CompactFunc(l, func(a, b *Error) bool { return *a == *b })
 }
 
 // problems collects errors, locating each by its field path in the AST.

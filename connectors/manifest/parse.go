@@ -76,8 +76,7 @@ func Parse(file string, src []byte, fsys fs.FS, dir string) (*Manifest, error) {
 	m := v.manifest(&f)
 	m.File, m.ast = file, a
 	if len(p.errs) > 0 {
-		p.errs.sort()
-		return nil, p.errs
+		return nil, p.errs.sorted()
 	}
 	return m, nil
 }
