@@ -51,6 +51,7 @@ func (m Main) commands() []command {
 		{"rotate-key", "re-encrypt every stored secret with a new SENTRY_ENCRYPTION_KEY", runRotateKey},
 		{"audit", "check the audit log (verify) or print its head to anchor elsewhere (head)", runAudit},
 		{"backup", "write a consistent copy of the database while serve runs", runBackup},
+		{"connector", "validate connector manifests (check)", runConnector},
 		{"keygen", "print a new random Fernet key for SENTRY_ENCRYPTION_KEY", runKeygen},
 		{"healthcheck", "exit 0 when a local serve answers /healthz (for container health checks)", runHealthcheck},
 		{"bench", "measure the webhook dispatcher end to end (dispatch)", runBench},

@@ -25,8 +25,11 @@ type Config struct {
 	BaseURL             string
 	LogLevel            slog.Level
 	AllowPrivateTargets []netip.Prefix
-	MaxConns            int // open HTTP connections, all clients together
-	MaxConnsPerAddr     int // open HTTP connections from one client address
+	// ManifestDir holds operator-added connector manifests (one directory
+	// per connector), loaded after the built-in catalogue; "" for none.
+	ManifestDir     string
+	MaxConns        int // open HTTP connections, all clients together
+	MaxConnsPerAddr int // open HTTP connections from one client address
 
 	DispatcherVisibilityFloor time.Duration
 	DispatcherConnectTimeout  time.Duration
@@ -70,6 +73,7 @@ var settings = []envVar{
 	{"DISPATCHER_HTTP_READ_TIMEOUT_MS", "dispatcher-read-timeout-ms", "8000", "webhook per-read timeout (ms)"},
 	{"DISPATCHER_HTTP_TIMEOUT_MS", "dispatcher-http-timeout-ms", "10000", "webhook wall-clock timeout per attempt (ms)"},
 	{"DISPATCHER_SWEEP_INTERVAL_MS", "dispatcher-sweep-interval-ms", "2000", "how often the dispatcher looks for events another process appended (ms)"},
+	{"SENTRY_CONNECTOR_MANIFEST_DIR", "connector-manifest-dir", "", "directory of extra connector manifests (<dir>/<key>/manifest.yaml), validated at start like the built-in ones"},
 }
 
 // loadOptions says what a subcommand needs.
@@ -120,6 +124,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, opt
 	if c.DataDir == "" {
 		bad("SENTRY_DATA_DIR", "must not be empty")
 	}
+
+	c.ManifestDir = get("SENTRY_CONNECTOR_MANIFEST_DIR")
 
 	c.Addr = get("SENTRY_ADDR")
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil {

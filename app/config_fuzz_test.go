@@ -16,7 +16,7 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, dir, addr, base, level, private, conns, connsPerAddr, floor, connect, read, wall, sweep string) {
 		vals := []string{key, dir, addr, base, level, private, conns, connsPerAddr, floor, connect, read, wall, sweep}
 		env := map[string]string{}
-		for i, s := range settings {
+		for i, s := range settings[:min(len(settings), len(vals))] { // later settings stay unset
 			env[s.env] = vals[i]
 		}
 		getenv := func(k string) string { return env[k] }

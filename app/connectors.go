@@ -4,18 +4,25 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sentryhub/clock"
 	"sentryhub/connectors"
+	"sentryhub/connectors/manifest"
+	"sentryhub/connectors/manifests"
 	"sentryhub/connectors/shopify"
 )
 
 // connectorOptions lets tests point first-party connectors at fakes; the
 // zero value is production.
 type connectorOptions struct {
-	shopify shopify.Options
+	shopify  shopify.Options
+	manifest manifest.Options
+	// manifestDir is SENTRY_CONNECTOR_MANIFEST_DIR: operator manifests
+	// loaded after the built-in catalogue.
+	manifestDir string
 }
 
 // registerConnectors registers every first-party connector, explicitly and
@@ -29,6 +36,15 @@ func registerConnectors(r *connectors.Registry, o connectorOptions) error {
 		register func(*connectors.Registry) error
 	}{
 		{shopify.Name, func(r *connectors.Registry) error { return shopify.Register(r, o.shopify) }},
+		{"manifest catalogue", func(r *connectors.Registry) error {
+			return manifest.RegisterAll(r, manifests.Catalog, manifests.Root, o.manifest)
+		}},
+		{"manifests in " + o.manifestDir, func(r *connectors.Registry) error {
+			if o.manifestDir == "" {
+				return nil
+			}
+			return manifest.RegisterAll(r, os.DirFS(o.manifestDir), ".", o.manifest)
+		}},
 	} {
 		if err := c.register(r); err != nil {
 			return fmt.Errorf("register connector %s: %w", c.name, err)
@@ -46,7 +62,9 @@ func registerConnectors(r *connectors.Registry, o connectorOptions) error {
 func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error {
 	_ = ctx // construction does no I/O; the workers open what they need
 	registry := connectors.NewRegistry()
-	if err := registerConnectors(registry, h.connectors); err != nil {
+	opts := h.connectors
+	opts.manifestDir = h.cfg.ManifestDir
+	if err := registerConnectors(registry, opts); err != nil {
 		return err
 	}
 	metrics, err := connectors.NewMetrics(reg)
@@ -70,7 +88,10 @@ func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error
 	svc := connectors.NewService(connectors.ServiceConfig{Registry: registry, DB: h.db, Vault: h.vault, HTTP: pool,
 		Runner: runner, Scheduler: scheduler, Clock: clk, Log: log})
 	h.web.SetConnectors(svc)
-	h.workers = append(h.workers, svc.Serve, scheduler.Run, fulfillment.Run)
+	receiver := manifest.NewReceiver(runner, h.db, clk, log)
+	h.web.SetConnectorWebhooks(receiver)
+	h.web.SetConnectorManifests(manifest.NewService(registry, runner, manifest.NewOAuthFlow(runner, h.db, h.vault, clk)), h.cfg.BaseURL)
+	h.workers = append(h.workers, svc.Serve, scheduler.Run, fulfillment.Run, receiver.Run)
 	log.Info("connectors registered", slog.Any("connectors", registry.Names()))
 	return nil
 }

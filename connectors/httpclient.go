@@ -197,6 +197,15 @@ type Provider struct {
 	// ErrorFields extracts field -> message from a 400/422 body
 	// (DefaultErrorFields when nil).
 	ErrorFields func(body []byte) map[string]string
+	// AllowHost, when set, is asked for the host of every request before
+	// it is sent (the SSRF guard still checks the address at dial time):
+	// a declarative connector may call only the hosts its manifest lists,
+	// so its credentials cannot be sent anywhere else.
+	AllowHost func(host string) bool
+	// Authorize, when set, signs each attempt just before it is sent (a
+	// fresh OAuth 1.0a nonce and timestamp per attempt, a current OAuth
+	// 2.0 token).
+	Authorize func(ctx context.Context, req *http.Request) error
 }
 
 // Client is the HTTP helper every connector must use for upstream calls:
@@ -225,6 +234,12 @@ func (c *Client) With(p Provider) *Client {
 	}
 	if p.ErrorFields != nil {
 		cp.provider.ErrorFields = p.ErrorFields
+	}
+	if p.AllowHost != nil {
+		cp.provider.AllowHost = p.AllowHost
+	}
+	if p.Authorize != nil {
+		cp.provider.Authorize = p.Authorize
 	}
 	return &cp
 }
@@ -303,6 +318,10 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	if u.User != nil {
 		return nil, &HTTPError{Kind: KindPermanent, Method: req.Method, URL: shown,
 			Message: "URL must not carry credentials (userinfo)"}
+	}
+	if c.provider.AllowHost != nil && !c.provider.AllowHost(strings.ToLower(u.Hostname())) {
+		return nil, &HTTPError{Kind: KindPermanent, Method: req.Method, URL: shown,
+			Message: "host " + u.Hostname() + " is not one of the connector's allowed hosts; not sent"}
 	}
 	if u.Scheme == "http" && !cfg.AllowHTTP {
 		return nil, &HTTPError{Kind: KindPermanent, Method: req.Method, URL: shown,
@@ -431,6 +450,11 @@ func (c *Client) once(ctx context.Context, req Request, shown string) attempt {
 	}
 	if hreq.Header.Get("User-Agent") == "" {
 		hreq.Header.Set("User-Agent", cfg.UserAgent)
+	}
+	if c.provider.Authorize != nil {
+		if err := c.provider.Authorize(actx, hreq); err != nil {
+			return attempt{err: err, o: outcomeSuccess}
+		}
 	}
 	hresp, err := c.pool.hc.Do(hreq)
 	if err != nil {

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"github.com/a-h/templ"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -384,6 +386,7 @@ func (u *connectorUI) listPage(w http.ResponseWriter, r *http.Request) error {
 
 type connectorDetailData struct {
 	Layout       layoutData
+	Manifest     templ.Component // setup panel of a manifest connector, or nil
 	Name         string
 	Title        string
 	Capabilities []string
@@ -604,6 +607,7 @@ func (u *connectorUI) detailPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d.ConfirmDelete = d.CanWrite && d.Configured && r.URL.Query().Get("confirm") == "delete"
+	d.Manifest = u.s.manifests.panel(r.Context(), info.Name, d.WarehouseID, d.CanWrite)
 	u.placeFlashes(&d, u.takeFlashes(w, r))
 	return u.s.render(w, r, http.StatusOK, connectorDetailPage(d))
 }

@@ -86,6 +86,8 @@ type Server struct {
 	// integrations is set by SetIntegrations; the dashboard shows its
 	// firing alerts.
 	integrations IntegrationService
+	// manifests is set by SetConnectorManifests (connector_manifest.go).
+	manifests *connectorManifestUI
 }
 
 // routeMux is the server's ServeMux. It remembers every pattern registered

@@ -1,0 +1,394 @@
+package manifest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"sentryhub/connectors"
+	"sentryhub/mapping"
+)
+
+// defaultPageSize is used when a paginated stream names no page size.
+const defaultPageSize = 100
+
+// poll runs one poll stream from since: pages through the upstream, maps
+// each record and writes it through the sink.
+func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors.SyncResult, error) {
+	var res connectors.SyncResult
+	pg := s.Pagination
+	sinceText := ""
+	if s.Incremental != nil && !since.IsZero() {
+		sinceText = formatTime(since.Add(-s.Incremental.Overlap), s.Incremental.SinceFormat, s.Incremental.Zone)
+	}
+	pageSize := defaultPageSize
+	switch ps := pg.PageSize.(type) {
+	case string:
+		if n, err := strconv.Atoi(c.render(ps, nil)); err == nil && n > 0 {
+			pageSize = n
+		}
+	case nil:
+	default:
+		if n, err := strconv.Atoi(fmt.Sprint(ps)); err == nil && n > 0 {
+			pageSize = n
+		}
+	}
+	offset, pageNo, cursor := 0, pg.Start, ""
+	if pg.Kind == PageOffset {
+		offset = pg.Start // 0 unless the upstream counts from 1 (QuickBooks' STARTPOSITION)
+	}
+	// A request whose templates name the page position (a query language
+	// that takes it in its text) is rendered again for each page instead of
+	// getting the pagination parameter added.
+	perPage := pagesInTemplates(s.Request)
+	vars := func(n string) string {
+		switch n {
+		case "since":
+			return sinceText
+		case "page_size":
+			return strconv.Itoa(pageSize)
+		case "offset":
+			return strconv.Itoa(offset)
+		case "page":
+			return strconv.Itoa(pageNo)
+		case "cursor":
+			return cursor
+		case "now":
+			return c.env.Clock.Now().UTC().Format(time.RFC3339)
+		}
+		return ""
+	}
+	req, err := c.build(s.Request, vars, nil)
+	if err != nil {
+		return res, err
+	}
+	var buf page
+	for n := 0; n < pg.MaxPages; n++ {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		switch {
+		case perPage && n > 0:
+			if req, err = c.build(s.Request, vars, nil); err != nil {
+				return res, err
+			}
+		case perPage:
+		case pg.Kind == PageOffset:
+			req.URL = setParam(req.URL, pg.OffsetParam, strconv.Itoa(offset))
+			req.URL = setParam(req.URL, pg.LimitParam, strconv.Itoa(pageSize))
+		case pg.Kind == PageNumber:
+			req.URL = setParam(req.URL, pg.PageParam, strconv.Itoa(pageNo))
+		case pg.Kind == PageCursor:
+			if cursor != "" {
+				req.URL = setParam(req.URL, pg.CursorParam, cursor)
+			}
+		}
+		resp, err := c.do(ctx, req)
+		if err != nil {
+			return res, fmt.Errorf("stream %s: %w", s.Key, err)
+		}
+		var records []any
+		var doc any
+		next := ""
+		if s.Hook != "" {
+			records, next, err = c.d.opts.Hooks.Responses[s.Hook](resp)
+			if err != nil {
+				return res, fmt.Errorf("stream %s: %w", s.Key, err)
+			}
+		} else {
+			doc = parsed(resp)
+			if doc == nil && len(strings.TrimSpace(string(resp.Body))) > 0 {
+				return res, &connectors.HTTPError{Kind: connectors.KindPermanent, Status: resp.Status,
+					Message: "stream " + s.Key + ": response is not JSON"}
+			}
+			sel := lookup(doc, s.Records)
+			list, ok := sel.([]any)
+			if !ok && sel != nil {
+				return res, &connectors.HTTPError{Kind: connectors.KindPermanent, Status: resp.Status,
+					Message: "stream " + s.Key + ": records at " + strings.Join(s.Records, ".") + " is not a list"}
+			}
+			records = list
+		}
+		for _, rec := range records {
+			c.handle(s, rec, &res, &buf)
+		}
+		if err := c.flush(ctx, &buf, &res); err != nil {
+			return res, err
+		}
+		// The next page, or the end.
+		if pg.HasMorePath != "" && doc != nil {
+			if b, ok := lookup(doc, strings.Split(pg.HasMorePath, ".")).(bool); ok && !b {
+				return res, nil
+			}
+		}
+		switch {
+		case s.Hook != "":
+			if next == "" {
+				return res, nil
+			}
+			req.URL = c.resolveNext(next)
+		case pg.Kind == PageNone:
+			return res, nil
+		case pg.Kind == PageCursor:
+			cursor = text(lookup(doc, strings.Split(pg.CursorPath, ".")))
+			if cursor == "" || len(records) == 0 {
+				return res, nil
+			}
+		case pg.Kind == PageNextLink:
+			next := text(lookup(doc, strings.Split(pg.NextPath, ".")))
+			if next == "" || len(records) == 0 {
+				return res, nil
+			}
+			req.URL = c.resolveNext(next)
+		case pg.Kind == PageLinkHeader:
+			next := nextLink(resp.Header)
+			if next == "" {
+				return res, nil
+			}
+			req.URL = c.resolveNext(next)
+		case pg.Kind == PageOffset:
+			if len(records) < pageSize {
+				return res, nil
+			}
+			offset += len(records)
+		case pg.Kind == PageNumber:
+			if len(records) == 0 {
+				return res, nil
+			}
+			if pg.TotalPagesPath != "" {
+				if total, err := strconv.Atoi(text(lookup(doc, strings.Split(pg.TotalPagesPath, ".")))); err == nil && pageNo >= total {
+					return res, nil
+				}
+			} else if len(records) < pageSize {
+				return res, nil
+			}
+			pageNo++
+		}
+	}
+	return res, &connectors.HTTPError{Kind: connectors.KindPermanent,
+		Message: fmt.Sprintf("stream %s: stopped after %d pages (pagination.max_pages)", s.Key, pg.MaxPages)}
+}
+
+// pagesInTemplates reports whether a request's query values or body name
+// the page position ({{offset}}, {{page}} or {{cursor}}).
+func pagesInTemplates(r *RequestSpec) bool {
+	texts := []string{r.Body}
+	for _, item := range r.Query {
+		texts = append(texts, fmt.Sprint(item.Value))
+	}
+	for _, t := range texts {
+		for _, n := range parseTemplate(t).names() {
+			if n == "offset" || n == "page" || n == "cursor" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// resolveNext makes a next-page link absolute (relative to base_url).
+func (c *Conn) resolveNext(next string) string {
+	if strings.HasPrefix(next, "https://") || strings.HasPrefix(next, "http://") {
+		return c.override(next)
+	}
+	base, err := url.Parse(c.baseURL() + "/")
+	if err != nil {
+		return next
+	}
+	ref, err := url.Parse(next)
+	if err != nil {
+		return next
+	}
+	if strings.HasPrefix(next, "/") && base.Path != "/" && !strings.HasPrefix(next, base.Path) {
+		// "/v3/x?page=2" under a base path: keep the base path.
+		ref.Path = strings.TrimRight(base.Path, "/") + ref.Path
+	}
+	return base.ResolveReference(ref).String()
+}
+
+func setParam(raw, k, v string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	q.Set(k, v)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// nextLink returns the rel="next" target of a Link header, or "".
+func nextLink(h http.Header) string {
+	for _, v := range h.Values("Link") {
+		for part := range strings.SplitSeq(v, ",") {
+			target, params, ok := strings.Cut(part, ";")
+			if !ok {
+				continue
+			}
+			target = strings.TrimSpace(target)
+			if !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
+				continue
+			}
+			for p := range strings.SplitSeq(params, ";") {
+				k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+				if strings.EqualFold(k, "rel") && strings.Trim(val, `"`) == "next" {
+					return target[1 : len(target)-1]
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// lookup follows a dotted path through decoded JSON; nil when absent.
+func lookup(doc any, path []string) any {
+	for _, k := range path {
+		switch x := doc.(type) {
+		case map[string]any:
+			doc = x[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if i < 0 { // -1 is the last element (a cursor is often the last record's id)
+				i += len(x)
+			}
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			doc = x[i]
+		default:
+			return nil
+		}
+	}
+	return doc
+}
+
+// text renders a scalar JSON value as text ("" for null, objects, lists).
+func text(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return ""
+}
+
+// formatTime renders t in a manifest time format.
+func formatTime(t time.Time, format string, zone *time.Location) string {
+	switch format {
+	case "rfc3339":
+		return t.UTC().Format(time.RFC3339)
+	case "unix":
+		return strconv.FormatInt(t.Unix(), 10)
+	case "unix_ms":
+		return strconv.FormatInt(t.UnixMilli(), 10)
+	}
+	return t.In(zone).Format(format)
+}
+
+// parseTime reads a record's modification time in a manifest format.
+func parseTime(v any, format string, zone *time.Location) (time.Time, bool) {
+	s := strings.TrimSpace(text(v))
+	if s == "" {
+		return time.Time{}, false
+	}
+	switch format {
+	case "rfc3339":
+		t, err := time.Parse(time.RFC3339Nano, s)
+		return t, err == nil
+	case "unix", "unix_ms":
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return time.Time{}, false
+		}
+		if format == "unix" {
+			return time.Unix(n, 0).UTC(), true
+		}
+		return time.UnixMilli(n).UTC(), true
+	}
+	t, err := time.ParseInLocation(format, s, zone)
+	return t, err == nil
+}
+
+// page collects the mapped records of one page, written in one batch.
+type page struct {
+	items  []connectors.Item
+	orders []connectors.Order
+	levels []connectors.InventoryLevel
+}
+
+// handle maps one upstream record into pg; a record the mapping refuses is
+// counted as failed, naming the fields.
+func (c *Conn) handle(s *Stream, rec any, res *connectors.SyncResult, pg *page) {
+	if s.Incremental != nil {
+		if t, ok := parseTime(lookup(rec, s.Incremental.Field), s.Incremental.Format, s.Incremental.Zone); ok {
+			res.See(t)
+		}
+	}
+	doc, ferrs := s.Mapping.Apply(rec)
+	if len(ferrs) > 0 {
+		id := text(lookup(rec, []string{"id"}))
+		res.Fail(id, "mapping: "+ferrs.Error())
+		return
+	}
+	if t := doc.Field("updated_at").Time(); !t.IsZero() {
+		res.See(t)
+	}
+	switch s.Record {
+	case RecordItem:
+		pg.items = append(pg.items, DocItem(doc))
+	case RecordOrder:
+		pg.orders = append(pg.orders, DocOrder(doc))
+	case RecordInventoryLevel:
+		pg.levels = append(pg.levels, DocInventory(doc))
+	}
+}
+
+// flush writes a page through the sink: one store transaction when the
+// sink takes batches.
+func (c *Conn) flush(ctx context.Context, pg *page, res *connectors.SyncResult) error {
+	if err := connectors.WriteItems(ctx, c.env.Sink, res, pg.items); err != nil {
+		return err
+	}
+	if err := connectors.WriteOrders(ctx, c.env.Sink, res, pg.orders); err != nil {
+		return err
+	}
+	if err := connectors.WriteInventoryLevels(ctx, c.env.Sink, res, pg.levels); err != nil {
+		return err
+	}
+	*pg = page{items: pg.items[:0], orders: pg.orders[:0], levels: pg.levels[:0]}
+	return nil
+}
+
+// DocItem converts a mapped items document.
+func DocItem(d *mapping.Document) connectors.Item {
+	return connectors.Item{SourceID: d.SourceID, SKU: d.Field("sku").Text(), Name: d.Field("name").Text(),
+		Barcode: d.Field("barcode").Text(), UpdatedAt: d.Field("updated_at").Time()}
+}
+
+// DocOrder converts a mapped orders document.
+func DocOrder(d *mapping.Document) connectors.Order {
+	o := connectors.Order{SourceID: d.SourceID, OrderNumber: d.Field("order_number").Text(),
+		UpdatedAt: d.Field("updated_at").Time(), Lines: make([]connectors.Line, d.NumLines())}
+	if m := d.Field("ship_to").Object(); m != nil {
+		b, _ := json.Marshal(m)
+		_ = json.Unmarshal(b, &o.ShipTo) // unknown members are dropped
+	}
+	for i := range o.Lines {
+		o.Lines[i] = connectors.Line{SKU: d.LineField(i, "sku").Text(), Qty: d.LineField(i, "qty").Int()}
+	}
+	return o
+}
+
+// DocInventory converts a mapped inventory_levels document.
+func DocInventory(d *mapping.Document) connectors.InventoryLevel {
+	return connectors.InventoryLevel{SourceID: d.SourceID, SKU: d.Field("sku").Text(),
+		OnHand: d.Field("on_hand").Int(), UpdatedAt: d.Field("updated_at").Time()}
+}
