@@ -125,6 +125,16 @@ func TestConsentWebhookVariant(t *testing.T) {
 	if !strings.Contains(string(page), "received installation.created") || !strings.Contains(string(page), `id="install-status">installed`) {
 		t.Fatalf("page after install: %s", page)
 	}
+	// The deliveries link opens the owned subscription in the webhooks UI.
+	it, err := e.db.IntegrationBySlug(t.Context(), "market")
+	if err != nil || it.SubscriptionID == nil || !strings.Contains(string(page), `href="/webhooks/`+itoa(*it.SubscriptionID)+`"`) {
+		t.Fatalf("deliveries link: %v", err)
+	}
+	resp = e.do(c, "GET", "/webhooks/"+itoa(*it.SubscriptionID), nil, nil)
+	page, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "integration: Market") {
+		t.Fatalf("webhooks page: %d", resp.StatusCode)
+	}
 	// A second install is refused while one is live.
 	resp = e.do(c, "POST", "/settings/developer/market/install", map[string]string{"Origin": e.srv.URL}, nil)
 	if resp.StatusCode != http.StatusConflict {
