@@ -82,7 +82,8 @@ func BenchmarkLookupIntegrationToken(b *testing.B) {
 	for i := range 50 {
 		slug := "bench-" + string(rune('a'+i%26)) + string(rune('a'+i/26))
 		_, _, first, err := db.CreateIntegration(ctx, "bench", IntegrationCreate{Kind: IntegrationInternal, Name: slug, Slug: slug,
-			Permissions: map[string]string{"orders": "read"}, ClientID: slug, ClientSecretHash: HashSecret(slug)})
+			Permissions: map[string]string{"orders": "read"}, ClientID: slug, ClientSecretHash: HashSecret(slug),
+			Secret: func() ([]byte, error) { return []byte("sealed"), nil }})
 		if err != nil {
 			b.Fatal(err)
 		}
