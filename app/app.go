@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"sentryhub/store"
 )
 
 // Version is set at build time with -ldflags "-X sentryhub/app.Version=...".
@@ -27,6 +29,10 @@ type Main struct {
 	// connectors points first-party connectors at fakes in tests; the
 	// zero value is production.
 	connectors connectorOptions
+	// passwords is the argon2id cost of new password hashes; the zero
+	// value is production's (store.DefaultPasswordHashing). In-process
+	// tests lower it: they test logins, not how hard a hash is to guess.
+	passwords store.PasswordHashing
 }
 
 type command struct {

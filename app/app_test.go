@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/fernet/fernet-go"
+
+	"sentryhub/store"
 )
 
 func testKey(t *testing.T) string {
@@ -39,11 +41,20 @@ type result struct {
 	stdout, stderr string
 }
 
+// testMain is the Main of in-process runs: production's but for the
+// cheapest argon2id cost (64 MiB a hash would be most of this package's
+// CPU; the binary run as a child process keeps the real cost).
+func testMain() Main {
+	return Main{passwords: store.PasswordHashing{MemoryKiB: 8, Threads: 1}}
+}
+
 // run executes one CLI invocation in-process.
 func run(t *testing.T, getenv func(string) string, stdin string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := Main{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Getenv: getenv}.Run(context.Background(), args)
+	m := testMain()
+	m.Stdin, m.Stdout, m.Stderr, m.Getenv = strings.NewReader(stdin), &out, &errb, getenv
+	code := m.Run(context.Background(), args)
 	return result{code, out.String(), errb.String()}
 }
 
@@ -62,8 +73,9 @@ func startServeMain(t *testing.T, getenv func(string) string, adjust func(*Main)
 	urlc := make(chan string, 1)
 	done := make(chan int, 1)
 	var logs syncBuffer
-	m := Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &logs, Getenv: getenv,
-		Ready: func(u string) { urlc <- u }}
+	m := testMain()
+	m.Stdin, m.Stdout, m.Stderr, m.Getenv = strings.NewReader(""), io.Discard, &logs, getenv
+	m.Ready = func(u string) { urlc <- u }
 	if adjust != nil {
 		adjust(&m)
 	}

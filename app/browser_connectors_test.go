@@ -281,7 +281,7 @@ func startServeWithShop(t *testing.T, getenv func(string) string, shopURL string
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := openStore(ctx, cfg)
+	db, err := testMain().openStore(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,12 +29,12 @@ import (
 // (see cliKey) it also hands the store the audit chain's key and binds the
 // database to the key (vault.BindKey), so a command run with the wrong key
 // stops here, before it writes anything.
-func openStore(ctx context.Context, cfg Config) (*store.DB, error) {
+func (m Main) openStore(ctx context.Context, cfg Config) (*store.DB, error) {
 	key, err := cliKey(cfg)
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, cfg.DBPath(), auditKeyOption(key)...)
+	db, err := store.Open(ctx, cfg.DBPath(), append(auditKeyOption(key), store.WithPasswordHashing(m.passwords))...)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func runAdmin(ctx context.Context, m Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
+	db, err := m.openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -259,7 +259,7 @@ func runToken(ctx context.Context, m Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
+	db, err := m.openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -347,7 +347,7 @@ func runRotateKey(ctx context.Context, m Main, args []string) error {
 		return rotateWhileRunning(err)
 	}
 	defer lock.release()
-	db, err := openStore(ctx, cfg)
+	db, err := m.openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

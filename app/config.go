@@ -32,6 +32,7 @@ type Config struct {
 	DispatcherConnectTimeout  time.Duration
 	DispatcherReadTimeout     time.Duration
 	DispatcherHTTPTimeout     time.Duration
+	DispatcherSweepInterval   time.Duration
 }
 
 // DBPath is the SQLite file inside the data directory.
@@ -68,6 +69,7 @@ var settings = []envVar{
 	{"DISPATCHER_HTTP_CONNECT_TIMEOUT_MS", "dispatcher-connect-timeout-ms", "5000", "webhook DNS+TCP+TLS timeout (ms)"},
 	{"DISPATCHER_HTTP_READ_TIMEOUT_MS", "dispatcher-read-timeout-ms", "8000", "webhook per-read timeout (ms)"},
 	{"DISPATCHER_HTTP_TIMEOUT_MS", "dispatcher-http-timeout-ms", "10000", "webhook wall-clock timeout per attempt (ms)"},
+	{"DISPATCHER_SWEEP_INTERVAL_MS", "dispatcher-sweep-interval-ms", "2000", "how often the dispatcher looks for events another process appended (ms)"},
 }
 
 // loadOptions says what a subcommand needs.
@@ -176,6 +178,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, opt
 	c.DispatcherConnectTimeout = ms("DISPATCHER_HTTP_CONNECT_TIMEOUT_MS", 1, 120_000)
 	c.DispatcherReadTimeout = ms("DISPATCHER_HTTP_READ_TIMEOUT_MS", 1, 120_000)
 	c.DispatcherHTTPTimeout = ms("DISPATCHER_HTTP_TIMEOUT_MS", 1, 300_000)
+	c.DispatcherSweepInterval = ms("DISPATCHER_SWEEP_INTERVAL_MS", 10, 600_000)
 
 	if len(problems) > 0 {
 		return Config{}, &ConfigError{Problems: problems}

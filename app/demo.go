@@ -81,7 +81,7 @@ func runDemo(ctx context.Context, m Main, args []string) error {
 	}
 	cfg.EncryptionKey = key
 	log := m.newLogger(cfg.LogLevel)
-	db, err := openStore(ctx, cfg)
+	db, err := m.openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

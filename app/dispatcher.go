@@ -30,6 +30,7 @@ func wireDispatcher(ctx context.Context, h *hub, reg *prometheus.Registry) error
 		ConnectTimeout:  h.cfg.DispatcherConnectTimeout,
 		ReadTimeout:     h.cfg.DispatcherReadTimeout,
 		HTTPTimeout:     h.cfg.DispatcherHTTPTimeout,
+		SweepInterval:   h.cfg.DispatcherSweepInterval,
 		Version:         Version,
 	})
 	if err != nil {

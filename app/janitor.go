@@ -16,7 +16,8 @@ const janitorInterval = time.Hour
 // janitor prunes what the store keeps only for a while (idempotency keys
 // past store.IdempotencyRetention, finished webhook deliveries past
 // store.DeliveryRetention, login sessions ended longer ago than
-// store.SessionRetention), at start and then every
+// store.SessionRetention, inbound push log rows past store.PushRetention),
+// at start and then every
 // janitorInterval, until ctx ends. Failures are logged and retried at the
 // next tick: housekeeping must never stop the hub.
 func janitor(db *store.DB, c clock.Clock, log *slog.Logger) func(ctx context.Context) error {
@@ -29,6 +30,7 @@ func janitor(db *store.DB, c clock.Clock, log *slog.Logger) func(ctx context.Con
 			{"idempotency keys", store.IdempotencyRetention, db.PruneIdempotencyKeys},
 			{"finished webhook deliveries", store.DeliveryRetention, db.PruneWebhookDeliveries},
 			{"ended login sessions", store.SessionRetention, db.PruneSessions},
+			{"inbound push log", store.PushRetention, db.PruneInboundPushes},
 		}
 		for {
 			for _, task := range tasks {

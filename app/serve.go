@@ -35,7 +35,7 @@ func runServe(ctx context.Context, m Main, args []string) error {
 		return err
 	}
 	defer lock.release()
-	db, err := openStore(ctx, cfg)
+	db, err := m.openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

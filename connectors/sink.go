@@ -3,12 +3,8 @@ package connectors
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
-
-	"github.com/google/uuid"
 
 	"sentryhub/store"
 )
@@ -34,8 +30,8 @@ type Item struct {
 	SKU      string `json:"sku"`
 	Name     string `json:"name"`
 	Barcode  string `json:"barcode,omitempty"`
-	// UpdatedAt is the upstream modification time; it makes a re-sync of
-	// an unchanged record a no-op (see StoreSink).
+	// UpdatedAt is the upstream modification time (the sync's cursor);
+	// the store finds unchanged records by content, not by it.
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
@@ -71,14 +67,71 @@ type InventoryLevel struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// BatchSink is a Sink that can also write a page of records at once, in
+// one store transaction: what a connector should use when it reads records
+// a page at a time (see WriteOrders). The per-record errors are in input
+// order: nil for a record written (or unchanged), a *RecordError for one
+// the hub refused. The error is for the page as a whole (nothing of it
+// was written).
+type BatchSink interface {
+	Sink
+	UpsertItems(ctx context.Context, items []Item) ([]error, error)
+	UpsertOrders(ctx context.Context, orders []Order) ([]error, error)
+	SetInventoryLevels(ctx context.Context, levels []InventoryLevel) ([]error, error)
+}
+
+// WriteItems writes a page of items through sink, in one batch when it is
+// a BatchSink and one by one otherwise, and tracks each in res. It
+// returns an error only when the sync must stop.
+func WriteItems(ctx context.Context, sink Sink, res *SyncResult, items []Item) error {
+	return writePage(ctx, sink, res, items, func(it Item) string { return it.SourceID },
+		BatchSink.UpsertItems, Sink.UpsertItem)
+}
+
+// WriteOrders is WriteItems for orders.
+func WriteOrders(ctx context.Context, sink Sink, res *SyncResult, orders []Order) error {
+	return writePage(ctx, sink, res, orders, func(o Order) string { return o.SourceID },
+		BatchSink.UpsertOrders, Sink.UpsertOrder)
+}
+
+// WriteInventoryLevels is WriteItems for inventory levels.
+func WriteInventoryLevels(ctx context.Context, sink Sink, res *SyncResult, levels []InventoryLevel) error {
+	return writePage(ctx, sink, res, levels, func(l InventoryLevel) string { return l.SourceID },
+		BatchSink.SetInventoryLevels, Sink.SetInventory)
+}
+
+func writePage[T any](ctx context.Context, sink Sink, res *SyncResult, recs []T, id func(T) string,
+	batch func(BatchSink, context.Context, []T) ([]error, error), one func(Sink, context.Context, T) error) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if bs, ok := sink.(BatchSink); ok {
+		errs, err := batch(bs, ctx, recs)
+		if err != nil {
+			return err
+		}
+		for i, r := range recs {
+			if err := res.Track(id(r), errs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, r := range recs {
+		if err := res.Track(id(r), one(sink, ctx, r)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // StoreSink is the Sink over the store, for one connector and warehouse.
-//
-// Each write carries a request id derived from the record's content
-// (including its upstream UpdatedAt), so re-reading an unchanged record —
-// which the cursor overlap window does on purpose — replays the stored
-// result without writing anything. A record without UpdatedAt gets a fresh
-// id per write: still no duplicate (the upsert is keyed by source
-// reference), only an idempotency row per write.
+// It is a BatchSink: a page is one store transaction (store.UpsertRecords),
+// each record in its own savepoint, keyed by its source reference (the
+// connector's name and the record's id upstream). A record equal to what
+// is stored is unchanged: nothing is written and no event appended, so
+// re-reading records (which the cursor overlap window does on purpose)
+// costs a read each. The single-record methods are batches of one.
 type StoreSink struct {
 	db          *store.DB
 	connector   string
@@ -94,20 +147,6 @@ func NewStoreSink(db *store.DB, connector string, warehouseID int64, check func(
 	return &StoreSink{db: db, connector: connector, warehouseID: warehouseID, check: check}
 }
 
-func (s *StoreSink) meta(kind string, rec any, updated time.Time) (store.OpMeta, error) {
-	m := store.OpMeta{Actor: "connector:" + s.connector}
-	if updated.IsZero() {
-		return m, nil
-	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return m, fmt.Errorf("fingerprint %s record: %w", kind, err)
-	}
-	key := s.connector + "\x00" + strconv.FormatInt(s.warehouseID, 10) + "\x00" + kind + "\x00" + string(b)
-	m.RequestID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)).String()
-	return m, nil
-}
-
 func (s *StoreSink) before() error {
 	if s.check != nil {
 		return s.check()
@@ -115,56 +154,84 @@ func (s *StoreSink) before() error {
 	return nil
 }
 
-// UpsertItem creates or updates the item with the source reference
-// (connector, it.SourceID).
+func (s *StoreSink) src(id string) store.SourceRef { return store.SourceRef{Name: s.connector, ID: id} }
+
+// write runs one batch and turns refusals into *RecordErrors.
+func (s *StoreSink) write(ctx context.Context, recs []store.SourceRecord) ([]error, error) {
+	if err := s.before(); err != nil {
+		return nil, err
+	}
+	res, err := s.db.UpsertRecords(ctx, store.OpMeta{Actor: "connector:" + s.connector}, recs)
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(res))
+	for i, r := range res {
+		if r.Outcome == store.OutcomeRefused {
+			errs[i] = &RecordError{SourceID: recs[i].Source.ID, Message: r.Message, Fields: r.Fields, err: r.Err}
+		}
+	}
+	return errs, nil
+}
+
+func one(errs []error, err error) error {
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+// UpsertItems creates or updates items by their source reference.
+func (s *StoreSink) UpsertItems(ctx context.Context, items []Item) ([]error, error) {
+	recs := make([]store.SourceRecord, len(items))
+	for i, it := range items {
+		recs[i] = store.SourceRecord{Source: s.src(it.SourceID),
+			Item: &store.ItemInput{SKU: it.SKU, Name: it.Name, Barcode: it.Barcode}}
+	}
+	return s.write(ctx, recs)
+}
+
+// UpsertOrders creates or updates sales orders by their source reference
+// in the sink's warehouse. Lines repeating a sku are merged.
+func (s *StoreSink) UpsertOrders(ctx context.Context, orders []Order) ([]error, error) {
+	recs := make([]store.SourceRecord, len(orders))
+	for i, o := range orders {
+		shipTo, err := json.Marshal(o.ShipTo)
+		if err != nil {
+			return nil, fmt.Errorf("encode ship_to of order %s: %w", o.SourceID, err)
+		}
+		recs[i] = store.SourceRecord{Source: s.src(o.SourceID), SalesOrder: &store.SalesOrderInput{
+			OrderNumber: o.OrderNumber, WarehouseID: s.warehouseID, ShipTo: shipTo, Lines: mergeLines(o.Lines)}}
+	}
+	return s.write(ctx, recs)
+}
+
+// SetInventoryLevels sets on-hand quantities in the sink's warehouse, each
+// recorded as a cycle count (which appends cycle_count.adjusted) when the
+// quantity changed; a level already at its quantity is unchanged.
+func (s *StoreSink) SetInventoryLevels(ctx context.Context, levels []InventoryLevel) ([]error, error) {
+	recs := make([]store.SourceRecord, len(levels))
+	for i, l := range levels {
+		qty := l.OnHand
+		recs[i] = store.SourceRecord{Source: s.src(l.SourceID),
+			Level: &store.CycleCountInput{WarehouseID: s.warehouseID, SKU: l.SKU, CountedQty: &qty}}
+	}
+	return s.write(ctx, recs)
+}
+
+// UpsertItem is UpsertItems for one item.
 func (s *StoreSink) UpsertItem(ctx context.Context, it Item) error {
-	if err := s.before(); err != nil {
-		return err
-	}
-	meta, err := s.meta("item", it, it.UpdatedAt)
-	if err != nil {
-		return err
-	}
-	_, err = s.db.UpsertItemBySource(ctx, meta, store.SourceRef{Name: s.connector, ID: it.SourceID},
-		store.ItemInput{SKU: it.SKU, Name: it.Name, Barcode: it.Barcode})
-	return recordError(it.SourceID, err)
+	return one(s.UpsertItems(ctx, []Item{it}))
 }
 
-// UpsertOrder creates or updates the sales order with the source reference
-// (connector, o.SourceID) in the sink's warehouse. Lines repeating a sku are
-// merged.
+// UpsertOrder is UpsertOrders for one order.
 func (s *StoreSink) UpsertOrder(ctx context.Context, o Order) error {
-	if err := s.before(); err != nil {
-		return err
-	}
-	meta, err := s.meta("order", o, o.UpdatedAt)
-	if err != nil {
-		return err
-	}
-	shipTo, err := json.Marshal(o.ShipTo)
-	if err != nil {
-		return fmt.Errorf("encode ship_to of order %s: %w", o.SourceID, err)
-	}
-	_, err = s.db.CreateSalesOrder(ctx, meta, store.SalesOrderInput{
-		OrderNumber: o.OrderNumber, WarehouseID: s.warehouseID, ShipTo: shipTo,
-		Lines: mergeLines(o.Lines), Source: &store.SourceRef{Name: s.connector, ID: o.SourceID}})
-	return recordError(o.SourceID, err)
+	return one(s.UpsertOrders(ctx, []Order{o}))
 }
 
-// SetInventory sets the on-hand quantity of l.SKU in the sink's warehouse
-// to l.OnHand, recorded as a cycle count (which appends
-// cycle_count.adjusted when the quantity changed).
+// SetInventory is SetInventoryLevels for one level.
 func (s *StoreSink) SetInventory(ctx context.Context, l InventoryLevel) error {
-	if err := s.before(); err != nil {
-		return err
-	}
-	meta, err := s.meta("inventory", l, l.UpdatedAt)
-	if err != nil {
-		return err
-	}
-	qty := l.OnHand
-	_, err = s.db.RecordCycleCount(ctx, meta, store.CycleCountInput{WarehouseID: s.warehouseID, SKU: l.SKU, CountedQty: &qty})
-	return recordError(l.SourceID, err)
+	return one(s.SetInventoryLevels(ctx, []InventoryLevel{l}))
 }
 
 // mergeLines sums lines repeating a sku, keeping first-seen order.
@@ -182,21 +249,68 @@ func mergeLines(lines []Line) []store.OrderLine {
 	return out
 }
 
-// recordError turns the store's refusals of one record into a
-// *RecordError; other errors pass through.
-func recordError(sourceID string, err error) error {
-	if err == nil {
+// PageWriter writes pages of records in the background, one page at a
+// time, so a connector reads its next page while the store writes the
+// last one (on a machine with two cores the two overlap). Outcomes are
+// tracked into a private SyncResult by the writing goroutine and merged
+// into the connector's at the next Write and at Wait, in the connector's
+// goroutine, so the connector keeps using its SyncResult freely.
+//
+// The writing goroutine is owned by the PageWriter: every path out of the
+// sync must call Wait (defer it), which returns once no page is in
+// flight. The context is the sync's: cancelling it stops the write.
+type PageWriter[T any] struct {
+	ctx   context.Context
+	res   *SyncResult
+	write func(ctx context.Context, res *SyncResult, page []T) error
+	done  chan pageOutcome // nil when no page is in flight
+}
+
+type pageOutcome struct {
+	res SyncResult
+	err error
+}
+
+// NewPageWriter returns a writer that writes each page with write
+// (WriteOrders and the like) and tracks into res.
+func NewPageWriter[T any](ctx context.Context, res *SyncResult, write func(ctx context.Context, res *SyncResult, page []T) error) *PageWriter[T] {
+	return &PageWriter[T]{ctx: ctx, res: res, write: write}
+}
+
+// Write waits for the page in flight, then starts writing page. It
+// returns the error that should end the sync (of the earlier page); the
+// caller must not reuse page's backing array.
+func (w *PageWriter[T]) Write(page []T) error {
+	if err := w.Wait(); err != nil {
+		return err
+	}
+	if len(page) == 0 {
 		return nil
 	}
-	var ve *store.ValidationError
-	var ce *store.ConflictError
-	switch {
-	case errors.As(err, &ve):
-		return &RecordError{SourceID: sourceID, Message: ve.Message, Fields: ve.Fields, err: err}
-	case errors.As(err, &ce):
-		return &RecordError{SourceID: sourceID, Message: ce.Message, Fields: ce.Fields, err: err}
-	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict):
-		return &RecordError{SourceID: sourceID, Message: err.Error(), err: err}
+	done := make(chan pageOutcome, 1)
+	w.done = done
+	go func() {
+		var r SyncResult
+		err := w.write(w.ctx, &r, page)
+		done <- pageOutcome{res: r, err: err}
+	}()
+	return nil
+}
+
+// Wait waits for the page in flight, if any, merges its outcome and
+// returns its error.
+func (w *PageWriter[T]) Wait() error {
+	if w.done == nil {
+		return nil
 	}
-	return err
+	out := <-w.done
+	w.done = nil
+	w.res.RecordsSynced += out.res.RecordsSynced
+	w.res.RecordsFailed += out.res.RecordsFailed
+	for _, f := range out.res.Failures {
+		if len(w.res.Failures) < maxFailures {
+			w.res.Failures = append(w.res.Failures, f)
+		}
+	}
+	return out.err
 }

@@ -334,6 +334,13 @@ func (e *engine) takeRequests() []*request {
 // already moved on in memory, so nothing waits for that commit but the
 // admin views; at low rates the outcomes then ride along with the next
 // fan-out). A full batch or an admin request ends the wait at once.
+//
+// The wait is on real time, not the injected clock, on purpose: it is how
+// long this process gives its own goroutines to hand over more work, a
+// property of the machine like a context switch, not a deadline of the
+// delivery schedule. On a test's fake clock, which moves only when the test
+// says, every commit would wait for the test to move time; the behaviour
+// it batches (which outcomes share a transaction) is invisible in the rows.
 func (e *engine) linger(ctx context.Context) {
 	if e.moreFanout {
 		return

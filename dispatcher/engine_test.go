@@ -385,7 +385,7 @@ func TestRotationAndReaper(t *testing.T) {
 	if !g1.Equal(sec3) || g2 == nil || string(g2.Reveal()) != string(key2) {
 		t.Fatal("second rotation: gen2 must now be the second secret")
 	}
-	if exp, _ := e.d.PreviousSecretExpiry(context.Background(), sub.ID); exp == nil || *exp != exp3.Format(store.TimeFormat) {
+	if exp, _ := e.d.PreviousSecretExpiry(context.Background(), sub.ID); exp == nil || !exp.Equal(exp3) {
 		t.Fatalf("previous secret expiry %v", exp)
 	}
 	// The reaper deletes generation 2 once its window has closed.
@@ -564,7 +564,10 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	})
 	t.Run("cut after the grace period", func(t *testing.T) {
-		e := newEnv(t, func(c *Config) { c.ShutdownGrace = 100 * time.Millisecond })
+		// The grace period runs on the injected clock: the attempts are cut
+		// when the test moves the clock past it, and not before.
+		e := newEnv(t, withFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+			func(c *Config) { c.ShutdownGrace = time.Hour })
 		stop := make(chan struct{})
 		c := newConsumer(t, nil, func(w http.ResponseWriter, r *http.Request, cp captured) bool {
 			select {
@@ -579,11 +582,32 @@ func TestGracefulShutdown(t *testing.T) {
 		e.appendEvents(2, 2)
 		c.waitN(t, 2)
 		e.untilCommitted("in_flight marks", func() bool { return len(deliveries(t, e.db, sub.ID, store.DeliveryInFlight)) == 2 })
-		begin := time.Now()
-		e.stop()
-		if d := time.Since(begin); d > 2*time.Second {
-			t.Fatalf("shutdown took %v", d)
+		waiters := e.fake.Waiters()
+		e.cancel()
+		// Shutdown arms its grace timer; until the clock passes it, the
+		// stuck attempts hold Run.
+		for e.fake.Waiters() <= waiters {
+			select {
+			case <-e.fake.WaiterAdded():
+			case <-time.After(waitTimeout):
+				t.Fatal("shutdown armed no grace timer")
+			}
 		}
+		select {
+		case err := <-e.done:
+			t.Fatalf("Run returned before the grace period ended: %v", err)
+		default:
+		}
+		e.fake.Advance(time.Hour)
+		select {
+		case err := <-e.done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run: %v", err)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatal("Run did not return after the grace period")
+		}
+		e.cancel = nil
 		for _, d := range deliveries(t, e.db, sub.ID, "") {
 			if d.Status != store.DeliveryPending || d.Attempts != 0 {
 				t.Fatalf("cut delivery %+v: must be released to pending without an attempt", d)

@@ -18,14 +18,12 @@ import (
 	"sentryhub/store"
 )
 
-// Short timeouts so the timeout cases take seconds, not the production 5-10
-// s, yet long enough that a TLS handshake or a read on a loaded CI machine
-// under -race never hits them by accident (300 ms once did).
-const (
-	testConnect = 1 * time.Second
-	testRead    = 2 * time.Second
-	testWall    = 3 * time.Second
-)
+// shortTimeout is the one timeout a timeout case sets short, so that case
+// takes a fraction of a second instead of the production 5-10 s. Every
+// other timeout of every case keeps its production value, so a TLS
+// handshake or a read on a loaded CI machine under -race never hits one by
+// accident (a 300 ms timeout applied to every case once did).
+const shortTimeout = 300 * time.Millisecond
 
 // target is a consumer endpoint for one failure case.
 type target struct {
@@ -58,6 +56,9 @@ func TestFailureMatrix(t *testing.T) {
 		kind     store.ErrorKind
 		status   int
 		min, max time.Duration // attempt duration bounds
+		// connect, read, wall: the timeouts this case shortens (zero:
+		// the production default).
+		connect, read, wall time.Duration
 	}{
 		{name: "500", target: status(500), kind: store.Kind5xx, status: 500},
 		{name: "503", target: status(503), kind: store.Kind5xx, status: 503},
@@ -104,8 +105,8 @@ func TestFailureMatrix(t *testing.T) {
 			pool.AddCert(srv.Certificate())
 			return target{url: srv.URL + "/hook", tls: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 		}},
-		{name: "timeout at connect (TLS handshake never answered)", kind: store.KindTimeout,
-			min: testConnect * 9 / 10, max: testConnect + time.Second, target: func(t *testing.T) target {
+		{name: "timeout at connect (TLS handshake never answered)", kind: store.KindTimeout, connect: shortTimeout,
+			min: shortTimeout * 9 / 10, max: shortTimeout + time.Second, target: func(t *testing.T) target {
 				ln, err := net.Listen("tcp", "127.0.0.1:0")
 				if err != nil {
 					t.Fatal(err)
@@ -133,8 +134,8 @@ func TestFailureMatrix(t *testing.T) {
 				})
 				return target{url: "https://" + ln.Addr().String() + "/hook"}
 			}},
-		{name: "a read stalls past the read timeout", kind: store.KindTimeout, status: 200,
-			min: testRead * 9 / 10, max: testWall, target: func(t *testing.T) target {
+		{name: "a read stalls past the read timeout", kind: store.KindTimeout, status: 200, read: shortTimeout,
+			min: shortTimeout * 9 / 10, max: shortTimeout + time.Second, target: func(t *testing.T) target {
 				stop := make(chan struct{})
 				t.Cleanup(func() { close(stop) })
 				return serve(t, func(w http.ResponseWriter, r *http.Request) {
@@ -148,13 +149,14 @@ func TestFailureMatrix(t *testing.T) {
 					}
 				})
 			}},
-		{name: "slow drip beyond the wall clock", kind: store.KindTimeout, status: 200,
-			min: testWall * 9 / 10, max: testWall + time.Second, target: func(t *testing.T) target {
+		{name: "slow drip beyond the wall clock", kind: store.KindTimeout, status: 200, wall: 3 * shortTimeout,
+			min: 3 * shortTimeout * 9 / 10, max: 3*shortTimeout + time.Second, target: func(t *testing.T) target {
 				return serve(t, func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Length", "1000")
 					w.WriteHeader(200)
 					// A byte every 100 ms: every read is well inside the read
-					// timeout, only the wall clock can stop it.
+					// timeout (production's 8 s), only the wall clock can
+					// stop it.
 					for range 1000 {
 						if _, err := w.Write([]byte("x")); err != nil {
 							return
@@ -169,7 +171,7 @@ func TestFailureMatrix(t *testing.T) {
 				})
 			}},
 		{name: "Content-Length over 64 KiB is not read", kind: store.Kind5xx, status: 200,
-			max: testRead / 2, target: func(t *testing.T) target {
+			max: time.Second, target: func(t *testing.T) target {
 				stop := make(chan struct{})
 				t.Cleanup(func() { close(stop) })
 				return serve(t, func(w http.ResponseWriter, r *http.Request) {
@@ -198,7 +200,7 @@ func TestFailureMatrix(t *testing.T) {
 			t.Parallel()
 			tg := tc.target(t)
 			e := newEnv(t, func(c *Config) {
-				c.ConnectTimeout, c.ReadTimeout, c.HTTPTimeout = testConnect, testRead, testWall
+				c.ConnectTimeout, c.ReadTimeout, c.HTTPTimeout = tc.connect, tc.read, tc.wall
 				c.TLSConfig = tg.tls
 			})
 			outs := e.watch()

@@ -256,7 +256,7 @@ func (d *Dispatcher) RotateSecret(ctx context.Context, actor string, id int64) (
 
 // PreviousSecretExpiry returns when a subscription's generation-2 secret
 // expires, or nil when there is none.
-func (d *Dispatcher) PreviousSecretExpiry(ctx context.Context, id int64) (*string, error) {
+func (d *Dispatcher) PreviousSecretExpiry(ctx context.Context, id int64) (*store.Time, error) {
 	return d.db.PreviousSecretExpiry(ctx, id)
 }
 

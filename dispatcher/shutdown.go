@@ -28,14 +28,16 @@ func (e *engine) shutdown(ctx context.Context, cancelWork context.CancelFunc) {
 		e.actors.Wait()
 		close(allDone)
 	}()
-	grace := time.NewTimer(e.d.cfg.ShutdownGrace)
-	defer grace.Stop()
+	// The grace period is on the injected clock, like every other
+	// deadline the dispatcher keeps, so a test moves past it at once.
+	grace := e.d.clock.After(e.d.cfg.ShutdownGrace)
 wait:
 	for {
 		select {
 		case <-allDone:
 			break wait
-		case <-grace.C:
+		case <-grace:
+			grace = nil
 			cancelWork()
 		case <-e.signal:
 			e.commitRecords(bg)

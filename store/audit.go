@@ -78,7 +78,7 @@ func DeriveAuditKey(encryptionKey []byte) []byte {
 }
 
 // auditKey holds the DB's audit key. The mutex covers the swap that
-// RotateAuditKey makes at commit; appenders read the key inside their write
+// rotateAuditKey makes at commit; appenders read the key inside their write
 // transaction, so the lock order is always writer first, then mu.
 type auditKey struct {
 	mu  sync.RWMutex
@@ -594,14 +594,14 @@ func (db *DB) keyLegacyAudit(ctx context.Context) error {
 	})
 }
 
-// RotateAuditKey runs fn in one write transaction, then, in the same
+// rotateAuditKey runs fn in one write transaction, then, in the same
 // transaction, re-seals every row of the chain under newKey and records an
 // audit.rekey entry sealed with it; on commit the DB appends with newKey.
 // rotate-key uses it so the secrets and the chain move to the new key
 // together or not at all. fn may append audit entries (under the old key;
 // the re-seal covers them). Anything fn or the re-seal returns rolls
 // everything back and the DB keeps its key.
-func (db *DB) RotateAuditKey(ctx context.Context, actor string, newKey []byte, fn func(tx *sql.Tx) error) (AuditRekey, error) {
+func (db *DB) rotateAuditKey(ctx context.Context, actor string, newKey []byte, fn func(tx *sql.Tx) error) (AuditRekey, error) {
 	if len(newKey) < minAuditKeyLen {
 		return AuditRekey{}, fmt.Errorf("rotate audit key: the key must be at least %d bytes", minAuditKeyLen)
 	}

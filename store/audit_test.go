@@ -305,7 +305,7 @@ func TestRotateAuditKey(t *testing.T) {
 	appendN(t, db, 3)
 	before, _ := db.CheckAudit(ctx)
 
-	rk, err := db.RotateAuditKey(ctx, "cli:op", newKey, func(tx *sql.Tx) error {
+	rk, err := db.rotateAuditKey(ctx, "cli:op", newKey, func(tx *sql.Tx) error {
 		return db.appendAuditTx(ctx, tx, Audit{Actor: "cli:op", Action: "vault.rotate_key", Target: "vault"})
 	})
 	if err != nil {
@@ -357,7 +357,7 @@ func TestRotateAuditKeyRollsBack(t *testing.T) {
 	db := openTest(t)
 	appendN(t, db, 2)
 	injected := errors.New("injected")
-	_, err := db.RotateAuditKey(ctx, "cli", DeriveAuditKey([]byte("new")), func(tx *sql.Tx) error {
+	_, err := db.rotateAuditKey(ctx, "cli", DeriveAuditKey([]byte("new")), func(tx *sql.Tx) error {
 		if err := db.appendAuditTx(ctx, tx, Audit{Actor: "cli", Action: "vault.rotate_key", Target: "vault"}); err != nil {
 			return err
 		}
@@ -391,7 +391,7 @@ func TestRotateAuditKeyKeepsBreaks(t *testing.T) {
 			appendN(t, db, 4)
 			attacker(t, db, tc.tamper)
 			wantBreak(t, db, AuditBrokenLink, tc.row, tc.text)
-			rk, err := db.RotateAuditKey(ctx, "cli", DeriveAuditKey([]byte("new")), func(*sql.Tx) error { return nil })
+			rk, err := db.rotateAuditKey(ctx, "cli", DeriveAuditKey([]byte("new")), func(*sql.Tx) error { return nil })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -428,7 +428,7 @@ func TestRotateAuditKeyWithConcurrentAppends(t *testing.T) {
 		})
 	}
 	for i := range 5 {
-		if _, err := db.RotateAuditKey(ctx, "cli", DeriveAuditKey([]byte{byte(i)}), func(*sql.Tx) error { return nil }); err != nil {
+		if _, err := db.rotateAuditKey(ctx, "cli", DeriveAuditKey([]byte{byte(i)}), func(*sql.Tx) error { return nil }); err != nil {
 			t.Error(err)
 		}
 	}

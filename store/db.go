@@ -35,13 +35,16 @@ type DB struct {
 	outbox outbox      // change broadcast and prepared write statements (events.go)
 	group  groupCommit // batches concurrent operations into one commit (groupcommit.go)
 	audit  auditKey    // the audit chain's MAC key (audit.go)
+
+	passwords PasswordHashing // cost of new password hashes (users.go)
 }
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
-	auditKey []byte
+	auditKey  []byte
+	passwords PasswordHashing
 }
 
 // WithAuditKey sets the key that seals the audit log's chain (an
@@ -76,7 +79,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 	// _txlock=immediate makes every write transaction BEGIN IMMEDIATE, so a
 	// transaction never fails upgrading a read lock to a write lock.
-	w, err := sql.Open("sqlite", dsn(path, "&_txlock=immediate"))
+	// temp_store(MEMORY) keeps savepoint sub-journals (group commit, batch
+	// upserts: one savepoint per record) in memory instead of a temp file
+	// written page by page.
+	w, err := sql.Open("sqlite", dsn(path, "&_txlock=immediate&_pragma=temp_store(MEMORY)"))
 	if err != nil {
 		return nil, fmt.Errorf("open database writer: %w", err)
 	}
@@ -101,7 +107,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("restrict database file mode: %w", err)
 	}
-	db := &DB{Path: path, w: w, r: r, Now: time.Now}
+	db := &DB{Path: path, w: w, r: r, Now: time.Now, passwords: o.passwords.withDefaults()}
 	db.audit.key = bytes.Clone(o.auditKey)
 	return db, nil
 }

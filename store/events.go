@@ -17,8 +17,8 @@ import (
 	"sentryhub/canonjson"
 )
 
-// The event catalog: the seven event types the warehouse operations emit, all
-// at version 1. Their data payloads are described by the JSON schemas in
+// The event catalog: the seven event types the warehouse operations emit
+// and the record events of records.go, all at version 1. Their data payloads are described by the JSON schemas in
 // assets/schemas/<type>/1.json.
 const (
 	EventPickConfirmed      = "pick.confirmed"

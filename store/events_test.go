@@ -403,6 +403,11 @@ func TestCatalog(t *testing.T) {
 		store.EventAdjustmentApplied:  store.AggregateInventory,
 		store.EventCycleCountAdjusted: store.AggregateCycleCount,
 		store.EventTransferCompleted:  store.AggregateTransfer,
+
+		store.EventSalesOrderCreated:    store.AggregateSalesOrder,
+		store.EventSalesOrderUpdated:    store.AggregateSalesOrder,
+		store.EventPurchaseOrderCreated: store.AggregatePurchaseOrder,
+		store.EventPurchaseOrderUpdated: store.AggregatePurchaseOrder,
 	}
 	if len(aggs) != len(want) || len(schemas) != len(want) {
 		t.Errorf("catalog %v, want %v", aggs, want)

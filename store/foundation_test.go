@@ -12,7 +12,7 @@ import (
 func openTest(t *testing.T) *DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), FileName), WithAuditKey(testAuditKey))
+	db, err := Open(ctx, filepath.Join(t.TempDir(), FileName), WithAuditKey(testAuditKey), WithPasswordHashing(cheapHashing))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,6 +21,74 @@ func openTest(t *testing.T) *DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// cheapHashing is the smallest argon2id cost (8 KiB, one lane): the tests
+// check what is hashed and compared, not how hard it is to guess, and the
+// production cost (64 MiB a hash) would dominate their CPU.
+var cheapHashing = PasswordHashing{Time: 1, MemoryKiB: 8, Threads: 1, KeyLen: 32}
+
+// A DB opened without WithPasswordHashing hashes at the production cost,
+// and a hash verifies under whatever cost it was written with.
+func TestPasswordHashingCost(t *testing.T) {
+	if got, want := DefaultPasswordHashing(), (PasswordHashing{Time: 1, MemoryKiB: 64 * 1024, Threads: 2, KeyLen: 32}); got != want {
+		t.Fatalf("default cost %+v, want %+v", got, want)
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), FileName)
+	prod, err := Open(ctx, path, WithAuditKey(testAuditKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := prod.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if prod.passwords != DefaultPasswordHashing() {
+		t.Fatalf("DB without the option hashes with %+v", prod.passwords)
+	}
+	cheap, err := Open(ctx, path, WithAuditKey(testAuditKey), WithPasswordHashing(PasswordHashing{MemoryKiB: 8, Threads: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cheap.Close()
+	if want := (PasswordHashing{Time: 1, MemoryKiB: 8, Threads: 1, KeyLen: 32}); cheap.passwords != want {
+		t.Fatalf("zero fields not filled from the default: %+v, want %+v", cheap.passwords, want)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		writer *DB
+		params string
+	}{
+		{"production", prod, "$m=65536,t=1,p=2$"},
+		{"cheap", cheap, "$m=8,t=1,p=1$"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			email := tc.name + "@example.com"
+			u, err := tc.writer.CreateUser(ctx, "test", email, RoleAdmin, "correct horse battery")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hash string
+			if err := prod.r.QueryRow(`SELECT password_hash FROM users WHERE id = ?`, u.ID).Scan(&hash); err != nil {
+				t.Fatal(err)
+			}
+			parts := strings.Split(hash, "$")
+			if !strings.Contains(hash, tc.params) || len(parts) != 6 || len(parts[5]) != 43 { // 32 bytes, unpadded base64
+				t.Fatalf("hash %q, want parameters %s and a 32-byte key", hash, tc.params)
+			}
+			// Either DB checks it: the cost comes from the hash.
+			for _, db := range []*DB{prod, cheap} {
+				if _, err := db.Authenticate(ctx, email, "correct horse battery"); err != nil {
+					t.Fatalf("right password refused: %v", err)
+				}
+				if _, err := db.Authenticate(ctx, email, "correct horse batterx"); !errors.Is(err, ErrBadCredentials) {
+					t.Fatalf("wrong password: %v", err)
+				}
+			}
+		})
+	}
 }
 
 func TestPragmasOnEveryConnection(t *testing.T) {

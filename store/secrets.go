@@ -433,14 +433,14 @@ type RotateCounts struct {
 
 // RotateEncryptionKey re-seals every ciphertext with reseal, stores
 // keyCheck as the new key check value and appends a "vault.rotate_key"
-// audit row with the counts, inside the transaction of RotateAuditKey (so
+// audit row with the counts, inside the transaction of rotateAuditKey (so
 // the audit chain moves to auditKey with them). begin runs first inside the
 // transaction (the vault takes its key lock there: writer first, then the
 // vault's lock); an error from it, from reseal or from the database rolls
 // everything back.
 func (db *DB) RotateEncryptionKey(ctx context.Context, actor string, auditKey []byte, keyCheck string, begin func() error, reseal Reseal) (RotateCounts, error) {
 	var res RotateCounts
-	_, err := db.RotateAuditKey(ctx, actor, auditKey, func(tx *sql.Tx) error {
+	_, err := db.rotateAuditKey(ctx, actor, auditKey, func(tx *sql.Tx) error {
 		if err := begin(); err != nil {
 			return err
 		}

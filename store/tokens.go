@@ -37,6 +37,9 @@ type Token struct {
 	CreatedAt  string   `json:"created_at"`
 	LastUsedAt *string  `json:"last_used_at"`
 	RevokedAt  *string  `json:"revoked_at"`
+	// InboundSource is the inbound source the token pushes as (see
+	// CreateSourceToken); empty for other tokens, which cannot push.
+	InboundSource string `json:"inbound_source,omitempty"`
 }
 
 // HasScope reports whether the token grants scope (admin grants all).
@@ -77,6 +80,12 @@ func hashToken(tok string) []byte {
 // CreateToken makes a new random token (32 bytes) and returns it in plain
 // form exactly once, together with its stored metadata.
 func (db *DB) CreateToken(ctx context.Context, actor, name string, scopes []string) (string, Token, error) {
+	return db.createToken(ctx, actor, name, scopes, "")
+}
+
+// createToken makes a token, bound to the inbound source when source is
+// not empty (the caller checked it exists, and the foreign key holds it).
+func (db *DB) createToken(ctx context.Context, actor, name string, scopes []string, source string) (string, Token, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return "", Token{}, &ValidationError{Message: "invalid token", Fields: map[string]string{"name": "required, at most 100 characters"}}
@@ -90,16 +99,20 @@ func (db *DB) CreateToken(ctx context.Context, actor, name string, scopes []stri
 		return "", Token{}, fmt.Errorf("create token: %w", err)
 	}
 	plain := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	t := Token{Name: name, Prefix: plain[:len(TokenPrefix)+6], Scopes: scopes, CreatedBy: actor, CreatedAt: formatTime(db.now())}
+	t := Token{Name: name, Prefix: plain[:len(TokenPrefix)+6], Scopes: scopes, CreatedBy: actor, CreatedAt: formatTime(db.now()),
+		InboundSource: source}
 	err = db.withTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, scopes, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			t.Name, t.Prefix, hashToken(plain), strings.Join(scopes, ","), actor, t.CreatedAt)
+		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, scopes, created_by, created_at, inbound_source) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			t.Name, t.Prefix, hashToken(plain), strings.Join(scopes, ","), actor, t.CreatedAt, sql.NullString{String: source, Valid: source != ""})
 		if err != nil {
 			return fmt.Errorf("create token: %w", interpretError(err))
 		}
 		t.ID, _ = res.LastInsertId()
-		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "token.create", Target: fmt.Sprintf("token:%d", t.ID),
-			Diff: map[string]any{"name": t.Name, "scopes": scopes, "prefix": t.Prefix}})
+		diff := map[string]any{"name": t.Name, "scopes": scopes, "prefix": t.Prefix}
+		if source != "" {
+			diff["inbound_source"] = source
+		}
+		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "token.create", Target: fmt.Sprintf("token:%d", t.ID), Diff: diff})
 	})
 	if err != nil {
 		return "", Token{}, err
@@ -110,12 +123,12 @@ func (db *DB) CreateToken(ctx context.Context, actor, name string, scopes []stri
 // ErrBadToken is returned by LookupToken for a malformed, unknown or revoked token.
 var ErrBadToken = errors.New("invalid or revoked API token")
 
-const tokenCols = `id, name, prefix, scopes, created_by, created_at, last_used_at, revoked_at`
+const tokenCols = `id, name, prefix, scopes, created_by, created_at, last_used_at, revoked_at, coalesce(inbound_source, '')`
 
 func scanToken(sc interface{ Scan(...any) error }) (Token, error) {
 	var t Token
 	var scopes string
-	if err := sc.Scan(&t.ID, &t.Name, &t.Prefix, &scopes, &t.CreatedBy, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt); err != nil {
+	if err := sc.Scan(&t.ID, &t.Name, &t.Prefix, &scopes, &t.CreatedBy, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt, &t.InboundSource); err != nil {
 		return Token{}, err
 	}
 	t.Scopes = strings.Split(scopes, ",")

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -32,35 +33,61 @@ type User struct {
 // MinPasswordLen is the shortest password CreateUser accepts.
 const MinPasswordLen = 12
 
-// argon2id parameters (RFC 9106 second recommended option, with 64 MiB).
-const (
-	argonTime    = 1
-	argonMemory  = 64 * 1024
-	argonThreads = 2
-	argonKeyLen  = 32
-)
+// PasswordHashing is the argon2id cost of the password hashes a DB writes.
+// Checking a hash uses the parameters stored in it, so hashes written under
+// other settings keep verifying.
+type PasswordHashing struct {
+	Time      uint32 // passes over memory
+	MemoryKiB uint32
+	Threads   uint8
+	KeyLen    uint32 // bytes of derived key
+}
 
-// HashPassword returns an argon2id hash in the PHC string form.
-func HashPassword(password string) (string, error) {
+// DefaultPasswordHashing is the production cost: argon2id with 64 MiB (the
+// memory of RFC 9106's second recommended option), one pass, two lanes;
+// a fraction of a second on a small server: slow for someone guessing
+// against a stolen database, affordable per login.
+func DefaultPasswordHashing() PasswordHashing {
+	return PasswordHashing{Time: 1, MemoryKiB: 64 * 1024, Threads: 2, KeyLen: 32}
+}
+
+// WithPasswordHashing sets the cost of new password hashes; zero fields
+// keep DefaultPasswordHashing's. Production never sets it: tests do, with
+// a cheap cost, because 64 MiB per hash dominates their CPU.
+func WithPasswordHashing(p PasswordHashing) Option {
+	return func(o *options) { o.passwords = p }
+}
+
+// withDefaults fills p's zero fields from DefaultPasswordHashing.
+func (p PasswordHashing) withDefaults() PasswordHashing {
+	d := DefaultPasswordHashing()
+	return PasswordHashing{Time: cmp.Or(p.Time, d.Time), MemoryKiB: cmp.Or(p.MemoryKiB, d.MemoryKiB),
+		Threads: cmp.Or(p.Threads, d.Threads), KeyLen: cmp.Or(p.KeyLen, d.KeyLen)}
+}
+
+// hashPassword returns an argon2id hash of password under p in the PHC
+// string form.
+func hashPassword(p PasswordHashing, password string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// CheckPassword reports whether password matches a hash from HashPassword.
-func CheckPassword(hash, password string) bool {
+// checkPassword reports whether password matches a hash from hashPassword,
+// under the parameters the hash records.
+func checkPassword(hash, password string) bool {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false
 	}
 	var m, t uint32
 	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || t == 0 || p == 0 {
 		return false
 	}
 	b64 := base64.RawStdEncoding
@@ -73,9 +100,11 @@ func CheckPassword(hash, password string) bool {
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
-// dummyHash is checked against when the account does not exist, so a login
-// for an unknown email costs the same time as one with a wrong password.
-const dummyHash = "$argon2id$v=19$m=65536,t=1,p=2$c29tZXNhbHRzb21lc2FsdA$2B2Tb0NqY0yeRIoD4cnkYQlvwDoaV9IhEJW6n4Qv3wU"
+// burnPasswordCheck costs what checking a hash written under p costs, so a
+// login for an unknown email takes as long as one with a wrong password.
+func burnPasswordCheck(p PasswordHashing, password string) {
+	argon2.IDKey([]byte(password), []byte("sentryhub-no-such-user"), p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+}
 
 // CreateUser adds a user with a hashed password. It returns a
 // *ValidationError for a bad email, role or short password and ErrConflict
@@ -95,7 +124,7 @@ func (db *DB) CreateUser(ctx context.Context, actor, email, role, password strin
 	if len(fields) > 0 {
 		return User{}, &ValidationError{Message: "invalid user", Fields: fields}
 	}
-	hash, err := HashPassword(password)
+	hash, err := hashPassword(db.passwords, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -128,13 +157,13 @@ func (db *DB) Authenticate(ctx context.Context, email, password string) (User, e
 	err := db.r.QueryRowContext(ctx, `SELECT id, email, role, created_at, disabled, password_hash FROM users WHERE email = ?`, email).
 		Scan(&u.ID, &u.Email, &u.Role, &u.CreatedAt, &disabled, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		CheckPassword(dummyHash, password)
+		burnPasswordCheck(db.passwords, password)
 		return User{}, ErrBadCredentials
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if !CheckPassword(hash, password) || disabled != 0 {
+	if !checkPassword(hash, password) || disabled != 0 {
 		return User{}, ErrBadCredentials
 	}
 	return u, nil
@@ -169,7 +198,7 @@ func (db *DB) SetPassword(ctx context.Context, actor string, id int64, password 
 	if len(password) < MinPasswordLen {
 		return &ValidationError{Message: "invalid password", Fields: map[string]string{"password": fmt.Sprintf("must be at least %d characters", MinPasswordLen)}}
 	}
-	hash, err := HashPassword(password)
+	hash, err := hashPassword(db.passwords, password)
 	if err != nil {
 		return err
 	}

@@ -492,37 +492,52 @@ func (db *DB) UpsertItemBySource(ctx context.Context, meta OpMeta, src SourceRef
 		Item   ItemInput
 	}{src, in}
 	return runOp(ctx, db, meta, "item.upsert_by_source", input, func(ctx context.Context, o opCtx) (Item, bool, error) {
-		it, err := getItem(ctx, o, `source_name = ? AND source_id = ?`, src.Name, src.ID)
-		switch {
-		case err == nil:
-			if it.SKU != in.SKU {
-				return Item{}, false, &ConflictError{
-					Message: fmt.Sprintf("item %s/%s has sku %q; a sku cannot change", src.Name, src.ID, it.SKU),
-					Fields:  map[string]string{"sku": "differs from the item's sku " + strconv.Quote(it.SKU)},
-				}
-			}
-			return o.updateItem(ctx, it, in, &src)
-		case !errors.Is(err, ErrNotFound):
-			return Item{}, false, err
-		}
-		it, err = getItem(ctx, o, `sku = ?`, in.SKU)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			return o.insertItem(ctx, in, &src)
-		case err != nil:
-			return Item{}, false, err
-		case it.Source != nil:
-			return Item{}, false, &ConflictError{
-				Message: fmt.Sprintf("sku %q belongs to item %s/%s", in.SKU, it.Source.Name, it.Source.ID),
-				Fields:  map[string]string{"sku": "belongs to an item from another source"},
-			}
-		}
-		return o.updateItem(ctx, it, in, &src)
+		it, out, err := o.upsertItemBySource(ctx, src, in)
+		return it, out == OutcomeCreated, err
 	})
 }
 
+// upsertItemBySource is the body of UpsertItemBySource and of an item
+// record of UpsertRecords. An item equal to the input is left alone
+// (OutcomeUnchanged). Items belong to no warehouse, so they append no
+// event.
+func (o opCtx) upsertItemBySource(ctx context.Context, src SourceRef, in ItemInput) (Item, Outcome, error) {
+	it, err := getItem(ctx, o, `source_name = ? AND source_id = ?`, src.Name, src.ID)
+	switch {
+	case err == nil:
+		if it.SKU != in.SKU {
+			return Item{}, "", &ConflictError{
+				Message: fmt.Sprintf("item %s/%s has sku %q; a sku cannot change", src.Name, src.ID, it.SKU),
+				Fields:  map[string]string{"sku": "differs from the item's sku " + strconv.Quote(it.SKU)},
+			}
+		}
+		if it.Name == in.Name && it.Barcode == in.Barcode {
+			return it, OutcomeUnchanged, nil
+		}
+		it, _, err = o.updateItem(ctx, it, in, &src)
+		return it, OutcomeUpdated, err
+	case !errors.Is(err, ErrNotFound):
+		return Item{}, "", err
+	}
+	it, err = getItem(ctx, o, `sku = ?`, in.SKU)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		it, _, err = o.insertItem(ctx, in, &src)
+		return it, OutcomeCreated, err
+	case err != nil:
+		return Item{}, "", err
+	case it.Source != nil:
+		return Item{}, "", &ConflictError{
+			Message: fmt.Sprintf("sku %q belongs to item %s/%s", in.SKU, it.Source.Name, it.Source.ID),
+			Fields:  map[string]string{"sku": "belongs to an item from another source"},
+		}
+	}
+	it, _, err = o.updateItem(ctx, it, in, &src)
+	return it, OutcomeUpdated, err
+}
+
 func (o opCtx) insertItem(ctx context.Context, in ItemInput, src *SourceRef) (Item, bool, error) {
-	it := Item{ID: uuid.NewString(), SKU: in.SKU, Name: in.Name, Barcode: in.Barcode,
+	it := Item{ID: newEntityID(), SKU: in.SKU, Name: in.Name, Barcode: in.Barcode,
 		Source: src, CreatedAt: o.now, UpdatedAt: o.now}
 	name, sid := sourceArgs(src)
 	if _, err := o.ExecContext(ctx, `INSERT INTO items

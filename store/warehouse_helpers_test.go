@@ -39,7 +39,9 @@ var whEpoch = time.Date(2026, 5, 2, 14, 22, 7, 413_000_000, time.UTC)
 func newWHEnv(tb testing.TB) *whEnv {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(tb.TempDir(), "sentryhub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
+	db, err := store.Open(ctx, filepath.Join(tb.TempDir(), "sentryhub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))),
+		// The least argon2id cost: these tests are not about guessing cost.
+		store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
 	if err != nil {
 		tb.Fatal(err)
 	}

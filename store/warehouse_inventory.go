@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // InventoryLevel is the stock of one sku in one warehouse. Its ID is stable
@@ -66,7 +64,7 @@ func (w *writeTx) level(ctx context.Context, warehouseID int64, sku string) (Inv
 	if !errors.Is(err, ErrNotFound) {
 		return l, err
 	}
-	l = InventoryLevel{ID: uuid.NewString(), WarehouseID: warehouseID, SKU: sku, UpdatedAt: w.now}
+	l = InventoryLevel{ID: newEntityID(), WarehouseID: warehouseID, SKU: sku, UpdatedAt: w.now}
 	if _, err := w.ExecContext(ctx, `INSERT INTO inventory_levels
 		(warehouse_id, sku, id, on_hand, updated_at) VALUES (?, ?, ?, 0, ?)`,
 		warehouseID, sku, l.ID, w.nowText); err != nil {
@@ -184,35 +182,42 @@ func (db *DB) ApplyAdjustment(ctx context.Context, meta OpMeta, in AdjustmentInp
 		return Result[InventoryLevel]{}, err
 	}
 	return runOp(ctx, db, meta, "inventory.adjust", in, func(ctx context.Context, o opCtx) (InventoryLevel, bool, error) {
-		if err := checkWarehouseExists(ctx, o, f, "warehouse_id", in.WarehouseID); err != nil {
-			return InventoryLevel{}, false, err
-		}
-		if err := checkSKUExists(ctx, o, f, "sku", in.SKU); err != nil {
-			return InventoryLevel{}, false, err
-		}
-		if err := f.invalid("invalid inventory adjustment"); err != nil {
-			return InventoryLevel{}, false, err
-		}
-		lv, err := o.level(ctx, in.WarehouseID, in.SKU)
-		if err != nil {
-			return InventoryLevel{}, false, err
-		}
-		if lv.OnHand+in.Delta < 0 {
-			return InventoryLevel{}, false, &ConflictError{
-				Message: fmt.Sprintf("adjustment would take %q in warehouse %d below zero: %d on hand, delta %d",
-					in.SKU, in.WarehouseID, lv.OnHand, in.Delta),
-				Fields: map[string]string{"delta": fmt.Sprintf("exceeds the %d on hand", lv.OnHand)},
-			}
-		}
-		if err := o.setOnHand(ctx, &lv, lv.OnHand+in.Delta); err != nil {
-			return InventoryLevel{}, false, err
-		}
-		if _, err := o.emit(ctx, EventAdjustmentApplied, AggregateInventory, lv.ID, in.WarehouseID, o.txnID,
-			adjustmentData{SKU: in.SKU, Delta: in.Delta, Reason: in.Reason, OnHand: lv.OnHand}); err != nil {
-			return InventoryLevel{}, false, err
-		}
-		return lv, false, nil
+		lv, err := o.applyAdjustment(ctx, in, f, nil)
+		return lv, false, err
 	})
+}
+
+// applyAdjustment is the body of ApplyAdjustment and of an adjustment
+// record of UpsertRecords.
+func (o opCtx) applyAdjustment(ctx context.Context, in AdjustmentInput, f fieldErrs, c *existsCache) (InventoryLevel, error) {
+	if err := c.checkWarehouse(ctx, o, f, "warehouse_id", in.WarehouseID); err != nil {
+		return InventoryLevel{}, err
+	}
+	if err := c.checkSKU(ctx, o, f, "sku", in.SKU); err != nil {
+		return InventoryLevel{}, err
+	}
+	if err := f.invalid("invalid inventory adjustment"); err != nil {
+		return InventoryLevel{}, err
+	}
+	lv, err := o.level(ctx, in.WarehouseID, in.SKU)
+	if err != nil {
+		return InventoryLevel{}, err
+	}
+	if lv.OnHand+in.Delta < 0 {
+		return InventoryLevel{}, &ConflictError{
+			Message: fmt.Sprintf("adjustment would take %q in warehouse %d below zero: %d on hand, delta %d",
+				in.SKU, in.WarehouseID, lv.OnHand, in.Delta),
+			Fields: map[string]string{"delta": fmt.Sprintf("exceeds the %d on hand", lv.OnHand)},
+		}
+	}
+	if err := o.setOnHand(ctx, &lv, lv.OnHand+in.Delta); err != nil {
+		return InventoryLevel{}, err
+	}
+	if _, err := o.emit(ctx, EventAdjustmentApplied, AggregateInventory, lv.ID, in.WarehouseID, o.txnID,
+		adjustmentData{SKU: in.SKU, Delta: in.Delta, Reason: in.Reason, OnHand: lv.OnHand}); err != nil {
+		return InventoryLevel{}, err
+	}
+	return lv, nil
 }
 
 // CycleCountInput is the body of RecordCycleCount. CountedQty is a pointer
@@ -262,42 +267,55 @@ func (db *DB) RecordCycleCount(ctx context.Context, meta OpMeta, in CycleCountIn
 		return Result[CycleCount]{}, err
 	}
 	return runOp(ctx, db, meta, "cycle_count.record", in, func(ctx context.Context, o opCtx) (CycleCount, bool, error) {
-		if err := checkWarehouseExists(ctx, o, f, "warehouse_id", in.WarehouseID); err != nil {
-			return CycleCount{}, false, err
-		}
-		if err := checkSKUExists(ctx, o, f, "sku", in.SKU); err != nil {
-			return CycleCount{}, false, err
-		}
-		if err := f.invalid("invalid cycle count"); err != nil {
-			return CycleCount{}, false, err
-		}
-		lv, err := o.level(ctx, in.WarehouseID, in.SKU)
-		if err != nil {
-			return CycleCount{}, false, err
-		}
-		cc := CycleCount{ID: uuid.NewString(), WarehouseID: in.WarehouseID, SKU: in.SKU,
-			CountedQty: *in.CountedQty, PreviousOnHand: lv.OnHand, Delta: *in.CountedQty - lv.OnHand,
-			CountedAt: o.now}
-		cc.Adjusted = cc.Delta != 0
-		if _, err := o.ExecContext(ctx, `INSERT INTO cycle_counts
-			(id, warehouse_id, sku, counted_qty, previous_on_hand, adjusted, counted_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, cc.ID, cc.WarehouseID, cc.SKU, cc.CountedQty,
-			cc.PreviousOnHand, cc.Adjusted, o.nowText); err != nil {
-			return CycleCount{}, false, fmt.Errorf("insert cycle count: %w", interpretError(err))
-		}
-		if !cc.Adjusted {
-			return cc, true, nil
-		}
-		if err := o.setOnHand(ctx, &lv, cc.CountedQty); err != nil {
-			return CycleCount{}, false, err
-		}
-		if _, err := o.emit(ctx, EventCycleCountAdjusted, AggregateCycleCount, cc.ID, cc.WarehouseID, o.txnID,
-			cycleCountData{SKU: cc.SKU, CountedQty: cc.CountedQty, PreviousOnHand: cc.PreviousOnHand,
-				Delta: cc.Delta}); err != nil {
-			return CycleCount{}, false, err
-		}
-		return cc, true, nil
+		cc, err := o.recordCycleCount(ctx, in, f, nil, false)
+		return cc, err == nil, err
 	})
+}
+
+// recordCycleCount is the body of RecordCycleCount and of a stock level
+// record of UpsertRecords. With skipMatching, a count equal to the books
+// writes nothing (a re-synced level that did not change) and returns a
+// CycleCount with an empty ID.
+func (o opCtx) recordCycleCount(ctx context.Context, in CycleCountInput, f fieldErrs, c *existsCache, skipMatching bool) (CycleCount, error) {
+	if err := c.checkWarehouse(ctx, o, f, "warehouse_id", in.WarehouseID); err != nil {
+		return CycleCount{}, err
+	}
+	if err := c.checkSKU(ctx, o, f, "sku", in.SKU); err != nil {
+		return CycleCount{}, err
+	}
+	if err := f.invalid("invalid cycle count"); err != nil {
+		return CycleCount{}, err
+	}
+	lv, err := o.level(ctx, in.WarehouseID, in.SKU)
+	if err != nil {
+		return CycleCount{}, err
+	}
+	cc := CycleCount{ID: newEntityID(), WarehouseID: in.WarehouseID, SKU: in.SKU,
+		CountedQty: *in.CountedQty, PreviousOnHand: lv.OnHand, Delta: *in.CountedQty - lv.OnHand,
+		CountedAt: o.now}
+	cc.Adjusted = cc.Delta != 0
+	if skipMatching && !cc.Adjusted {
+		cc.ID = ""
+		return cc, nil
+	}
+	if _, err := o.ExecContext(ctx, `INSERT INTO cycle_counts
+		(id, warehouse_id, sku, counted_qty, previous_on_hand, adjusted, counted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, cc.ID, cc.WarehouseID, cc.SKU, cc.CountedQty,
+		cc.PreviousOnHand, cc.Adjusted, o.nowText); err != nil {
+		return CycleCount{}, fmt.Errorf("insert cycle count: %w", interpretError(err))
+	}
+	if !cc.Adjusted {
+		return cc, nil
+	}
+	if err := o.setOnHand(ctx, &lv, cc.CountedQty); err != nil {
+		return CycleCount{}, err
+	}
+	if _, err := o.emit(ctx, EventCycleCountAdjusted, AggregateCycleCount, cc.ID, cc.WarehouseID, o.txnID,
+		cycleCountData{SKU: cc.SKU, CountedQty: cc.CountedQty, PreviousOnHand: cc.PreviousOnHand,
+			Delta: cc.Delta}); err != nil {
+		return CycleCount{}, err
+	}
+	return cc, nil
 }
 
 // GetCycleCount returns the cycle count with id, or ErrNotFound.

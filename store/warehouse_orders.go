@@ -9,9 +9,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // SalesOrderStatus is where a sales order is in its life:
@@ -88,89 +87,129 @@ func (db *DB) CreateSalesOrder(ctx context.Context, meta OpMeta, in SalesOrderIn
 	}
 	in.ShipTo = shipTo
 	return runOp(ctx, db, meta, "sales_order.create", in, func(ctx context.Context, o opCtx) (SalesOrder, bool, error) {
-		if err := checkWarehouseExists(ctx, o, f, "warehouse_id", in.WarehouseID); err != nil {
-			return SalesOrder{}, false, err
-		}
-		if err := checkSKUsExist(ctx, o, f, in.Lines); err != nil {
-			return SalesOrder{}, false, err
-		}
-		if err := f.invalid("invalid sales order"); err != nil {
-			return SalesOrder{}, false, err
-		}
-		var existing *SalesOrder
-		if in.Source != nil {
-			so, err := getSalesOrder(ctx, o, `source_name = ? AND source_id = ?`, in.Source.Name, in.Source.ID)
-			switch {
-			case err == nil:
-				existing = &so
-			case !errors.Is(err, ErrNotFound):
-				return SalesOrder{}, false, err
-			}
-		}
-		var taken string
-		err := o.QueryRowContext(ctx, `SELECT id FROM sales_orders WHERE order_number = ?`,
-			in.OrderNumber).Scan(&taken)
-		switch {
-		case err == nil && (existing == nil || taken != existing.ID):
-			return SalesOrder{}, false, &ConflictError{
-				Message: fmt.Sprintf("order_number %q is taken by sales order %s", in.OrderNumber, taken),
-				Fields:  map[string]string{"order_number": "is taken"},
-			}
-		case err != nil && !errors.Is(err, sql.ErrNoRows):
-			return SalesOrder{}, false, err
-		}
-
-		if existing == nil {
-			so := SalesOrder{ID: uuid.NewString(), OrderNumber: in.OrderNumber, WarehouseID: in.WarehouseID,
-				Status: SalesOrderOpen, ShipTo: in.ShipTo, Source: in.Source, Lines: in.Lines,
-				CreatedAt: o.now, UpdatedAt: o.now}
-			name, sid := sourceArgs(in.Source)
-			if _, err := o.ExecContext(ctx, `INSERT INTO sales_orders
-				(id, order_number, warehouse_id, status, ship_to, source_name, source_id, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, so.ID, so.OrderNumber, so.WarehouseID, so.Status,
-				string(so.ShipTo), name, sid, o.nowText, o.nowText); err != nil {
-				return SalesOrder{}, false, fmt.Errorf("insert sales order: %w", interpretError(err))
-			}
-			if err := o.insertLines(ctx, "sales_order_lines", "order_id", so.ID, so.Lines); err != nil {
-				return SalesOrder{}, false, err
-			}
-			return so, true, nil
-		}
-
-		so := *existing
-		if so.Status != SalesOrderOpen {
-			if so.OrderNumber == in.OrderNumber && so.WarehouseID == in.WarehouseID &&
-				bytes.Equal(so.ShipTo, in.ShipTo) && slices.Equal(so.Lines, in.Lines) {
-				return so, false, nil
-			}
-			return SalesOrder{}, false, &ConflictError{Message: fmt.Sprintf(
-				"sales order %s from %s/%s is %s and can no longer change",
-				so.OrderNumber, in.Source.Name, in.Source.ID, so.Status)}
-		}
-		so.OrderNumber, so.WarehouseID, so.ShipTo, so.Lines, so.UpdatedAt =
-			in.OrderNumber, in.WarehouseID, in.ShipTo, in.Lines, o.now
-		if _, err := o.ExecContext(ctx, `UPDATE sales_orders SET order_number = ?, warehouse_id = ?,
-			ship_to = ?, updated_at = ? WHERE id = ?`, so.OrderNumber, so.WarehouseID, string(so.ShipTo),
-			o.nowText, so.ID); err != nil {
-			return SalesOrder{}, false, fmt.Errorf("update sales order: %w", interpretError(err))
-		}
-		if _, err := o.ExecContext(ctx, `DELETE FROM sales_order_lines WHERE order_id = ?`, so.ID); err != nil {
-			return SalesOrder{}, false, fmt.Errorf("replace sales order lines: %w", err)
-		}
-		if err := o.insertLines(ctx, "sales_order_lines", "order_id", so.ID, so.Lines); err != nil {
-			return SalesOrder{}, false, err
-		}
-		return so, false, nil
+		so, out, err := o.upsertSalesOrder(ctx, in, f, nil)
+		return so, out == OutcomeCreated, err
 	})
 }
 
-// insertLines writes sku/qty lines of a sales order or transfer.
-func (o opCtx) insertLines(ctx context.Context, table, key, id string, lines []OrderLine) error {
-	q := `INSERT INTO ` + table + ` (` + key + `, line_no, sku, qty) VALUES (?, ?, ?, ?)`
-	for i, l := range lines {
-		if _, err := o.ExecContext(ctx, q, id, i+1, l.SKU, l.Qty); err != nil {
-			return fmt.Errorf("insert %s: %w", table, interpretError(err))
+// upsertSalesOrder is the body of CreateSalesOrder and of a sales order
+// record of UpsertRecords: in is checked (its ship_to canonical). With
+// in.Source set, an order from that source that is created or changed
+// appends sales_order.created or sales_order.updated; an order equal to
+// the input is left alone (OutcomeUnchanged, no write, no event). c, when
+// not nil, remembers warehouses and skus known to exist across a batch.
+func (o opCtx) upsertSalesOrder(ctx context.Context, in SalesOrderInput, f fieldErrs, c *existsCache) (SalesOrder, Outcome, error) {
+	if err := c.checkWarehouse(ctx, o, f, "warehouse_id", in.WarehouseID); err != nil {
+		return SalesOrder{}, "", err
+	}
+	if err := c.checkSKUs(ctx, o, f, in.Lines); err != nil {
+		return SalesOrder{}, "", err
+	}
+	if err := f.invalid("invalid sales order"); err != nil {
+		return SalesOrder{}, "", err
+	}
+	var existing *SalesOrder
+	if in.Source != nil && !c.absent("sales_orders", *in.Source) {
+		so, err := getSalesOrder(ctx, o, `source_name = ? AND source_id = ?`, in.Source.Name, in.Source.ID)
+		switch {
+		case err == nil:
+			existing = &so
+		case !errors.Is(err, ErrNotFound):
+			return SalesOrder{}, "", err
 		}
+	}
+	if existing != nil && existing.OrderNumber == in.OrderNumber && existing.WarehouseID == in.WarehouseID &&
+		bytes.Equal(existing.ShipTo, in.ShipTo) && slices.Equal(existing.Lines, in.Lines) {
+		return *existing, OutcomeUnchanged, nil
+	}
+	if existing != nil && existing.Status != SalesOrderOpen {
+		return SalesOrder{}, "", &ConflictError{Message: fmt.Sprintf(
+			"sales order %s from %s/%s is %s and can no longer change",
+			existing.OrderNumber, in.Source.Name, in.Source.ID, existing.Status)}
+	}
+	// The order_number's UNIQUE constraint finds a taken number; only then
+	// is the owner looked up, for the message.
+	taken := func(err error) error {
+		var ce *ConflictError
+		if !errors.As(err, &ce) {
+			return err
+		}
+		var id string
+		if qerr := o.QueryRowContext(ctx, `SELECT id FROM sales_orders WHERE order_number = ?`, in.OrderNumber).Scan(&id); qerr != nil {
+			return err
+		}
+		return &ConflictError{
+			Message: fmt.Sprintf("order_number %q is taken by sales order %s", in.OrderNumber, id),
+			Fields:  map[string]string{"order_number": "is taken"},
+			Err:     ce.Err,
+		}
+	}
+
+	if existing == nil {
+		so := SalesOrder{ID: newEntityID(), OrderNumber: in.OrderNumber, WarehouseID: in.WarehouseID,
+			Status: SalesOrderOpen, ShipTo: in.ShipTo, Source: in.Source, Lines: in.Lines,
+			CreatedAt: o.now, UpdatedAt: o.now}
+		name, sid := sourceArgs(in.Source)
+		if _, err := o.ExecContext(ctx, `INSERT INTO sales_orders
+			(id, order_number, warehouse_id, status, ship_to, source_name, source_id, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, so.ID, so.OrderNumber, so.WarehouseID, so.Status,
+			string(so.ShipTo), name, sid, o.nowText, o.nowText); err != nil {
+			return SalesOrder{}, "", taken(interpretError(err))
+		}
+		if err := o.insertLines(ctx, "sales_order_lines", "order_id", so.ID, so.Lines); err != nil {
+			return SalesOrder{}, "", err
+		}
+		c.created("sales_orders", in.Source)
+		return so, OutcomeCreated, o.emitSalesOrder(ctx, EventSalesOrderCreated, so)
+	}
+
+	so := *existing
+	so.OrderNumber, so.WarehouseID, so.ShipTo, so.Lines, so.UpdatedAt =
+		in.OrderNumber, in.WarehouseID, in.ShipTo, in.Lines, o.now
+	if _, err := o.ExecContext(ctx, `UPDATE sales_orders SET order_number = ?, warehouse_id = ?,
+		ship_to = ?, updated_at = ? WHERE id = ?`, so.OrderNumber, so.WarehouseID, string(so.ShipTo),
+		o.nowText, so.ID); err != nil {
+		return SalesOrder{}, "", taken(interpretError(err))
+	}
+	if _, err := o.ExecContext(ctx, `DELETE FROM sales_order_lines WHERE order_id = ?`, so.ID); err != nil {
+		return SalesOrder{}, "", fmt.Errorf("replace sales order lines: %w", err)
+	}
+	if err := o.insertLines(ctx, "sales_order_lines", "order_id", so.ID, so.Lines); err != nil {
+		return SalesOrder{}, "", err
+	}
+	return so, OutcomeUpdated, o.emitSalesOrder(ctx, EventSalesOrderUpdated, so)
+}
+
+// emitSalesOrder appends a sales order record event for an order from a
+// source; orders entered by hand emit none (see EventSalesOrderCreated).
+func (o opCtx) emitSalesOrder(ctx context.Context, eventType string, so SalesOrder) error {
+	if so.Source == nil {
+		return nil
+	}
+	_, err := o.emit(ctx, eventType, AggregateSalesOrder, so.ID, so.WarehouseID, o.txnID, salesOrderData{
+		OrderNumber: so.OrderNumber, Status: so.Status, ShipTo: so.ShipTo, Lines: so.Lines, Source: *so.Source})
+	return err
+}
+
+// insertLines writes sku/qty lines of a sales order or transfer in one
+// statement (prepared per line count, so a sync's few shapes are parsed
+// once).
+func (o opCtx) insertLines(ctx context.Context, table, key, id string, lines []OrderLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO ` + table + ` (` + key + `, line_no, sku, qty) VALUES `)
+	args := make([]any, 0, 4*len(lines))
+	for i, l := range lines {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?)")
+		args = append(args, id, i+1, l.SKU, l.Qty)
+	}
+	if _, err := o.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("insert %s: %w", table, interpretError(err))
 	}
 	return nil
 }
@@ -447,86 +486,115 @@ func (db *DB) CreatePurchaseOrder(ctx context.Context, meta OpMeta, in PurchaseO
 		return Result[PurchaseOrder]{}, err
 	}
 	return runOp(ctx, db, meta, "purchase_order.create", in, func(ctx context.Context, o opCtx) (PurchaseOrder, bool, error) {
-		if err := checkWarehouseExists(ctx, o, f, "warehouse_id", in.WarehouseID); err != nil {
-			return PurchaseOrder{}, false, err
-		}
-		if err := checkSKUsExist(ctx, o, f, in.Lines); err != nil {
-			return PurchaseOrder{}, false, err
-		}
-		if err := f.invalid("invalid purchase order"); err != nil {
-			return PurchaseOrder{}, false, err
-		}
-		var existing *PurchaseOrder
-		if in.Source != nil {
-			po, err := getPurchaseOrder(ctx, o, `source_name = ? AND source_id = ?`, in.Source.Name, in.Source.ID)
-			switch {
-			case err == nil:
-				existing = &po
-			case !errors.Is(err, ErrNotFound):
-				return PurchaseOrder{}, false, err
-			}
-		}
-		var taken string
-		err := o.QueryRowContext(ctx, `SELECT id FROM purchase_orders WHERE po_number = ?`,
-			in.PONumber).Scan(&taken)
+		po, out, err := o.upsertPurchaseOrder(ctx, in, f, nil)
+		return po, out == OutcomeCreated, err
+	})
+}
+
+// upsertPurchaseOrder is the body of CreatePurchaseOrder and of a purchase
+// order record of UpsertRecords, as upsertSalesOrder is for sales orders:
+// orders from a source append purchase_order.created or
+// purchase_order.updated, and an order equal to the input is unchanged.
+func (o opCtx) upsertPurchaseOrder(ctx context.Context, in PurchaseOrderInput, f fieldErrs, c *existsCache) (PurchaseOrder, Outcome, error) {
+	if err := c.checkWarehouse(ctx, o, f, "warehouse_id", in.WarehouseID); err != nil {
+		return PurchaseOrder{}, "", err
+	}
+	if err := c.checkSKUs(ctx, o, f, in.Lines); err != nil {
+		return PurchaseOrder{}, "", err
+	}
+	if err := f.invalid("invalid purchase order"); err != nil {
+		return PurchaseOrder{}, "", err
+	}
+	var existing *PurchaseOrder
+	if in.Source != nil && !c.absent("purchase_orders", *in.Source) {
+		po, err := getPurchaseOrder(ctx, o, `source_name = ? AND source_id = ?`, in.Source.Name, in.Source.ID)
 		switch {
-		case err == nil && (existing == nil || taken != existing.ID):
-			return PurchaseOrder{}, false, &ConflictError{
-				Message: fmt.Sprintf("po_number %q is taken by purchase order %s", in.PONumber, taken),
-				Fields:  map[string]string{"po_number": "is taken"},
-			}
-		case err != nil && !errors.Is(err, sql.ErrNoRows):
-			return PurchaseOrder{}, false, err
+		case err == nil:
+			existing = &po
+		case !errors.Is(err, ErrNotFound):
+			return PurchaseOrder{}, "", err
 		}
-		lines := make([]PurchaseOrderLine, len(in.Lines))
-		for i, l := range in.Lines {
-			lines[i] = PurchaseOrderLine{SKU: l.SKU, QtyOrdered: l.Qty}
+	}
+	if existing != nil && existing.PONumber == in.PONumber && existing.WarehouseID == in.WarehouseID &&
+		existing.Supplier == in.Supplier &&
+		slices.EqualFunc(existing.Lines, in.Lines, func(a PurchaseOrderLine, b OrderLine) bool {
+			return a.SKU == b.SKU && a.QtyOrdered == b.Qty
+		}) {
+		return *existing, OutcomeUnchanged, nil
+	}
+	if existing != nil && existing.Status != PurchaseOrderOpen {
+		return PurchaseOrder{}, "", &ConflictError{Message: fmt.Sprintf(
+			"purchase order %s from %s/%s is %s and can no longer change",
+			existing.PONumber, in.Source.Name, in.Source.ID, existing.Status)}
+	}
+	taken := func(err error) error {
+		var ce *ConflictError
+		if !errors.As(err, &ce) {
+			return err
 		}
+		var id string
+		if qerr := o.QueryRowContext(ctx, `SELECT id FROM purchase_orders WHERE po_number = ?`, in.PONumber).Scan(&id); qerr != nil {
+			return err
+		}
+		return &ConflictError{
+			Message: fmt.Sprintf("po_number %q is taken by purchase order %s", in.PONumber, id),
+			Fields:  map[string]string{"po_number": "is taken"},
+			Err:     ce.Err,
+		}
+	}
+	lines := make([]PurchaseOrderLine, len(in.Lines))
+	for i, l := range in.Lines {
+		lines[i] = PurchaseOrderLine{SKU: l.SKU, QtyOrdered: l.Qty}
+	}
 
-		if existing == nil {
-			po := PurchaseOrder{ID: uuid.NewString(), PONumber: in.PONumber, WarehouseID: in.WarehouseID,
-				Supplier: in.Supplier, Status: PurchaseOrderOpen, Source: in.Source, Lines: lines,
-				CreatedAt: o.now, UpdatedAt: o.now}
-			name, sid := sourceArgs(in.Source)
-			if _, err := o.ExecContext(ctx, `INSERT INTO purchase_orders
-				(id, po_number, warehouse_id, supplier, status, source_name, source_id, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, po.ID, po.PONumber, po.WarehouseID, po.Supplier,
-				po.Status, name, sid, o.nowText, o.nowText); err != nil {
-				return PurchaseOrder{}, false, fmt.Errorf("insert purchase order: %w", interpretError(err))
-			}
-			if err := o.insertPOLines(ctx, po.ID, po.Lines); err != nil {
-				return PurchaseOrder{}, false, err
-			}
-			return po, true, nil
-		}
-
-		po := *existing
-		if po.Status != PurchaseOrderOpen {
-			if po.PONumber == in.PONumber && po.WarehouseID == in.WarehouseID && po.Supplier == in.Supplier &&
-				slices.EqualFunc(po.Lines, in.Lines, func(a PurchaseOrderLine, b OrderLine) bool {
-					return a.SKU == b.SKU && a.QtyOrdered == b.Qty
-				}) {
-				return po, false, nil
-			}
-			return PurchaseOrder{}, false, &ConflictError{Message: fmt.Sprintf(
-				"purchase order %s from %s/%s is %s and can no longer change",
-				po.PONumber, in.Source.Name, in.Source.ID, po.Status)}
-		}
-		po.PONumber, po.WarehouseID, po.Supplier, po.Lines, po.UpdatedAt =
-			in.PONumber, in.WarehouseID, in.Supplier, lines, o.now
-		if _, err := o.ExecContext(ctx, `UPDATE purchase_orders SET po_number = ?, warehouse_id = ?,
-			supplier = ?, updated_at = ? WHERE id = ?`, po.PONumber, po.WarehouseID, po.Supplier,
-			o.nowText, po.ID); err != nil {
-			return PurchaseOrder{}, false, fmt.Errorf("update purchase order: %w", interpretError(err))
-		}
-		if _, err := o.ExecContext(ctx, `DELETE FROM purchase_order_lines WHERE po_id = ?`, po.ID); err != nil {
-			return PurchaseOrder{}, false, fmt.Errorf("replace purchase order lines: %w", err)
+	if existing == nil {
+		po := PurchaseOrder{ID: newEntityID(), PONumber: in.PONumber, WarehouseID: in.WarehouseID,
+			Supplier: in.Supplier, Status: PurchaseOrderOpen, Source: in.Source, Lines: lines,
+			CreatedAt: o.now, UpdatedAt: o.now}
+		name, sid := sourceArgs(in.Source)
+		if _, err := o.ExecContext(ctx, `INSERT INTO purchase_orders
+			(id, po_number, warehouse_id, supplier, status, source_name, source_id, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, po.ID, po.PONumber, po.WarehouseID, po.Supplier,
+			po.Status, name, sid, o.nowText, o.nowText); err != nil {
+			return PurchaseOrder{}, "", taken(interpretError(err))
 		}
 		if err := o.insertPOLines(ctx, po.ID, po.Lines); err != nil {
-			return PurchaseOrder{}, false, err
+			return PurchaseOrder{}, "", err
 		}
-		return po, false, nil
-	})
+		c.created("purchase_orders", in.Source)
+		return po, OutcomeCreated, o.emitPurchaseOrder(ctx, EventPurchaseOrderCreated, po)
+	}
+
+	po := *existing
+	po.PONumber, po.WarehouseID, po.Supplier, po.Lines, po.UpdatedAt =
+		in.PONumber, in.WarehouseID, in.Supplier, lines, o.now
+	if _, err := o.ExecContext(ctx, `UPDATE purchase_orders SET po_number = ?, warehouse_id = ?,
+		supplier = ?, updated_at = ? WHERE id = ?`, po.PONumber, po.WarehouseID, po.Supplier,
+		o.nowText, po.ID); err != nil {
+		return PurchaseOrder{}, "", taken(interpretError(err))
+	}
+	if _, err := o.ExecContext(ctx, `DELETE FROM purchase_order_lines WHERE po_id = ?`, po.ID); err != nil {
+		return PurchaseOrder{}, "", fmt.Errorf("replace purchase order lines: %w", err)
+	}
+	if err := o.insertPOLines(ctx, po.ID, po.Lines); err != nil {
+		return PurchaseOrder{}, "", err
+	}
+	return po, OutcomeUpdated, o.emitPurchaseOrder(ctx, EventPurchaseOrderUpdated, po)
+}
+
+// emitPurchaseOrder appends a purchase order record event for an order
+// from a source.
+func (o opCtx) emitPurchaseOrder(ctx context.Context, eventType string, po PurchaseOrder) error {
+	if po.Source == nil {
+		return nil
+	}
+	lines := make([]OrderLine, len(po.Lines))
+	for i, l := range po.Lines {
+		lines[i] = OrderLine{SKU: l.SKU, Qty: l.QtyOrdered}
+	}
+	_, err := o.emit(ctx, eventType, AggregatePurchaseOrder, po.ID, po.WarehouseID, o.txnID, purchaseOrderData{
+		PONumber: po.PONumber, Supplier: po.Supplier, Status: po.Status, Lines: lines, Source: *po.Source})
+	return err
 }
 
 func (o opCtx) insertPOLines(ctx context.Context, id string, lines []PurchaseOrderLine) error {

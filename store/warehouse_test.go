@@ -239,6 +239,69 @@ func TestOperationEvents(t *testing.T) {
 			wantStock: []stockWant{{1, "WIDGET-1", 3}, {1, "GADGET-9", 0},
 				{2, "WIDGET-1", 2}, {2, "GADGET-9", 2}},
 		},
+		{
+			name: "sales order from a source",
+			run: func(t *testing.T, e *whEnv, meta store.OpMeta) ([]int64, string) {
+				r, err := e.db.CreateSalesOrder(e.ctx, meta, store.SalesOrderInput{OrderNumber: "WEB-1", WarehouseID: e.wh1,
+					ShipTo: json.RawMessage(`{"city":"Lyon"}`), Lines: []store.OrderLine{line("WIDGET-1", 2)},
+					Source: &store.SourceRef{Name: "erp", ID: "41"}})
+				if err != nil || !r.Created {
+					t.Fatal(r, err)
+				}
+				return r.EventIDs, r.Value.ID
+			},
+			wantType: store.EventSalesOrderCreated, wantWH: 1,
+			wantData: `{"lines":[{"qty":2,"sku":"WIDGET-1"}],"order_number":"WEB-1","ship_to":{"city":"Lyon"},"source":{"id":"41","name":"erp"},"status":"open"}`,
+		},
+		{
+			name: "sales order changed at its source",
+			run: func(t *testing.T, e *whEnv, meta store.OpMeta) ([]int64, string) {
+				in := store.SalesOrderInput{OrderNumber: "WEB-2", WarehouseID: e.wh1, ShipTo: json.RawMessage(`{"city":"Lyon"}`),
+					Lines: []store.OrderLine{line("WIDGET-1", 2)}, Source: &store.SourceRef{Name: "erp", ID: "42"}}
+				if _, err := e.db.CreateSalesOrder(e.ctx, e.meta(), in); err != nil {
+					t.Fatal(err)
+				}
+				in.Lines = []store.OrderLine{line("WIDGET-1", 3)}
+				r, err := e.db.CreateSalesOrder(e.ctx, meta, in)
+				if err != nil || r.Created {
+					t.Fatal(r, err)
+				}
+				return r.EventIDs, r.Value.ID
+			},
+			wantType: store.EventSalesOrderUpdated, wantWH: 1,
+			wantData: `{"lines":[{"qty":3,"sku":"WIDGET-1"}],"order_number":"WEB-2","ship_to":{"city":"Lyon"},"source":{"id":"42","name":"erp"},"status":"open"}`,
+		},
+		{
+			name: "purchase order from a source",
+			run: func(t *testing.T, e *whEnv, meta store.OpMeta) ([]int64, string) {
+				r, err := e.db.CreatePurchaseOrder(e.ctx, meta, store.PurchaseOrderInput{PONumber: "PO-7", WarehouseID: e.wh2,
+					Supplier: "Acme", Lines: []store.OrderLine{line("GADGET-9", 5)}, Source: &store.SourceRef{Name: "erp", ID: "P7"}})
+				if err != nil || !r.Created {
+					t.Fatal(r, err)
+				}
+				return r.EventIDs, r.Value.ID
+			},
+			wantType: store.EventPurchaseOrderCreated, wantWH: 2,
+			wantData: `{"lines":[{"qty":5,"sku":"GADGET-9"}],"po_number":"PO-7","source":{"id":"P7","name":"erp"},"status":"open","supplier":"Acme"}`,
+		},
+		{
+			name: "purchase order changed at its source",
+			run: func(t *testing.T, e *whEnv, meta store.OpMeta) ([]int64, string) {
+				in := store.PurchaseOrderInput{PONumber: "PO-8", WarehouseID: e.wh2, Lines: []store.OrderLine{line("GADGET-9", 5)},
+					Source: &store.SourceRef{Name: "erp", ID: "P8"}}
+				if _, err := e.db.CreatePurchaseOrder(e.ctx, e.meta(), in); err != nil {
+					t.Fatal(err)
+				}
+				in.Supplier = "Acme"
+				r, err := e.db.CreatePurchaseOrder(e.ctx, meta, in)
+				if err != nil || r.Created {
+					t.Fatal(r, err)
+				}
+				return r.EventIDs, r.Value.ID
+			},
+			wantType: store.EventPurchaseOrderUpdated, wantWH: 2,
+			wantData: `{"lines":[{"qty":5,"sku":"GADGET-9"}],"po_number":"PO-8","source":{"id":"P8","name":"erp"},"status":"open","supplier":"Acme"}`,
+		},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

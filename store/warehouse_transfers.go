@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // TransferStatus is where a transfer is in its life.
@@ -61,32 +59,39 @@ func (db *DB) CreateTransfer(ctx context.Context, meta OpMeta, in TransferInput)
 		return Result[Transfer]{}, err
 	}
 	return runOp(ctx, db, meta, "transfer.create", in, func(ctx context.Context, o opCtx) (Transfer, bool, error) {
-		if err := checkWarehouseExists(ctx, o, f, "from_warehouse_id", in.FromWarehouseID); err != nil {
-			return Transfer{}, false, err
-		}
-		if err := checkWarehouseExists(ctx, o, f, "to_warehouse_id", in.ToWarehouseID); err != nil {
-			return Transfer{}, false, err
-		}
-		if err := checkSKUsExist(ctx, o, f, in.Lines); err != nil {
-			return Transfer{}, false, err
-		}
-		if err := f.invalid("invalid transfer"); err != nil {
-			return Transfer{}, false, err
-		}
-		t := Transfer{ID: uuid.NewString(), FromWarehouseID: in.FromWarehouseID,
-			ToWarehouseID: in.ToWarehouseID, Status: TransferOpen, Lines: in.Lines,
-			CreatedAt: o.now, UpdatedAt: o.now}
-		if _, err := o.ExecContext(ctx, `INSERT INTO transfers
-			(id, from_warehouse_id, to_warehouse_id, status, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, t.ID, t.FromWarehouseID, t.ToWarehouseID, t.Status,
-			o.nowText, o.nowText); err != nil {
-			return Transfer{}, false, fmt.Errorf("insert transfer: %w", interpretError(err))
-		}
-		if err := o.insertLines(ctx, "transfer_lines", "transfer_id", t.ID, t.Lines); err != nil {
-			return Transfer{}, false, err
-		}
-		return t, true, nil
+		t, err := o.createTransfer(ctx, in, f, nil)
+		return t, err == nil, err
 	})
+}
+
+// createTransfer is the body of CreateTransfer and of a transfer record of
+// UpsertRecords.
+func (o opCtx) createTransfer(ctx context.Context, in TransferInput, f fieldErrs, c *existsCache) (Transfer, error) {
+	if err := c.checkWarehouse(ctx, o, f, "from_warehouse_id", in.FromWarehouseID); err != nil {
+		return Transfer{}, err
+	}
+	if err := c.checkWarehouse(ctx, o, f, "to_warehouse_id", in.ToWarehouseID); err != nil {
+		return Transfer{}, err
+	}
+	if err := c.checkSKUs(ctx, o, f, in.Lines); err != nil {
+		return Transfer{}, err
+	}
+	if err := f.invalid("invalid transfer"); err != nil {
+		return Transfer{}, err
+	}
+	t := Transfer{ID: newEntityID(), FromWarehouseID: in.FromWarehouseID,
+		ToWarehouseID: in.ToWarehouseID, Status: TransferOpen, Lines: in.Lines,
+		CreatedAt: o.now, UpdatedAt: o.now}
+	if _, err := o.ExecContext(ctx, `INSERT INTO transfers
+		(id, from_warehouse_id, to_warehouse_id, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, t.ID, t.FromWarehouseID, t.ToWarehouseID, t.Status,
+		o.nowText, o.nowText); err != nil {
+		return Transfer{}, fmt.Errorf("insert transfer: %w", interpretError(err))
+	}
+	if err := o.insertLines(ctx, "transfer_lines", "transfer_id", t.ID, t.Lines); err != nil {
+		return Transfer{}, err
+	}
+	return t, nil
 }
 
 // GetTransfer returns the transfer with id, or ErrNotFound.

@@ -198,13 +198,14 @@ func (m *FilterMatcher) Match(ev *Event) bool {
 	return true
 }
 
-// isCatalogEventType reports whether t is one of the seven event types of
-// the catalog. Filters are checked against it so a typo is a 422, not a
+// isCatalogEventType reports whether t is one of the event types of the
+// catalog. Filters are checked against it so a typo is a 422, not a
 // subscription that silently never matches.
 func isCatalogEventType(t string) bool {
 	switch t {
 	case EventPickConfirmed, EventPackConfirmed, EventShipConfirmed, EventReceiptCompleted,
-		EventAdjustmentApplied, EventCycleCountAdjusted, EventTransferCompleted:
+		EventAdjustmentApplied, EventCycleCountAdjusted, EventTransferCompleted,
+		EventSalesOrderCreated, EventSalesOrderUpdated, EventPurchaseOrderCreated, EventPurchaseOrderUpdated:
 		return true
 	}
 	return false
@@ -811,8 +812,8 @@ func (db *DB) demoteWebhookSecret(ctx context.Context, tx *sql.Tx, subscriptionI
 
 // PreviousSecretExpiry returns when a subscription's generation-2 secret
 // stops being valid, or nil when there is none (or it has expired).
-func (db *DB) PreviousSecretExpiry(ctx context.Context, subscriptionID int64) (*string, error) {
-	var exp string
+func (db *DB) PreviousSecretExpiry(ctx context.Context, subscriptionID int64) (*Time, error) {
+	var exp Time
 	err := db.r.QueryRowContext(ctx, `SELECT expires_at FROM webhook_secrets
 		WHERE subscription_id = ? AND generation = 2 AND expires_at > ?`,
 		subscriptionID, formatTime(db.now())).Scan(&exp)

@@ -170,7 +170,7 @@ func field(pointer, msg string) map[string]string {
 // so every API endpoint answers alike.
 func (s *Server) jsonBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") {
+		if strings.HasPrefix(r.URL.Path, "/api/") && !yamlBody(r) {
 			if err := checkJSONContentType(r); err != nil {
 				s.writeError(w, r, err)
 				return

@@ -568,6 +568,9 @@ func TestOpenAPISecurityAndErrors(t *testing.T) {
 	tokens := map[string]string{}
 	tok := func(scopes ...string) string {
 		k := strings.Join(scopes, ",")
+		if tokens[k] == "" && k == store.ScopeInboundWrite {
+			tokens[k] = e.sourceToken("openapi") // pushes need a token bound to a source
+		}
 		if tokens[k] == "" {
 			tokens[k] = e.token(scopes...)
 		}
@@ -778,6 +781,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	w.call("POST", "/api/v1/transfers/{id}/complete", tr+"/complete", "", 200)
 	w.call("POST", "/api/v1/transfers/{id}/complete", tr+"/complete", "", 409)
 	w.call("GET", "/api/v1/transfers/{id}", tr, "", 200)
+
+	inboundOpenAPIFlow(t, e, s, main) // inbound_test.go
 
 	// Events: the page holds every type of the catalog, each validated
 	// against its data schema through the envelope's reference.

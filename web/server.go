@@ -79,6 +79,7 @@ type Server struct {
 	logins   *loginGuard
 	mux      *routeMux
 	catalog  []catalogEntry
+	inbound  *inboundState // compiled inbound mappings (inbound.go)
 	// webhooks is set by SetWebhooks; the dashboard asks it which
 	// subscriptions cannot be dispatched.
 	webhooks WebhookService
@@ -236,6 +237,7 @@ func (s *Server) routes() {
 	s.eventRoutes()
 	s.uiRoutes()
 	s.sessionRoutes()
+	s.inboundRoutes()
 	m.Handle("/api/", s.public(s.apiFallback))
 }
 

@@ -311,7 +311,9 @@ func TestEventCatalogAndSchemas(t *testing.T) {
 	}
 	json.Unmarshal(out, &cat)
 	want := map[string]string{"ship.confirmed": "sales_order", "pick.confirmed": "sales_order", "pack.confirmed": "sales_order",
-		"receipt.completed": "purchase_order", "adjustment.applied": "inventory", "cycle_count.adjusted": "cycle_count", "transfer.completed": "transfer"}
+		"receipt.completed": "purchase_order", "adjustment.applied": "inventory", "cycle_count.adjusted": "cycle_count", "transfer.completed": "transfer",
+		"sales_order.created": "sales_order", "sales_order.updated": "sales_order",
+		"purchase_order.created": "purchase_order", "purchase_order.updated": "purchase_order"}
 	if len(cat.Types) != len(want) {
 		t.Fatalf("catalog: %s", out)
 	}

@@ -33,7 +33,10 @@ func newTestEnv(t testing.TB) *testEnv { return newAuthEnv(t, nil) }
 func newTestDB(t testing.TB) (*store.DB, *clock.Fake) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))),
+		// The least argon2id cost: 64 MiB a login would be most of these
+		// tests' CPU, and they test sessions and throttling, not the hash.
+		store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ type WebhookService interface {
 	UpdateSubscription(ctx context.Context, actor string, id int64, p store.SubscriptionPatch) (store.Subscription, string, error)
 	DeleteSubscription(ctx context.Context, actor string, id int64) error
 	RotateSecret(ctx context.Context, actor string, id int64) (vault.Secret, time.Time, error)
-	PreviousSecretExpiry(ctx context.Context, id int64) (*string, error)
+	PreviousSecretExpiry(ctx context.Context, id int64) (*store.Time, error)
 	Deliveries(ctx context.Context, id int64, q store.DeliveryQuery) ([]store.Delivery, bool, error)
 	Delivery(ctx context.Context, id, deliveryID int64) (store.Delivery, error)
 	Replay(ctx context.Context, actor string, id, deliveryID int64) (store.Delivery, error)
@@ -126,8 +126,8 @@ func (h *webhookAPI) list(w http.ResponseWriter, r *http.Request) error {
 
 type subscriptionView struct {
 	store.Subscription
-	SigningGeneration       int     `json:"signing_generation"`
-	PreviousSecretExpiresAt *string `json:"previous_secret_expires_at"`
+	SigningGeneration       int         `json:"signing_generation"`
+	PreviousSecretExpiresAt *store.Time `json:"previous_secret_expires_at"`
 }
 
 func (h *webhookAPI) get(w http.ResponseWriter, r *http.Request) error {

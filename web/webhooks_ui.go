@@ -197,17 +197,8 @@ func (u *webhookUI) secretView(rv whReveal) *whSecretView {
 
 // ---- times ----
 
-// when renders a stored timestamp for people: UTC, to the second, with how
-// long ago (or how soon) it is.
-func (u *webhookUI) when(ts string) whTime {
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return whTime{ISO: ts, Text: ts}
-	}
-	return u.at(store.TimeOf(t))
-}
-
-// at renders a stored webhook timestamp like when, from the typed row.
+// at renders a stored webhook timestamp for people: UTC, to the second,
+// with how long ago (or how soon) it is.
 func (u *webhookUI) at(t store.Time) whTime {
 	return whTime{ISO: t.String(), Text: whDay(t), Rel: relTime(u.s.clock.Now(), t.Time)}
 }
@@ -217,13 +208,6 @@ func (u *webhookUI) atPtr(t *store.Time) whTime {
 		return whTime{}
 	}
 	return u.at(*t)
-}
-
-func (u *webhookUI) whenPtr(ts *string) whTime {
-	if ts == nil {
-		return whTime{}
-	}
-	return u.when(*ts)
 }
 
 // relTime says how far t is from now in one rounded unit.
@@ -943,7 +927,7 @@ func (u *webhookUI) detailData(r *http.Request, id int64) (whDetailData, error) 
 	}
 	sv := u.statsView(st)
 	d := whDetailData{Layout: u.s.layoutFor(r, sub.Name+" · Webhooks", "/webhooks"), CanWrite: u.canWrite(r), Sub: sub,
-		Status: whStatusOf(sub, readable, sv.Open, sv.Dead), Filter: whFilterText(sub.Filter), PrevExpires: u.whenPtr(exp),
+		Status: whStatusOf(sub, readable, sv.Open, sv.Dead), Filter: whFilterText(sub.Filter), PrevExpires: u.atPtr(exp),
 		Stats: sv, Catalog: u.s.catalog, Settings: whFormFromSub(sub), Batch: whBatchForm{Mode: "dead"}}
 
 	q := r.URL.Query()

@@ -311,8 +311,8 @@ func TestWebhookUIListEmptyState(t *testing.T) {
 				return
 			}
 			boxes := whAll(form, "input", "name", "event_type")
-			if len(boxes) != 7 {
-				t.Fatalf("%d event type checkboxes, want the 7 of the catalog", len(boxes))
+			if len(boxes) != 11 {
+				t.Fatalf("%d event type checkboxes, want the 11 of the catalog", len(boxes))
 			}
 			for id, want := range map[string]string{"new-pending": "10000", "new-dlq": "1000", "new-rate": "0", "new-inflight": "16"} {
 				if got := whAttr(whByID(form, id), "value"); got != want {

@@ -117,11 +117,12 @@ func TestEndToEndThroughTheStore(t *testing.T) {
 		t.Fatalf("inventory: %+v", inv)
 	}
 
-	// Re-syncing the same window writes nothing new (the overlap re-reads it).
-	keys := h.count("idempotency_keys")
+	// Re-syncing the same window writes nothing new (the overlap re-reads
+	// it): the orders are unchanged, so no event either.
+	events := h.count("integration_events")
 	h.clock.Advance(time.Minute)
 	h.sync(connectors.SyncOrders)
-	if h.count("idempotency_keys") != keys || h.count("sales_orders") != 2 {
+	if h.count("integration_events") != events || h.count("sales_orders") != 2 {
 		t.Fatal("an unchanged re-sync wrote rows")
 	}
 
@@ -129,12 +130,15 @@ func TestEndToEndThroughTheStore(t *testing.T) {
 	h.clock.Advance(10 * time.Minute)
 	h.fake.UpdateOrder(o1, func(o *shopify.FakeOrder) { o.Lines = []shopify.FakeLine{line("WIDGET-1", 3), line("GADGET-9", 1)} })
 	h.clock.Advance(time.Minute)
-	keys = h.count("idempotency_keys")
+	events = h.count("integration_events")
 	out = h.sync(connectors.SyncOrders)
-	// The overlap window re-reads #1002 (unchanged: replayed, no write)
-	// along with the updated #1001 (one write).
-	if out.Result.RecordsSynced != 2 || h.count("idempotency_keys") != keys+1 {
-		t.Fatalf("incremental sync: %+v, %d new writes", out.Result, h.count("idempotency_keys")-keys)
+	// The overlap window re-reads #1002 (unchanged: no write) along with
+	// the updated #1001 (one write, one sales_order.updated).
+	if out.Result.RecordsSynced != 2 || h.count("integration_events") != events+1 {
+		t.Fatalf("incremental sync: %+v, %d new events", out.Result, h.count("integration_events")-events)
+	}
+	if ev, err := h.db.LatestEvent(h.ctx); err != nil || ev.EventType != store.EventSalesOrderUpdated {
+		t.Fatalf("latest event %+v %v, want %s", ev, err, store.EventSalesOrderUpdated)
 	}
 	if n := h.count("sales_orders"); n != 2 {
 		t.Fatalf("re-synced order duplicated: %d sales orders", n)

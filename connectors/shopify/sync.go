@@ -70,11 +70,20 @@ type lineItem struct {
 // limit (MaxWindowObjects), then a new window starts at the last updated_at
 // seen. The upper bound is the run's start, so nothing updated during the
 // run is half-read; the framework's overlap re-reads the edges.
-func (c *Connector) SyncOrders(ctx context.Context, since time.Time) (connectors.SyncResult, error) {
-	var res connectors.SyncResult
+func (c *Connector) SyncOrders(ctx context.Context, since time.Time) (res connectors.SyncResult, err error) {
 	if c.cfgErr != nil {
 		return res, c.cfgErr
 	}
+	// Each page is written as one batch (one store transaction) while the
+	// next is read.
+	pw := connectors.NewPageWriter(ctx, &res, func(ctx context.Context, r *connectors.SyncResult, page []connectors.Order) error {
+		return connectors.WriteOrders(ctx, c.env.Sink, r, page)
+	})
+	defer func() {
+		if werr := pw.Wait(); err == nil {
+			err = werr
+		}
+	}()
 	lower, upper := since, c.env.Clock.Now()
 	for {
 		after := ""
@@ -90,13 +99,21 @@ func (c *Connector) SyncOrders(ctx context.Context, since time.Time) (connectors
 			if err := c.gql.do(ctx, queryOrders, vars, true, &page); err != nil {
 				return res, err
 			}
+			batch := make([]connectors.Order, 0, len(page.Orders.Nodes))
 			for _, n := range page.Orders.Nodes {
 				seen++
 				last = n.UpdatedAt
 				res.See(n.UpdatedAt)
-				if err := c.syncOrder(ctx, &res, n); err != nil {
+				o, ok, err := c.mapOrder(ctx, &res, n)
+				if err != nil {
 					return res, err
 				}
+				if ok {
+					batch = append(batch, o)
+				}
+			}
+			if err := pw.Write(batch); err != nil {
+				return res, err
 			}
 			pi := page.Orders.PageInfo
 			if !pi.HasNextPage || pi.EndCursor == "" || pi.EndCursor == after {
@@ -114,13 +131,14 @@ func (c *Connector) SyncOrders(ctx context.Context, since time.Time) (connectors
 	}
 }
 
-// syncOrder maps one order and writes it. Cancelled orders and orders with
-// nothing left to ship are skipped; lines without a sku make the order fail
-// (it could not be picked).
-func (c *Connector) syncOrder(ctx context.Context, res *connectors.SyncResult, n orderNode) error {
+// mapOrder maps one order, reading the rest of its lines when there are
+// more than the page carried; ok is false for an order not to write.
+// Cancelled orders and orders with nothing left to ship are skipped; lines
+// without a sku make the order fail (it could not be picked).
+func (c *Connector) mapOrder(ctx context.Context, res *connectors.SyncResult, n orderNode) (o connectors.Order, ok bool, err error) {
 	if n.CancelledAt != nil {
 		res.Skip()
-		return nil
+		return o, false, nil
 	}
 	items := n.LineItems
 	all := items.Nodes
@@ -131,7 +149,7 @@ func (c *Connector) syncOrder(ctx context.Context, res *connectors.SyncResult, n
 			} `json:"order"`
 		}
 		if err := c.gql.do(ctx, queryOrderLines, map[string]any{"id": n.ID, "after": after}, true, &more); err != nil {
-			return err
+			return o, false, err
 		}
 		if more.Order == nil {
 			break
@@ -150,20 +168,20 @@ func (c *Connector) syncOrder(ctx context.Context, res *connectors.SyncResult, n
 		}
 		if li.SKU == nil || strings.TrimSpace(*li.SKU) == "" {
 			res.Fail(n.ID, fmt.Sprintf("line %d needs shipping but has no sku", i+1))
-			return nil
+			return o, false, nil
 		}
 		lines = append(lines, connectors.Line{SKU: strings.TrimSpace(*li.SKU), Qty: li.CurrentQuantity})
 	}
 	if len(lines) == 0 {
 		res.Skip() // nothing to ship from here (digital, refunded)
-		return nil
+		return o, false, nil
 	}
-	o := connectors.Order{SourceID: n.ID, OrderNumber: n.Name, Lines: lines, UpdatedAt: n.UpdatedAt}
+	o = connectors.Order{SourceID: n.ID, OrderNumber: n.Name, Lines: lines, UpdatedAt: n.UpdatedAt}
 	if a := n.ShippingAddress; a != nil {
 		o.ShipTo = connectors.Address{Name: a.Name, Company: a.Company, Address1: a.Address1, Address2: a.Address2,
 			City: a.City, Province: a.Province, Zip: a.Zip, Country: a.Country, CountryCode: a.CountryCodeV2, Phone: a.Phone}
 	}
-	return res.Track(n.ID, c.env.Sink.UpsertOrder(ctx, o))
+	return o, true, nil
 }
 
 // variantsPage is data.productVariants of SentryVariants.
@@ -218,6 +236,7 @@ func (c *Connector) SyncItems(ctx context.Context, since time.Time) (connectors.
 		if err := c.gql.do(ctx, queryVariants, vars, true, &page); err != nil {
 			return res, err
 		}
+		batch := make([]connectors.Item, 0, len(page.ProductVariants.Nodes))
 		for _, v := range page.ProductVariants.Nodes {
 			res.See(v.UpdatedAt)
 			if v.SKU == nil || strings.TrimSpace(*v.SKU) == "" {
@@ -238,10 +257,11 @@ func (c *Connector) SyncItems(ctx context.Context, since time.Time) (connectors.
 			if v.Barcode != nil {
 				barcode = strings.TrimSpace(*v.Barcode)
 			}
-			if err := res.Track(v.ID, c.env.Sink.UpsertItem(ctx, connectors.Item{SourceID: v.ID,
-				SKU: strings.TrimSpace(*v.SKU), Name: name, Barcode: barcode, UpdatedAt: v.UpdatedAt})); err != nil {
-				return res, err
-			}
+			batch = append(batch, connectors.Item{SourceID: v.ID,
+				SKU: strings.TrimSpace(*v.SKU), Name: name, Barcode: barcode, UpdatedAt: v.UpdatedAt})
+		}
+		if err := connectors.WriteItems(ctx, c.env.Sink, &res, batch); err != nil {
+			return res, err
 		}
 		pi := page.ProductVariants.PageInfo
 		if !pi.HasNextPage || pi.EndCursor == "" || pi.EndCursor == after {
@@ -304,6 +324,7 @@ func (c *Connector) SyncInventory(ctx context.Context, since time.Time) (connect
 			return res, &connectors.ConfigError{Connector: Name, Fields: map[string]string{"location_id": "names no location of " + c.shop}}
 		}
 		lv := page.Location.InventoryLevels
+		batch := make([]connectors.InventoryLevel, 0, len(lv.Nodes))
 		for _, n := range lv.Nodes {
 			res.See(n.UpdatedAt)
 			if n.Item == nil || !n.Item.Tracked || n.Item.SKU == nil || strings.TrimSpace(*n.Item.SKU) == "" {
@@ -321,10 +342,11 @@ func (c *Connector) SyncInventory(ctx context.Context, since time.Time) (connect
 				res.Fail(n.ID, "inventory level has no on_hand quantity")
 				continue
 			}
-			if err := res.Track(n.ID, c.env.Sink.SetInventory(ctx, connectors.InventoryLevel{SourceID: n.ID,
-				SKU: strings.TrimSpace(*n.Item.SKU), OnHand: max(qty, 0), UpdatedAt: n.UpdatedAt})); err != nil {
-				return res, err
-			}
+			batch = append(batch, connectors.InventoryLevel{SourceID: n.ID,
+				SKU: strings.TrimSpace(*n.Item.SKU), OnHand: max(qty, 0), UpdatedAt: n.UpdatedAt})
+		}
+		if err := connectors.WriteInventoryLevels(ctx, c.env.Sink, &res, batch); err != nil {
+			return res, err
 		}
 		if !lv.PageInfo.HasNextPage || lv.PageInfo.EndCursor == "" || lv.PageInfo.EndCursor == after {
 			return res, nil
