@@ -535,20 +535,32 @@ func (db *DB) insertToken(ctx context.Context, tx *sql.Tx, installation int64, k
 	return plain, refresh, nil
 }
 
-// appendIntegrationEvent appends one of an integration's private events.
-// It has no warehouse (0): it is about the integration, not stock.
-func (db *DB) appendIntegrationEvent(ctx context.Context, tx *sql.Tx, integrationUUID, eventType string, data any) error {
+// appendIntegrationEvent appends one of an integration's private events
+// and records its id in head. It has no warehouse (0): it is about the
+// integration, not stock. After the commit, the caller publishes head
+// (publishEvents) so the dispatcher sees the event at once.
+func (db *DB) appendIntegrationEvent(ctx context.Context, tx *sql.Tx, head *int64, integrationUUID, eventType string, data any) error {
 	b, err := canonjson.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s data: %w", eventType, err)
 	}
 	now := formatTime(db.now())
-	_, err = tx.ExecContext(ctx, insertEventSQL, eventType, currentEventVersion, now, AggregateIntegration,
+	res, err := tx.ExecContext(ctx, insertEventSQL, eventType, currentEventVersion, now, AggregateIntegration,
 		integrationUUID, 0, uuid.NewString(), string(b), now)
 	if err != nil {
 		return fmt.Errorf("append %s event: %w", eventType, err)
 	}
-	return nil
+	*head, err = res.LastInsertId()
+	return err
+}
+
+// publishEvents announces events a committed withTx appended: withTx
+// fires Changed without an event id, and listeners (the dispatcher) wait
+// for the committed head to move.
+func (db *DB) publishEvents(head int64) {
+	if head > 0 {
+		db.committed(head)
+	}
 }
 
 // saveOwnedFilter refreshes the owned subscription's filter after the
@@ -579,6 +591,7 @@ func (db *DB) Install(ctx context.Context, actor, slug string) (Installation, st
 	var n Installation
 	var code string
 	var sub *Subscription
+	var head int64
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		it, err := getIntegration(ctx, tx, `i.slug = ?`, slug)
 		if err != nil {
@@ -615,12 +628,15 @@ func (db *DB) Install(ctx context.Context, actor, slug string) (Installation, st
 		if it.RedirectURL == "" {
 			inst["code"] = code
 		}
-		if err := db.appendIntegrationEvent(ctx, tx, it.UUID, EventInstallationCreated, data); err != nil {
+		if err := db.appendIntegrationEvent(ctx, tx, &head, it.UUID, EventInstallationCreated, data); err != nil {
 			return err
 		}
 		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "integration.install", Target: IntegrationTarget(it.Slug),
 			Diff: map[string]any{"installation": n.UUID, "status": n.Status}})
 	})
+	if err == nil {
+		db.publishEvents(head)
+	}
 	return n, code, sub, err
 }
 
@@ -629,6 +645,7 @@ func (db *DB) Install(ctx context.Context, actor, slug string) (Installation, st
 // subscription stops taking catalog events, in one transaction.
 func (db *DB) Uninstall(ctx context.Context, actor, slug string) (*Subscription, error) {
 	var sub *Subscription
+	var head int64
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		it, err := getIntegration(ctx, tx, `i.slug = ?`, slug)
 		if err != nil {
@@ -654,12 +671,15 @@ func (db *DB) Uninstall(ctx context.Context, actor, slug string) (*Subscription,
 		}
 		data := map[string]any{"action": "deleted", "installation": map[string]any{"uuid": it.Installation.UUID, "status": InstallationUninstalled},
 			"integration": map[string]any{"slug": it.Slug, "uuid": it.UUID}}
-		if err := db.appendIntegrationEvent(ctx, tx, it.UUID, EventInstallationDeleted, data); err != nil {
+		if err := db.appendIntegrationEvent(ctx, tx, &head, it.UUID, EventInstallationDeleted, data); err != nil {
 			return err
 		}
 		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "integration.uninstall", Target: IntegrationTarget(slug),
 			Diff: map[string]any{"installation": it.Installation.UUID, "tokens_revoked": n}})
 	})
+	if err == nil {
+		db.publishEvents(head)
+	}
 	return sub, err
 }
 

@@ -47,7 +47,8 @@ func TestPrivateEventsNotPolled(t *testing.T) {
 	}
 	const id = "11111111-0000-4000-8000-000000000001"
 	if err := db.withTx(ctx, func(tx *sql.Tx) error {
-		return db.appendIntegrationEvent(ctx, tx, id, EventInstallationCreated, map[string]any{"code": "shing_secret"})
+		var head int64
+		return db.appendIntegrationEvent(ctx, tx, &head, id, EventInstallationCreated, map[string]any{"code": "shing_secret"})
 	}); err != nil {
 		t.Fatal(err)
 	}
