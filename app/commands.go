@@ -364,7 +364,8 @@ func runRotateKey(ctx context.Context, m Main, args []string) error {
 	case err != nil:
 		return err
 	}
-	fmt.Fprintf(m.Stderr, "re-encrypted %d connector credentials and %d webhook secrets and re-sealed the audit log.\n", res.Credentials, res.WebhookSecrets)
+	fmt.Fprintf(m.Stderr, "re-encrypted %d connector credentials, %d webhook secrets and %d integration client secrets and re-sealed the audit log.\n",
+		res.Credentials, res.WebhookSecrets, res.IntegrationSecrets)
 	// The chain's MACs all changed: an anchor kept outside the hub must be
 	// replaced by the new head (the audit.rekey entry records the old one).
 	if rep, err := db.CheckAudit(ctx); err != nil {

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"maps"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +51,7 @@ func TestEveryRegisteredConnectorConforms(t *testing.T) {
 		t.Fatal(err)
 	}
 	fixtures := conformanceFixtures()
+	maps.Copy(fixtures, providerFixtures())
 	for _, name := range reg.Names() {
 		t.Run(name, func(t *testing.T) {
 			fx, ok := fixtures[name]
@@ -79,7 +82,11 @@ func TestServeWiresConnectors(t *testing.T) {
 	tok := strings.TrimSpace(run(t, getenv, "", "token", "create", "--name", "ops", "--scope", "admin").stdout)
 	code, body := getJSON(t, "GET", base+"/api/admin/connectors", tok, nil)
 	list, _ := body["connectors"].([]any)
-	if code != 200 || len(list) != 1 || list[0].(map[string]any)["name"] != "shopify" {
+	reg := connectors.NewRegistry()
+	if err := registerConnectors(reg, connectorOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if code != 200 || len(list) != len(reg.Names()) || !slices.ContainsFunc(list, func(c any) bool { return c.(map[string]any)["name"] == "shopify" }) {
 		t.Fatalf("%d %v", code, body)
 	}
 	code, body = getJSON(t, "GET", base+"/api/admin/connectors/shopify/sync-status?warehouse_id=1", tok, nil)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -40,12 +41,23 @@ func buildBinary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "sentryhub-test-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	binDir = dir
+	// A run of the whole package needs the binary and the browser: start
+	// both now, so the build and Chromium's start overlap the in-process
+	// tests (mostly waiting on I/O) instead of holding up the first test
+	// that needs them. A filtered run starts them on demand as before.
+	if !testing.Short() && flag.Lookup("test.run").Value.String() == "" {
+		go binary()
+		if _, err := exec.LookPath(chromiumPath()); err == nil {
+			go browser.get()
+		}
+	}
 	code := m.Run()
 	browser.close()
 	os.RemoveAll(dir)

@@ -16,6 +16,7 @@ import (
 	"sentryhub/connectors/connectortest"
 	"sentryhub/ssrf"
 	"sentryhub/store"
+	"sentryhub/store/storetest"
 	"sentryhub/store/vault"
 )
 
@@ -126,14 +127,7 @@ type harness struct {
 func newHarness(t *testing.T, cfg connectors.RunnerConfig) *harness {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
 	fc := clock.NewFake(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 	db.Now = fc.Now
 	key, err := vault.ParseKey(vault.GenerateKey())

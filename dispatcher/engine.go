@@ -341,6 +341,8 @@ func (e *engine) takeRequests() []*request {
 // delivery schedule. On a test's fake clock, which moves only when the test
 // says, every commit would wait for the test to move time; the behaviour
 // it batches (which outcomes share a transaction) is invisible in the rows.
+// TestLinger checks the waits exactly in a testing/synctest bubble, where
+// real time is fake and passes at once.
 func (e *engine) linger(ctx context.Context) {
 	if e.moreFanout {
 		return

@@ -28,6 +28,7 @@ import (
 	"sentryhub/clock"
 	"sentryhub/ssrf"
 	"sentryhub/store"
+	"sentryhub/store/storetest"
 	"sentryhub/store/vault"
 )
 
@@ -83,15 +84,8 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 
 func newEnvAt(t *testing.T, path string, key *fernet.Key, opts ...envOpt) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, path, store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, path, store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
+	var err error
 	if key == nil {
 		key = &fernet.Key{}
 		if err := key.Generate(); err != nil {

@@ -155,3 +155,67 @@ func TestAlertRulesFireAndResolveOnce(t *testing.T) {
 		t.Fatalf("rules: %+v %v", rules, err)
 	}
 }
+
+// TestAlertKindsOverHubState: the sync, subscription and DLQ rules read
+// the hub's own tables.
+func TestAlertKindsOverHubState(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.create(t, Spec{Kind: store.IntegrationInternal, Name: "Pager", WebhookURL: "https://pager.example/hook", AlertAction: true})
+	sub := *c.Integration.SubscriptionID
+	for _, in := range []AlertRuleInput{
+		{Name: "Shopify failing", Kind: store.AlertSyncFailing, Integration: "pager", Params: store.AlertParams{Connector: "shopify", WarehouseID: 1, Threshold: 3}},
+		{Name: "Hook paused", Kind: store.AlertSubscriptionPaused, Integration: "pager", Params: store.AlertParams{SubscriptionID: sub}},
+		{Name: "DLQ", Kind: store.AlertDLQAbove, Integration: "pager", Params: store.AlertParams{SubscriptionID: sub, Threshold: 0}},
+	} {
+		if _, err := e.svc.CreateAlertRule(ctx, "user:admin", in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := NewAlerts(e.db, e.clock, 0, slog.New(slog.DiscardHandler))
+	firing := func() []string {
+		t.Helper()
+		if _, err := a.Evaluate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rules, err := e.db.AlertRules(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rules {
+			if r.Firing {
+				out = append(out, r.Name)
+			}
+		}
+		return out
+	}
+	if f := firing(); len(f) != 0 {
+		t.Fatalf("firing at rest: %v", f)
+	}
+	k := store.SyncKey{Connector: "shopify", WarehouseID: 1, SyncType: "orders"}
+	for i := range 3 {
+		run := uuid.NewString()
+		if _, err := e.db.ClaimSync(ctx, k, store.ClaimOptions{RunID: run}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.FinishSync(ctx, k, run, store.SyncRunRecord{Status: store.RunFailed, Error: "upstream 503"}); err != nil {
+			t.Fatal(err)
+		}
+		if f := firing(); (i < 2) != (len(f) == 0) {
+			t.Fatalf("after %d failures: %v", i+1, f)
+		}
+	}
+	cur, err := e.db.Subscription(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := cur
+	next.Status, next.PauseReason = store.SubscriptionPaused, store.PauseManual
+	if _, err := e.db.UpdateSubscription(ctx, "user:admin", cur, next); err != nil {
+		t.Fatal(err)
+	}
+	if f := firing(); strings.Join(f, ",") != "Shopify failing,Hook paused" {
+		t.Fatalf("firing: %v", f)
+	}
+}

@@ -138,14 +138,32 @@ func (s *Service) Update(ctx context.Context, actor, slug string, spec Spec) (st
 			return store.Integration{}, err
 		}
 	}
+	// A first webhook URL brings the integration's subscription, signed
+	// with the client secret the vault kept.
+	var newSub *store.Subscription
+	var secret vault.Secret
+	var seal store.SealFunc
+	if cur.SubscriptionID == nil && spec.WebhookURL != "" {
+		if newSub, err = s.subscriptionFor(spec); err != nil {
+			return store.Integration{}, err
+		}
+		sealed, err := s.db.SealedClientSecret(ctx, slug)
+		if err != nil {
+			return store.Integration{}, err
+		}
+		if secret, err = s.vault.Open(sealed); err != nil {
+			return store.Integration{}, fmt.Errorf("open the client secret of integration %s: %w", slug, err)
+		}
+		seal = s.vault.SealFunc(secret)
+	}
 	var it store.Integration
-	err = s.manage(ctx, vault.Secret{}, func(ctx context.Context) (*store.Subscription, error) {
+	err = s.manage(ctx, secret, func(ctx context.Context) (*store.Subscription, error) {
 		var sub *store.Subscription
 		var err error
 		it, sub, err = s.db.UpdateIntegration(ctx, actor, slug, store.IntegrationUpdate{
 			Name: spec.Name, Author: spec.Author, Overview: spec.Overview, WebhookURL: spec.WebhookURL,
 			RedirectURL: spec.RedirectURL, VerifyInstall: spec.VerifyInstall, Permissions: spec.Permissions,
-			EventTypes: spec.EventTypes, AlertAction: spec.AlertAction, UIComponents: spec.UIComponents})
+			EventTypes: spec.EventTypes, AlertAction: spec.AlertAction, UIComponents: spec.UIComponents}, newSub, seal)
 		return sub, err
 	})
 	return it, err

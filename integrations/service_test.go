@@ -305,3 +305,72 @@ func TestSpecValidation(t *testing.T) {
 		t.Fatalf("%+v %v", s, err)
 	}
 }
+
+// TestClientSecretSealedAndRotated: the client secret is kept sealed by the
+// vault, opens to what was shown, and survives a key rotation.
+func TestClientSecretSealedAndRotated(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.create(t, publicSpec("Carrier"))
+	sealed, err := e.db.SealedClientSecret(ctx, "carrier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(sealed), secretOf(c)) {
+		t.Fatal("client secret stored in plaintext")
+	}
+	newKey, err := vault.ParseKey(vault.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.vault.Rotate(ctx, "test", newKey)
+	if err != nil || res.IntegrationSecrets != 1 {
+		t.Fatalf("rotate: %+v %v", res, err)
+	}
+	rotated, err := e.db.SealedClientSecret(ctx, "carrier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.vault.Open(rotated)
+	if err != nil || string(got.Reveal()) != secretOf(c) {
+		t.Fatalf("after rotation: %v", err)
+	}
+}
+
+// TestWebhookURLAddedLater: an integration created without a webhook URL
+// gains its subscription, signed with its client secret, when one is set;
+// a set URL cannot be removed.
+func TestWebhookURLAddedLater(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.create(t, internalSpec("ERP"))
+	if c.Integration.SubscriptionID != nil {
+		t.Fatal("subscription without a URL")
+	}
+	spec := internalSpec("ERP")
+	spec.WebhookURL = "https://erp.example/hook"
+	spec.EventTypes = []string{store.EventShipConfirmed}
+	spec.Permissions[ResourceEvents] = "read"
+	it, err := e.svc.Update(ctx, "user:admin", "erp", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.SubscriptionID == nil {
+		t.Fatal("no subscription after adding a URL")
+	}
+	sub, err := e.db.Subscription(ctx, *it.SubscriptionID)
+	if err != nil || sub.Owner != it.UUID || sub.URL != spec.WebhookURL || strings.Join(sub.Filter.EventTypes, ",") != store.EventShipConfirmed {
+		t.Fatalf("subscription: %+v %v", sub, err)
+	}
+	gen1, _, err := e.svc.vault.WebhookSecrets(ctx, sub.ID)
+	if err != nil || string(gen1.Reveal()) != secretOf(c) {
+		t.Fatalf("signing secret is not the client secret: %v", err)
+	}
+	spec.WebhookURL = ""
+	spec.EventTypes = nil
+	_, err = e.svc.Update(ctx, "user:admin", "erp", spec)
+	var ve *store.ValidationError
+	if !errors.As(err, &ve) || ve.Fields["webhook_url"] == "" {
+		t.Fatalf("removing the URL: %v", err)
+	}
+}

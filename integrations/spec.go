@@ -153,14 +153,9 @@ func (s Spec) Normalize(allowHTTP, creating bool) (Spec, error) {
 		fields["redirect_url"] = "an internal integration installs itself: no redirect URL or verify-install"
 	}
 	if len(s.UIComponents) > 0 && string(s.UIComponents) != "null" {
-		if doc, err := ParseUIComponents(s.UIComponents); err != nil {
+		if err := ValidateUIComponents(s.UIComponents); err != nil {
 			fields["ui_components"] = err.Error()
 		} else {
-			for _, e := range doc.Elements {
-				if e.Type == "action" && s.WebhookURL == "" {
-					fields["ui_components"] = "an action is signed with the client secret, which needs a webhook URL: set one"
-				}
-			}
 			var buf bytes.Buffer
 			_ = json.Compact(&buf, s.UIComponents)
 			s.UIComponents = json.RawMessage(buf.Bytes())

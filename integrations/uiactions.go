@@ -88,7 +88,7 @@ func (s *Service) RunAction(ctx context.Context, slug, page string, index int, r
 	if err != nil {
 		return ActionAnswer{}, err
 	}
-	if it.Installation == nil || len(it.UIComponents) == 0 || it.SubscriptionID == nil {
+	if it.Installation == nil || len(it.UIComponents) == 0 {
 		return ActionAnswer{}, fmt.Errorf("integration %s has no actions: %w", slug, store.ErrNotFound)
 	}
 	doc, err := ParseUIComponents(it.UIComponents)
@@ -98,9 +98,13 @@ func (s *Service) RunAction(ctx context.Context, slug, page string, index int, r
 	if s.actions == nil {
 		return ActionAnswer{}, errors.New("UI actions are not configured")
 	}
-	secret, _, err := s.vault.WebhookSecrets(ctx, *it.SubscriptionID)
+	sealed, err := s.db.SealedClientSecret(ctx, slug)
 	if err != nil {
-		return ActionAnswer{}, fmt.Errorf("signing secret of integration %s: %w", slug, err)
+		return ActionAnswer{}, err
+	}
+	secret, err := s.vault.Open(sealed)
+	if err != nil {
+		return ActionAnswer{}, fmt.Errorf("client secret of integration %s: %w", slug, err)
 	}
 	el := doc.Elements[index]
 	now := time.Now()

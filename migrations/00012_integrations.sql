@@ -5,9 +5,11 @@
 -- grant code exchange.
 --
 -- client_secret_hash: the client secret is 32 random bytes, so a SHA-256 of
--- it is enough to check a token exchange (as for API tokens). Its only
--- readable copy is the vault-sealed signing secret of the integration's
--- webhook subscription (webhook_secrets), which key rotation re-seals.
+-- it is enough to check a token exchange (as for API tokens).
+-- client_secret_ciphertext: the same secret sealed by the vault (Fernet),
+-- re-sealed by key rotation like the other ciphertexts: the hub needs it
+-- to sign the integration's webhooks and UI actions (its owned
+-- subscription's webhook_secrets row holds another sealed copy).
 --
 -- subscription_id: the webhook subscription the integration owns (NULL
 -- without a webhook URL). The dispatcher treats it like any other; its
@@ -29,6 +31,7 @@ CREATE TABLE integrations (
     ui_components      TEXT    NOT NULL DEFAULT '',
     client_id          TEXT    NOT NULL UNIQUE,
     client_secret_hash BLOB    NOT NULL,
+    client_secret_ciphertext BLOB NOT NULL,
     subscription_id    INTEGER,
     created_by         TEXT    NOT NULL,
     created_at         TEXT    NOT NULL,

@@ -174,6 +174,7 @@ func (db *DB) ObserveAlert(ctx context.Context, r AlertRule, now time.Time) (boo
 // per change even if two evaluations race.
 func (db *DB) SetAlertState(ctx context.Context, r AlertRule, firing bool, detail string) (bool, error) {
 	changed := false
+	var head int64
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		now := formatTime(db.now())
 		col := "resolved_at"
@@ -196,11 +197,14 @@ func (db *DB) SetAlertState(ctx context.Context, r AlertRule, firing bool, detai
 		}
 		data := map[string]any{"action": map[bool]string{true: "triggered", false: "resolved"}[firing],
 			"rule": map[string]any{"id": r.ID, "name": r.Name, "kind": r.Kind, "params": r.Params}, "detail": detail, "at": now}
-		if err := db.appendIntegrationEvent(ctx, tx, it.UUID, eventType, data); err != nil {
+		if err := db.appendIntegrationEvent(ctx, tx, &head, it.UUID, eventType, data); err != nil {
 			return err
 		}
 		return db.appendAuditTx(ctx, tx, Audit{Actor: "alerts", Action: action, Target: AlertTarget(r.ID),
 			Diff: map[string]any{"rule": r.Name, "integration": it.Slug, "detail": detail}})
 	})
+	if err == nil {
+		db.publishEvents(head)
+	}
 	return changed, err
 }

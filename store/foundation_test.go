@@ -57,12 +57,12 @@ func TestPasswordHashingCost(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		name   string
-		writer *DB
-		params string
+		name           string
+		writer, reader *DB
+		params         string
 	}{
-		{"production", prod, "$m=65536,t=1,p=2$"},
-		{"cheap", cheap, "$m=8,t=1,p=1$"},
+		{"production", prod, cheap, "$m=65536,t=1,p=2$"},
+		{"cheap", cheap, prod, "$m=8,t=1,p=1$"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			email := tc.name + "@example.com"
@@ -78,14 +78,12 @@ func TestPasswordHashingCost(t *testing.T) {
 			if !strings.Contains(hash, tc.params) || len(parts) != 6 || len(parts[5]) != 43 { // 32 bytes, unpadded base64
 				t.Fatalf("hash %q, want parameters %s and a 32-byte key", hash, tc.params)
 			}
-			// Either DB checks it: the cost comes from the hash.
-			for _, db := range []*DB{prod, cheap} {
-				if _, err := db.Authenticate(ctx, email, "correct horse battery"); err != nil {
-					t.Fatalf("right password refused: %v", err)
-				}
-				if _, err := db.Authenticate(ctx, email, "correct horse batterx"); !errors.Is(err, ErrBadCredentials) {
-					t.Fatalf("wrong password: %v", err)
-				}
+			// The other DB checks it: the cost comes from the hash.
+			if _, err := tc.reader.Authenticate(ctx, email, "correct horse battery"); err != nil {
+				t.Fatalf("right password refused: %v", err)
+			}
+			if _, err := tc.reader.Authenticate(ctx, email, "correct horse batterx"); !errors.Is(err, ErrBadCredentials) {
+				t.Fatalf("wrong password: %v", err)
 			}
 		})
 	}
@@ -159,7 +157,10 @@ func TestAuditChain(t *testing.T) {
 		{"edited content", `UPDATE audit_log SET actor = 'user:mallory' WHERE id = 2`, 2},
 		{"edited diff", `UPDATE audit_log SET diff = '{}' WHERE id = 1`, 1},
 		{"deleted row", `DELETE FROM audit_log WHERE id = 2`, 3},
-		{"rehashed row", `UPDATE audit_log SET hash = 'ab' || substr(hash, 3) WHERE id = 1`, 1},
+		// Flip the first hex digit: overwriting it with a constant left
+		// the hash unchanged whenever it already began with that digit
+		// (the flake seen about once in 256 runs).
+		{"rehashed row", `UPDATE audit_log SET hash = CASE WHEN substr(hash, 1, 1) = '0' THEN '1' ELSE '0' END || substr(hash, 2) WHERE id = 1`, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := openTest(t)

@@ -275,19 +275,9 @@ func (db *DB) Push(ctx context.Context, in PushInput) (PushResult, error) {
 		recs = append(recs, *d.Record)
 		at = append(at, i)
 	}
-	out := make([]RecordResult, len(recs))
-	pending := make([]checkedRecord, 0, len(recs))
-	for k := range recs {
-		f, kind, err := recs[k].check()
-		if err != nil {
-			r, ok := refusal(err)
-			if !ok {
-				return PushResult{}, err
-			}
-			out[k] = r
-			continue
-		}
-		pending = append(pending, checkedRecord{i: k, rec: &recs[k], f: f, kind: kind})
+	out, pending, err := checkRecords(recs)
+	if err != nil {
+		return PushResult{}, err
 	}
 	txnID, err := normalizeRequestID(in.SourceTxnID)
 	if err != nil {

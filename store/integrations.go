@@ -175,11 +175,12 @@ type IntegrationCreate struct {
 	UIComponents     json.RawMessage
 	ClientID         string
 	ClientSecretHash []byte
+	// Secret seals the client secret (stored with the integration, and
+	// as the signing secret of its subscription).
+	Secret SealFunc
 	// Subscription, when the integration has a webhook URL, is the
-	// subscription it will own (Normalize'd by the caller), signed with
-	// Secret (the client secret, sealed by the vault).
+	// subscription it will own (Normalize'd by the caller).
 	Subscription *Subscription
-	Secret       SealFunc
 }
 
 // IntegrationUpdate is a validated change of an integration's settings.
@@ -347,13 +348,17 @@ func (db *DB) CreateIntegration(ctx context.Context, actor string, in Integratio
 		}
 		perms, _ := json.Marshal(in.Permissions)
 		types, _ := json.Marshal(nonNilStrings(in.EventTypes))
+		sealed, err := in.Secret()
+		if err != nil {
+			return fmt.Errorf("seal client secret: %w", err)
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO integrations (uuid, kind, name, slug, author, overview, webhook_url,
 			redirect_url, verify_install, permissions, event_types, alert_action, ui_components, client_id,
-			client_secret_hash, subscription_id, created_by, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			client_secret_hash, client_secret_ciphertext, subscription_id, created_by, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			id, in.Kind, in.Name, in.Slug, in.Author, in.Overview, in.WebhookURL, in.RedirectURL, in.VerifyInstall,
 			string(perms), string(types), in.AlertAction, string(in.UIComponents), in.ClientID, in.ClientSecretHash,
-			subID, actor, now, now)
+			sealed, subID, actor, now, now)
 		if err != nil {
 			if errors.Is(interpretError(err), ErrConflict) {
 				return &ConflictError{Message: fmt.Sprintf("an integration with slug %q already exists", in.Slug),
@@ -391,11 +396,13 @@ func nonNilStrings(s []string) []string {
 }
 
 // UpdateIntegration saves in as integration slug's settings and keeps its
-// owned subscription's URL and filter in step, in one transaction. It
-// returns the integration and the owned subscription as saved (nil without
-// one). An integration created without a webhook URL cannot gain one (its
-// client secret, the signing key, is no longer known), nor can one lose it.
-func (db *DB) UpdateIntegration(ctx context.Context, actor, slug string, in IntegrationUpdate) (Integration, *Subscription, error) {
+// owned subscription's URL and filter in step, in one transaction. An
+// integration gaining its first webhook URL gets its subscription then:
+// newSub (Normalize'd by the caller), signed with secret (the client
+// secret, sealed). It returns the integration and the owned subscription as
+// saved (nil without one). A webhook URL cannot be removed: the
+// subscription's history and the integration's webhooks depend on it.
+func (db *DB) UpdateIntegration(ctx context.Context, actor, slug string, in IntegrationUpdate, newSub *Subscription, secret SealFunc) (Integration, *Subscription, error) {
 	var it Integration
 	var sub *Subscription
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
@@ -403,11 +410,27 @@ func (db *DB) UpdateIntegration(ctx context.Context, actor, slug string, in Inte
 		if err != nil {
 			return err
 		}
-		switch {
-		case cur.SubscriptionID == nil && in.WebhookURL != "":
-			return &ValidationError{Message: "invalid integration", Fields: map[string]string{"webhook_url": "this integration was created without a webhook URL, so it has no signing secret to add one with; create a new integration to receive webhooks"}}
-		case cur.SubscriptionID != nil && in.WebhookURL == "":
+		if cur.SubscriptionID != nil && in.WebhookURL == "" {
 			return &ValidationError{Message: "invalid integration", Fields: map[string]string{"webhook_url": "cannot be removed: the integration's webhooks depend on it (delete the integration instead)"}}
+		}
+		if cur.SubscriptionID == nil && in.WebhookURL != "" {
+			if newSub == nil || secret == nil {
+				return fmt.Errorf("update integration %s: a new webhook URL needs its subscription", slug)
+			}
+			s := *newSub
+			s.Owner = cur.UUID
+			s.Filter = ownedFilter(in.EventTypes, cur.Installation != nil)
+			created, err := db.insertSubscription(ctx, tx, s)
+			if err != nil {
+				return err
+			}
+			if err := db.putWebhookSecret(ctx, tx, created.ID, 1, secret, nil); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE integrations SET subscription_id = ? WHERE id = ?`, created.ID, cur.ID); err != nil {
+				return fmt.Errorf("update integration %s: %w", slug, err)
+			}
+			sub = &created
 		}
 		perms, _ := json.Marshal(in.Permissions)
 		types, _ := json.Marshal(nonNilStrings(in.EventTypes))
@@ -512,20 +535,32 @@ func (db *DB) insertToken(ctx context.Context, tx *sql.Tx, installation int64, k
 	return plain, refresh, nil
 }
 
-// appendIntegrationEvent appends one of an integration's private events.
-// It has no warehouse (0): it is about the integration, not stock.
-func (db *DB) appendIntegrationEvent(ctx context.Context, tx *sql.Tx, integrationUUID, eventType string, data any) error {
+// appendIntegrationEvent appends one of an integration's private events
+// and records its id in head. It has no warehouse (0): it is about the
+// integration, not stock. After the commit, the caller publishes head
+// (publishEvents) so the dispatcher sees the event at once.
+func (db *DB) appendIntegrationEvent(ctx context.Context, tx *sql.Tx, head *int64, integrationUUID, eventType string, data any) error {
 	b, err := canonjson.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s data: %w", eventType, err)
 	}
 	now := formatTime(db.now())
-	_, err = tx.ExecContext(ctx, insertEventSQL, eventType, currentEventVersion, now, AggregateIntegration,
+	res, err := tx.ExecContext(ctx, insertEventSQL, eventType, currentEventVersion, now, AggregateIntegration,
 		integrationUUID, 0, uuid.NewString(), string(b), now)
 	if err != nil {
 		return fmt.Errorf("append %s event: %w", eventType, err)
 	}
-	return nil
+	*head, err = res.LastInsertId()
+	return err
+}
+
+// publishEvents announces events a committed withTx appended: withTx
+// fires Changed without an event id, and listeners (the dispatcher) wait
+// for the committed head to move.
+func (db *DB) publishEvents(head int64) {
+	if head > 0 {
+		db.committed(head)
+	}
 }
 
 // saveOwnedFilter refreshes the owned subscription's filter after the
@@ -556,6 +591,7 @@ func (db *DB) Install(ctx context.Context, actor, slug string) (Installation, st
 	var n Installation
 	var code string
 	var sub *Subscription
+	var head int64
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		it, err := getIntegration(ctx, tx, `i.slug = ?`, slug)
 		if err != nil {
@@ -592,12 +628,15 @@ func (db *DB) Install(ctx context.Context, actor, slug string) (Installation, st
 		if it.RedirectURL == "" {
 			inst["code"] = code
 		}
-		if err := db.appendIntegrationEvent(ctx, tx, it.UUID, EventInstallationCreated, data); err != nil {
+		if err := db.appendIntegrationEvent(ctx, tx, &head, it.UUID, EventInstallationCreated, data); err != nil {
 			return err
 		}
 		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "integration.install", Target: IntegrationTarget(it.Slug),
 			Diff: map[string]any{"installation": n.UUID, "status": n.Status}})
 	})
+	if err == nil {
+		db.publishEvents(head)
+	}
 	return n, code, sub, err
 }
 
@@ -606,6 +645,7 @@ func (db *DB) Install(ctx context.Context, actor, slug string) (Installation, st
 // subscription stops taking catalog events, in one transaction.
 func (db *DB) Uninstall(ctx context.Context, actor, slug string) (*Subscription, error) {
 	var sub *Subscription
+	var head int64
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		it, err := getIntegration(ctx, tx, `i.slug = ?`, slug)
 		if err != nil {
@@ -631,12 +671,15 @@ func (db *DB) Uninstall(ctx context.Context, actor, slug string) (*Subscription,
 		}
 		data := map[string]any{"action": "deleted", "installation": map[string]any{"uuid": it.Installation.UUID, "status": InstallationUninstalled},
 			"integration": map[string]any{"slug": it.Slug, "uuid": it.UUID}}
-		if err := db.appendIntegrationEvent(ctx, tx, it.UUID, EventInstallationDeleted, data); err != nil {
+		if err := db.appendIntegrationEvent(ctx, tx, &head, it.UUID, EventInstallationDeleted, data); err != nil {
 			return err
 		}
 		return db.appendAuditTx(ctx, tx, Audit{Actor: actor, Action: "integration.uninstall", Target: IntegrationTarget(slug),
 			Diff: map[string]any{"installation": it.Installation.UUID, "tokens_revoked": n}})
 	})
+	if err == nil {
+		db.publishEvents(head)
+	}
 	return sub, err
 }
 
@@ -1002,4 +1045,39 @@ func (db *DB) IntegrationEvents(ctx context.Context, integrationUUID string, aft
 		out = append(out, ev)
 	}
 	return out, rows.Err()
+}
+
+// SealedClientSecret returns integration slug's client secret as the vault
+// sealed it.
+func (db *DB) SealedClientSecret(ctx context.Context, slug string) ([]byte, error) {
+	var tok []byte
+	err := db.r.QueryRowContext(ctx, `SELECT client_secret_ciphertext FROM integrations WHERE slug = ?`, slug).Scan(&tok)
+	if err != nil {
+		return nil, fmt.Errorf("client secret of integration %s: %w", slug, interpretError(err))
+	}
+	return tok, nil
+}
+
+func resealIntegrationSecrets(ctx context.Context, tx *sql.Tx, reseal Reseal) (int, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, slug, client_secret_ciphertext FROM integrations ORDER BY id`)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", TableIntegrationSecrets, err)
+	}
+	var all []resealRow
+	for rows.Next() {
+		var id int64
+		var slug string
+		var tok []byte
+		if err := rows.Scan(&id, &slug, &tok); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read %s: %w", TableIntegrationSecrets, err)
+		}
+		all = append(all, resealRow{id: id, label: "integration=" + slug, tok: tok})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read %s: %w", TableIntegrationSecrets, err)
+	}
+	return resealRows(ctx, tx, TableIntegrationSecrets,
+		`UPDATE integrations SET client_secret_ciphertext = ? WHERE id = ?`, all, reseal)
 }

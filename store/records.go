@@ -331,19 +331,9 @@ func (r *SourceRecord) fingerprint() (string, error) {
 // (or a fresh id) as their source_txn_id. An error is returned only when
 // the batch as a whole failed, and then nothing of it was written.
 func (db *DB) UpsertRecords(ctx context.Context, meta OpMeta, recs []SourceRecord) ([]RecordResult, error) {
-	out := make([]RecordResult, len(recs))
-	pending := make([]checkedRecord, 0, len(recs))
-	for i := range recs {
-		f, kind, err := recs[i].check()
-		if err != nil {
-			res, ok := refusal(err)
-			if !ok {
-				return nil, err
-			}
-			out[i] = res
-			continue
-		}
-		pending = append(pending, checkedRecord{i: i, rec: &recs[i], f: f, kind: kind})
+	out, pending, err := checkRecords(recs)
+	if err != nil {
+		return nil, err
 	}
 	if len(pending) == 0 {
 		return out, nil
@@ -359,6 +349,26 @@ func (db *DB) UpsertRecords(ctx context.Context, meta OpMeta, recs []SourceRecor
 		return nil, fmt.Errorf("upsert records: %w", err)
 	}
 	return out, nil
+}
+
+// checkRecords runs every record's own checks: the refused ones get their
+// result in out, the others are returned to be written.
+func checkRecords(recs []SourceRecord) (out []RecordResult, pending []checkedRecord, err error) {
+	out = make([]RecordResult, len(recs))
+	pending = make([]checkedRecord, 0, len(recs))
+	for i := range recs {
+		f, kind, err := recs[i].check()
+		if err != nil {
+			res, ok := refusal(err)
+			if !ok {
+				return nil, nil, err
+			}
+			out[i] = res
+			continue
+		}
+		pending = append(pending, checkedRecord{i: i, rec: &recs[i], f: f, kind: kind})
+	}
+	return out, pending, nil
 }
 
 // checkedRecord is a record that passed its own checks: its position in

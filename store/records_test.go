@@ -254,3 +254,28 @@ func TestPruneInboundPushes(t *testing.T) {
 		t.Fatalf("%d pushes left", len(left))
 	}
 }
+
+// TestUpsertRecordsSameSourceTwice sends one order twice in a batch, the
+// second time changed, and a third record repeating the first's order
+// number under another id: the batch's own creations are seen by the
+// records after them.
+func TestUpsertRecordsSameSourceTwice(t *testing.T) {
+	e := newWHEnv(t)
+	res, err := e.db.UpsertRecords(e.ctx, e.meta(), []store.SourceRecord{
+		soRecord("1", "WEB-1", line("WIDGET-1", 1)),
+		soRecord("1", "WEB-1", line("WIDGET-1", 3)),
+		soRecord("2", "WEB-1", line("WIDGET-1", 1)),
+		soRecord("1", "WEB-1", line("WIDGET-1", 3)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Outcome{store.OutcomeCreated, store.OutcomeUpdated, store.OutcomeRefused, store.OutcomeUnchanged}
+	if fmt.Sprint(outcomes(res)) != fmt.Sprint(want) || res[0].ID != res[1].ID || res[3].ID != res[0].ID {
+		t.Fatalf("outcomes %v: %+v", outcomes(res), res)
+	}
+	so, _ := e.db.GetSalesOrder(e.ctx, res[0].ID)
+	if so.Lines[0].Qty != 3 || countRows(t, e.db, "sales_orders") != 1 {
+		t.Fatalf("order %+v", so)
+	}
+}

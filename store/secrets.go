@@ -28,8 +28,9 @@ type Reseal func(table, row string, ciphertext []byte) ([]byte, error)
 
 // Tables holding ciphertexts; RotateCounts and the vault's RotateError name them.
 const (
-	TableCredentials    = "connector_credentials"
-	TableWebhookSecrets = "webhook_secrets"
+	TableCredentials        = "connector_credentials"
+	TableWebhookSecrets     = "webhook_secrets"
+	TableIntegrationSecrets = "integrations"
 )
 
 // CredentialRow names one credential row in errors and logs (never its value).
@@ -424,6 +425,10 @@ func (db *DB) BindKeyCheck(ctx context.Context, want string, probe func(cipherte
 type RotateCounts struct {
 	Credentials    int `json:"credentials"`
 	WebhookSecrets int `json:"webhook_secrets"`
+	// IntegrationSecrets counts integrations' client secrets (omitted
+	// when there are none, so the record of a hub without integrations
+	// reads as before).
+	IntegrationSecrets int `json:"integration_secrets,omitempty"`
 }
 
 // RotateEncryptionKey re-seals every ciphertext with reseal, stores
@@ -444,6 +449,9 @@ func (db *DB) RotateEncryptionKey(ctx context.Context, actor string, auditKey []
 			return err
 		}
 		if res.WebhookSecrets, err = resealWebhookSecrets(ctx, tx, reseal); err != nil {
+			return err
+		}
+		if res.IntegrationSecrets, err = resealIntegrationSecrets(ctx, tx, reseal); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO key_check (id, mac, created_at) VALUES (1, ?, ?)

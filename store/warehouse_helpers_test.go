@@ -19,6 +19,7 @@ import (
 
 	"sentryhub/assets"
 	"sentryhub/store"
+	"sentryhub/store/storetest"
 )
 
 // whEnv is a migrated database in a temporary directory with two
@@ -39,16 +40,9 @@ var whEpoch = time.Date(2026, 5, 2, 14, 22, 7, 413_000_000, time.UTC)
 func newWHEnv(tb testing.TB) *whEnv {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(tb.TempDir(), "sentryhub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))),
+	db := storetest.Open(tb, filepath.Join(tb.TempDir(), "sentryhub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))),
 		// The least argon2id cost: these tests are not about guessing cost.
 		store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
 	var ticks atomic.Int64
 	db.Now = func() time.Time { return whEpoch.Add(time.Duration(ticks.Add(1)-1) * time.Millisecond) }
 	e := &whEnv{tb: tb, ctx: ctx, db: db}

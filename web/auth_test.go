@@ -24,9 +24,9 @@ import (
 
 // newAuthEnv is newTestEnv with a config adjusted by tune before the server
 // is built.
-func newAuthEnv(t testing.TB, tune func(*Config)) *testEnv {
+func newAuthEnv(t testing.TB, tune func(*Config), dbOpts ...store.Option) *testEnv {
 	t.Helper()
-	db, fc := newTestDB(t)
+	db, fc := newTestDB(t, dbOpts...)
 	cfg := Config{SessionSecret: []byte("0123456789abcdef0123456789abcdef"), LoginFailuresPerAccount: 3, LoginFailuresPerAddr: 5, MaxBodyBytes: 4096}
 	if tune != nil {
 		tune(&cfg)
@@ -80,7 +80,9 @@ func TestParallelLoginsAreBounded(t *testing.T) {
 		{"unknown emails, address limit binds", func(i int) string { return "nobody" + itoa(int64(i)) + "@example.com" }, 4, 3, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newAuthEnv(t, func(c *Config) { c.LoginFailuresPerAddr = tc.perAddr; c.LoginConcurrency = tc.slots })
+			// Production's 64 MiB hashes: the bound on memory is the point.
+			e := newAuthEnv(t, func(c *Config) { c.LoginFailuresPerAddr = tc.perAddr; c.LoginConcurrency = tc.slots },
+				store.WithPasswordHashing(store.DefaultPasswordHashing()))
 			e.user("a@example.com", store.RoleAdmin)
 			var peak int
 			var mu sync.Mutex

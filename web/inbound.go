@@ -127,7 +127,7 @@ func (s *Server) sourceParam(r *http.Request) (string, error) {
 	return name, nil
 }
 
-// compiledMapping returns the current mapping of (source, resource),
+// currentMapping returns the current mapping of (source, resource),
 // compiled, and its version.
 func (s *Server) currentMapping(ctx context.Context, source string, res mapping.Resource) (*mapping.Mapping, int, error) {
 	v, err := s.db.CurrentMappingVersion(ctx, source, string(res))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"sentryhub/dispatcher/sink"
+	"sentryhub/integrations"
 	"sentryhub/store"
 	"sentryhub/store/vault"
 )
@@ -295,5 +297,53 @@ func TestOAuthStandardClient(t *testing.T) {
 	_ = json.NewDecoder(resp.Body).Decode(&oe)
 	if resp.StatusCode != 400 || oe.Error != "unsupported_grant_type" {
 		t.Fatalf("password grant: %d %+v", resp.StatusCode, oe)
+	}
+}
+
+// TestAlertWebhookAndDashboard: a firing rule reaches its integration as a
+// signed alert.triggered webhook, shows on the dashboard, and resolves.
+func TestAlertWebhookAndDashboard(t *testing.T) {
+	e := newIntegrationEnv(t)
+	pager := newConsumer(t, e.clock.Now)
+	var created struct {
+		ClientSecret string `json:"client_secret"`
+	}
+	e.adminJSON("POST", "/api/admin/integrations", `{"kind":"internal","name":"Pager","webhook_url":"`+pager.srv.URL+`/h","alert_action":true}`,
+		http.StatusCreated, &created)
+	pager.secrets.Set(1, vault.NewSecret(created.ClientSecret))
+	e.seedWarehouse(e.admin) // WIDGET-1: 10 on hand
+	e.adminJSON("POST", "/api/admin/alert-rules", `{"name":"Widgets low","kind":"stock_below","integration":"pager",
+		"params":{"warehouse_id":1,"sku":"WIDGET-1","threshold":5}}`, http.StatusCreated, nil)
+	alerts := integrations.NewAlerts(e.db, e.clock, 0, slog.New(slog.DiscardHandler))
+	if n, err := alerts.Evaluate(context.Background()); err != nil || n != 0 {
+		t.Fatalf("healthy pass: %d %v", n, err)
+	}
+	e.mustAPI(e.admin, "POST", "/api/v1/inventory/adjustments", map[string]any{"warehouse_id": 1, "sku": "WIDGET-1", "delta": -8, "reason": "damaged"}, 200)
+	if n, err := alerts.Evaluate(context.Background()); err != nil || n != 1 {
+		t.Fatalf("firing pass: %d %v", n, err)
+	}
+	r := pager.next(t)
+	if r.Envelope.EventType != store.EventAlertTriggered || !strings.Contains(string(r.Envelope.Data), "2 on hand") {
+		t.Fatalf("pager got %s %s", r.Envelope.EventType, r.Envelope.Data)
+	}
+	e.user("admin@example.com", store.RoleAdmin)
+	c := e.browser()
+	e.login(c, "admin@example.com", "correct horse battery")
+	resp := e.do(c, "GET", "/", nil, nil)
+	page, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(page), `id="firing-alerts"`) || !strings.Contains(string(page), "Widgets low") {
+		t.Fatalf("dashboard: %s", page)
+	}
+	e.mustAPI(e.admin, "POST", "/api/v1/inventory/adjustments", map[string]any{"warehouse_id": 1, "sku": "WIDGET-1", "delta": 8, "reason": "found"}, 200)
+	if n, err := alerts.Evaluate(context.Background()); err != nil || n != 1 {
+		t.Fatalf("resolving pass: %d %v", n, err)
+	}
+	if r := pager.next(t); r.Envelope.EventType != store.EventAlertResolved {
+		t.Fatalf("pager got %s", r.Envelope.EventType)
+	}
+	resp = e.do(c, "GET", "/", nil, nil)
+	page, _ = io.ReadAll(resp.Body)
+	if strings.Contains(string(page), `id="firing-alerts"`) {
+		t.Fatal("resolved alert still on the dashboard")
 	}
 }

@@ -92,6 +92,19 @@ func integrationRequirement(pattern string) (integrations.Requirement, bool) {
 	case "POST /api/admin/connectors/{name}/credentials", "DELETE /api/admin/connectors/{name}/credentials",
 		"POST /api/admin/connectors/{name}/sync/{sync_type}/reset", "POST /api/admin/connectors/{name}/test-values":
 		return need(integrations.ResourceConnectors, admin), true
+
+	// A push speaks for one source and needs that source's bound token;
+	// minting such tokens is people's business, like every token.
+	case "POST /api/v1/inbound/{resource}", "POST /api/admin/inbound/sources/{source}/tokens":
+		return integrations.Never, true
+	// Sources and mappings configure what flows in, as connectors do. A dry
+	// run writes nothing, so reading is enough for it.
+	case "GET /api/admin/inbound/sources", "GET /api/admin/inbound/sources/{source}/pushes",
+		"GET /api/admin/inbound/mappings", "GET /api/admin/inbound/mappings/{source}/{resource}",
+		"GET /api/admin/inbound/mappings/{source}/{resource}/versions", "POST /api/admin/inbound/mappings/{source}/{resource}/test":
+		return need(integrations.ResourceConnectors, read), true
+	case "POST /api/admin/inbound/sources", "PUT /api/admin/inbound/mappings/{source}/{resource}":
+		return need(integrations.ResourceConnectors, admin), true
 	}
 	return integrations.Requirement{}, false
 }

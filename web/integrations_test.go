@@ -228,3 +228,57 @@ func TestInternalTokenCapAPI(t *testing.T) {
 		t.Fatalf("21st: %s", b)
 	}
 }
+
+// TestIntegrationsOpenAPIResponses runs the integration endpoints and
+// checks each answer, and each request that succeeded, against the
+// OpenAPI document.
+func TestIntegrationsOpenAPIResponses(t *testing.T) {
+	s := loadOpenAPI(t)
+	e := newIntegrationEnv(t)
+	a := oaClient{t, e.connectorEnv, s, e.admin}
+	hook := newConsumer(t, e.clock.Now)
+	const base = "/api/admin/integrations"
+	_, b := a.call("POST", base, base, `{"kind":"public","name":"Carrier","overview":"Books pickups","webhook_url":"`+hook.srv.URL+
+		`/h","verify_install":true,"permissions":{"orders":"read","events":"read"},"event_types":["ship.confirmed"],"alert_action":true}`, 201)
+	var created struct {
+		Integration  store.Integration
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal(b, &created); err != nil {
+		t.Fatal(err)
+	}
+	hook.secrets.Set(1, vault.NewSecret(created.ClientSecret))
+	a.call("POST", base, base, `{"kind":"internal","name":"ERP","ui_components":{"elements":[{"type":"link","label":"ERP","uri":"https://erp.example/{sku}","pages":["item"]}]}}`, 201)
+	a.call("POST", base, base, `{"kind":"internal","name":"x","permissions":{"orders":"owner"}}`, 422)
+	a.call("GET", base, base, "", 200)
+	a.call("GET", base+"/{slug}", base+"/carrier", "", 200)
+	a.call("PUT", base+"/{slug}", base+"/carrier", `{"name":"Carrier Link","webhook_url":"`+hook.srv.URL+`/h","permissions":{"orders":"read","events":"read"},"event_types":["ship.confirmed"],"alert_action":true}`, 200)
+	a.call("GET", base+"/{slug}/tokens", base+"/erp/tokens", "", 200)
+	a.call("POST", base+"/{slug}/tokens", base+"/erp/tokens", "", 201)
+	a.call("POST", base+"/{slug}/tokens", base+"/carrier/tokens", "", 409)
+	a.call("DELETE", base+"/{slug}/tokens/{id}", base+"/erp/tokens/1", "", 204)
+	_, b = a.call("POST", base+"/{slug}/installation", base+"/carrier/installation", "", 201)
+	var inst struct{ Installation store.Installation }
+	if err := json.Unmarshal(b, &inst); err != nil {
+		t.Fatal(err)
+	}
+	var data struct{ Installation struct{ Code string } }
+	r := hook.next(t)
+	_ = json.Unmarshal(r.Envelope.Data, &data)
+	path := "/api/v1/integration-installations/" + inst.Installation.UUID
+	anon := oaClient{t, e.connectorEnv, s, ""}
+	body := `{"grant_type":"authorization_code","code":"` + data.Installation.Code + `","client_id":"` + created.Integration.ClientID +
+		`","client_secret":"` + created.ClientSecret + `"}`
+	_, b = anon.call("POST", "/api/v1/integration-installations/{id}/authorizations", path+"/authorizations", body, 201)
+	anon.call("POST", "/api/v1/integration-installations/{id}/authorizations", path+"/authorizations", body, 400)
+	anon.call("POST", "/api/v1/integration-installations/{id}/authorizations", path+"/authorizations", `{"grant_type":"password","client_id":"a","client_secret":"b"}`, 400)
+	a.call("PUT", "/api/v1/integration-installations/{id}", path, `{"status":"installed"}`, 200)
+	a.call("POST", "/api/admin/alert-rules", "/api/admin/alert-rules", `{"name":"low","kind":"stock_below","integration":"carrier-link","params":{"warehouse_id":1,"sku":"BOLT","threshold":5}}`, 422)
+	a.call("POST", "/api/admin/alert-rules", "/api/admin/alert-rules", `{"name":"low","kind":"stock_below","integration":"carrier","params":{"warehouse_id":1,"sku":"BOLT","threshold":5}}`, 201)
+	a.call("POST", "/api/admin/alert-rules", "/api/admin/alert-rules", `{"name":"low","kind":"nope","integration":"carrier","params":{}}`, 422)
+	a.call("GET", "/api/admin/alert-rules", "/api/admin/alert-rules", "", 200)
+	a.call("DELETE", "/api/admin/alert-rules/{id}", "/api/admin/alert-rules/1", "", 204)
+	a.call("DELETE", base+"/{slug}/installation", base+"/carrier/installation", "", 204)
+	a.call("DELETE", base+"/{slug}", base+"/carrier", "", 204)
+	a.call("GET", base+"/{slug}", base+"/carrier", "", 404)
+}

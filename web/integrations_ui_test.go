@@ -91,3 +91,74 @@ func TestIntegrationUIComponentsRenderSafely(t *testing.T) {
 		}
 	}
 }
+
+// TestConsentWebhookVariant: approving an integration without a redirect
+// URL lands back on its page, which says the code went by webhook; the
+// consent page lists only the permissions asked for.
+func TestConsentWebhookVariant(t *testing.T) {
+	e := newIntegrationEnv(t)
+	hook := newConsumer(t, e.clock.Now)
+	var created struct {
+		ClientSecret string `json:"client_secret"`
+	}
+	e.adminJSON("POST", "/api/admin/integrations", `{"kind":"public","name":"Market","overview":"Lists <b>stock</b>.","webhook_url":"`+
+		hook.srv.URL+`/h","permissions":{"inventory":"read"}}`, http.StatusCreated, &created)
+	hook.secrets.Set(1, vault.NewSecret(created.ClientSecret))
+	e.user("admin@example.com", store.RoleAdmin)
+	c := e.browser()
+	e.login(c, "admin@example.com", "correct horse battery")
+	resp := e.do(c, "GET", "/settings/developer/market/install", nil, nil)
+	page, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "Lists &lt;b&gt;stock&lt;/b&gt;.") ||
+		!strings.Contains(string(page), "<td>inventory</td><td>read</td>") || strings.Contains(string(page), "<td>orders</td>") {
+		t.Fatalf("consent page: %d %s", resp.StatusCode, page)
+	}
+	resp = e.do(c, "POST", "/settings/developer/market/install", map[string]string{"Origin": e.srv.URL}, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/settings/developer/market?done=installed" {
+		t.Fatalf("approve: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if r := hook.next(t); r.Envelope.EventType != store.EventInstallationCreated || !strings.Contains(string(r.Envelope.Data), `"code":"shing_`) {
+		t.Fatalf("webhook: %s %s", r.Envelope.EventType, r.Envelope.Data)
+	}
+	resp = e.do(c, "GET", "/settings/developer/market?done=installed", nil, nil)
+	page, _ = io.ReadAll(resp.Body)
+	if !strings.Contains(string(page), "received installation.created") || !strings.Contains(string(page), `id="install-status">installed`) {
+		t.Fatalf("page after install: %s", page)
+	}
+	// The deliveries link opens the owned subscription in the webhooks UI.
+	it, err := e.db.IntegrationBySlug(t.Context(), "market")
+	if err != nil || it.SubscriptionID == nil || !strings.Contains(string(page), `href="/webhooks/`+itoa(*it.SubscriptionID)+`"`) {
+		t.Fatalf("deliveries link: %v", err)
+	}
+	resp = e.do(c, "GET", "/webhooks/"+itoa(*it.SubscriptionID), nil, nil)
+	page, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "integration: Market") {
+		t.Fatalf("webhooks page: %d", resp.StatusCode)
+	}
+	// A second install is refused while one is live.
+	resp = e.do(c, "POST", "/settings/developer/market/install", map[string]string{"Origin": e.srv.URL}, nil)
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("second install: %d", resp.StatusCode)
+	}
+}
+
+// TestIntegrationIdempotencyScope: an integration's X-Request-ID belongs
+// to its installation, so a retry after a token refresh is still a retry.
+func TestIntegrationIdempotencyScope(t *testing.T) {
+	e := newIntegrationEnv(t)
+	tok := e.internal("ERP", map[string]string{"warehouses": "write"})
+	second, _, err := e.db.CreateIntegrationToken(t.Context(), "user:test", "erp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(token string) *http.Response {
+		return e.do(nil, "POST", "/api/v1/warehouses", map[string]string{"Authorization": "Bearer " + token,
+			"Content-Type": "application/json", "X-Request-ID": "b7f1c9e2-0000-4000-8000-000000000001"}, strings.NewReader(`{"code":"MAIN","name":"Main"}`))
+	}
+	if r := send(tok); r.StatusCode != http.StatusCreated {
+		t.Fatalf("first: %d", r.StatusCode)
+	}
+	if r := send(second); r.StatusCode != http.StatusCreated || r.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry with the other token: %d %v", r.StatusCode, r.Header)
+	}
+}

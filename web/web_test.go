@@ -17,6 +17,7 @@ import (
 
 	"sentryhub/clock"
 	"sentryhub/store"
+	"sentryhub/store/storetest"
 )
 
 type testEnv struct {
@@ -29,21 +30,14 @@ type testEnv struct {
 
 func newTestEnv(t testing.TB) *testEnv { return newAuthEnv(t, nil) }
 
-// newTestDB opens a migrated store in a temp dir on a fake clock.
-func newTestDB(t testing.TB) (*store.DB, *clock.Fake) {
+// newTestDB opens a migrated store in a temp dir on a fake clock; opts
+// come after (and so override) the defaults below.
+func newTestDB(t testing.TB, opts ...store.Option) (*store.DB, *clock.Fake) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))),
+	db := storetest.Open(t, filepath.Join(t.TempDir(), "hub.db"), append([]store.Option{store.WithAuditKey(store.DeriveAuditKey([]byte("test"))),
 		// The least argon2id cost: 64 MiB a login would be most of these
 		// tests' CPU, and they test sessions and throttling, not the hash.
-		store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+		store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1})}, opts...)...)
 	fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	db.Now = fc.Now
 	return db, fc

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,10 @@ type Fixture struct {
 	// required field must be present.
 	Settings map[string]string
 	Secrets  map[string]string
+	// Connection holds vault values the framework owns rather than the
+	// form (an OAuth connection's tokens): given to the connector with the
+	// secrets, not checked against the schema, and kept from leaking too.
+	Connection map[string]string
 	// Push is a shipment the fake upstream accepts (for push_fulfillment).
 	Push connectors.FulfillmentRequest
 	// Fulfillments counts the fulfillments the fake upstream has created,
@@ -57,7 +62,12 @@ func RunConformance(t *testing.T, f Fixture) {
 	ctx := context.Background()
 	newKit := func(t *testing.T) (*Kit, connectors.Connector) {
 		k := New(t)
-		return k, k.Connector(f.Registry, f.Name, f.Settings, f.Secrets)
+		secrets := maps.Clone(f.Secrets)
+		if secrets == nil {
+			secrets = map[string]string{}
+		}
+		maps.Copy(secrets, f.Connection)
+		return k, k.Connector(f.Registry, f.Name, f.Settings, secrets)
 	}
 
 	t.Run("registration", func(t *testing.T) {
@@ -217,6 +227,11 @@ func RunConformance(t *testing.T, f Fixture) {
 		out = append(out, k.Logs(), k.Sink.Dump())
 		all := strings.Join(out, "\n")
 		for name, v := range f.Secrets {
+			if strings.Contains(all, v) {
+				t.Errorf("secret %q leaked:\n%s", name, all)
+			}
+		}
+		for name, v := range f.Connection {
 			if strings.Contains(all, v) {
 				t.Errorf("secret %q leaked:\n%s", name, all)
 			}

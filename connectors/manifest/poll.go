@@ -39,6 +39,13 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 		}
 	}
 	offset, pageNo, cursor := 0, pg.Start, ""
+	if pg.Kind == PageOffset {
+		offset = pg.Start // 0 unless the upstream counts from 1 (QuickBooks' STARTPOSITION)
+	}
+	// A request whose templates name the page position (a query language
+	// that takes it in its text) is rendered again for each page instead of
+	// getting the pagination parameter added.
+	perPage := pagesInTemplates(s.Request)
 	vars := func(n string) string {
 		switch n {
 		case "since":
@@ -65,13 +72,18 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		switch pg.Kind {
-		case PageOffset:
+		switch {
+		case perPage && n > 0:
+			if req, err = c.build(s.Request, vars, nil); err != nil {
+				return res, err
+			}
+		case perPage:
+		case pg.Kind == PageOffset:
 			req.URL = setParam(req.URL, pg.OffsetParam, strconv.Itoa(offset))
 			req.URL = setParam(req.URL, pg.LimitParam, strconv.Itoa(pageSize))
-		case PageNumber:
+		case pg.Kind == PageNumber:
 			req.URL = setParam(req.URL, pg.PageParam, strconv.Itoa(pageNo))
-		case PageCursor:
+		case pg.Kind == PageCursor:
 			if cursor != "" {
 				req.URL = setParam(req.URL, pg.CursorParam, cursor)
 			}
@@ -162,6 +174,23 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 		Message: fmt.Sprintf("stream %s: stopped after %d pages (pagination.max_pages)", s.Key, pg.MaxPages)}
 }
 
+// pagesInTemplates reports whether a request's query values or body name
+// the page position ({{offset}}, {{page}} or {{cursor}}).
+func pagesInTemplates(r *RequestSpec) bool {
+	texts := []string{r.Body}
+	for _, item := range r.Query {
+		texts = append(texts, fmt.Sprint(item.Value))
+	}
+	for _, t := range texts {
+		for _, n := range parseTemplate(t).names() {
+			if n == "offset" || n == "page" || n == "cursor" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // resolveNext makes a next-page link absolute (relative to base_url).
 func (c *Conn) resolveNext(next string) string {
 	if strings.HasPrefix(next, "https://") || strings.HasPrefix(next, "http://") {
@@ -224,6 +253,9 @@ func lookup(doc any, path []string) any {
 			doc = x[k]
 		case []any:
 			i, err := strconv.Atoi(k)
+			if i < 0 { // -1 is the last element (a cursor is often the last record's id)
+				i += len(x)
+			}
 			if err != nil || i < 0 || i >= len(x) {
 				return nil
 			}

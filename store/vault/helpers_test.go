@@ -11,6 +11,7 @@ import (
 
 	"sentryhub/clock"
 	"sentryhub/store"
+	"sentryhub/store/storetest"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -18,15 +19,7 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // newTestDB opens a migrated store in a fresh temp dir on a fake clock.
 func newTestDB(t *testing.T) (*store.DB, *clock.Fake) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
 	clk := clock.NewFake(t0)
 	db.Now = clk.Now
 	return db, clk

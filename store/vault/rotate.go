@@ -41,8 +41,9 @@ func (e *RotateError) Error() string {
 // Unwrap returns the cause, typically ErrDecrypt.
 func (e *RotateError) Unwrap() error { return e.Err }
 
-// Rotate re-encrypts every row of both ciphertext stores,
-// connector_credentials.encrypted_value and webhook_secrets.secret_ciphertext,
+// Rotate re-encrypts every row of the ciphertext stores,
+// connector_credentials.encrypted_value, webhook_secrets.secret_ciphertext
+// and integrations.client_secret_ciphertext,
 // from the vault's key to newKey, in ONE write transaction together with a
 // "vault.rotate_key" audit row holding the counts, the new key check value
 // and the re-seal of the audit chain under the key derived from newKey (an

@@ -17,8 +17,8 @@
 //   - POST /services/rest/query/v1/suiteql?limit=&offset= with
 //     "Prefer: transient" and {"q": "..."}: a SuiteQL subset (SELECT list
 //     with TO_CHAR(col, fmt) AS alias, FROM one of item, transaction,
-//     transactionline, inventoryitemlocations, WHERE col op literal joined
-//     by AND with TO_DATE/TO_TIMESTAMP literals, ORDER BY). Results page by
+//     transactionline, inventoryitemlocations, WHERE col op literal (or
+//     TO_CHAR(col, fmt) op 'text') joined by AND with TO_DATE/TO_TIMESTAMP literals, ORDER BY). Results page by
 //     offset and limit (at most 1000) with hasMore, count, totalResults and
 //     next/previous/first/last/self links. As in NetSuite, every value comes
 //     back as a string, dates in the account's M/D/YYYY format, booleans as
@@ -31,8 +31,8 @@
 //     hand by adjustQtyBy per line; 204 with a Location header.
 //   - /services/rest/record/v1/salesOrder: list and get (item sublist).
 //   - POST /services/rest/record/v1/salesOrder/{id}/!transform/itemFulfillment:
-//     fulfils lines (orderLine, quantity, itemReceive) with package tracking
-//     numbers; 204 with Location. GET and DELETE itemFulfillment/{id}.
+//     fulfils lines (orderLine, quantity, itemReceive), or every open line
+//     when the body lists none, with package tracking numbers; 204 with Location. GET and DELETE itemFulfillment/{id}.
 //
 // A POST with an X-NetSuite-Idempotency-Key that was used before is refused
 // with 400 IDEMPOTENCY_ERROR and a Location header naming the first

@@ -605,6 +605,17 @@ func (f *Fake) fulfil(r *http.Request) (reply, *problem) {
 	}
 	ful := &Fulfillment{OrderID: id, Modified: f.cfg.Now()}
 	next := slices.Clone(o.Lines)
+	if len(in.Item.Items) == 0 { // no item sublist: every open line is fulfilled in full
+		for _, l := range next {
+			if rest := l.Qty - l.Fulfilled; rest > 0 {
+				in.Item.Items = append(in.Item.Items, struct {
+					OrderLine   int   `json:"orderLine"`
+					Quantity    int64 `json:"quantity"`
+					ItemReceive bool  `json:"itemReceive"`
+				}{l.Line, rest, true})
+			}
+		}
+	}
 	for _, l := range in.Item.Items {
 		if !l.ItemReceive {
 			continue

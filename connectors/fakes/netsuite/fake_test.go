@@ -255,6 +255,12 @@ func TestSuiteQLValues(t *testing.T) {
 		first["isinactive"] != "F" || first["totalquantityonhand"] != strconv.FormatInt(items[29].OnHand, 10) {
 		t.Fatalf("row %v", first)
 	}
+	for since, want := range map[string]float64{"": 30, cut: 11} {
+		code, m := h.suiteql("SELECT id FROM item WHERE TO_CHAR(lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') >= '"+since+"'", 1000, 0)
+		if code != 200 || m["count"] != want {
+			t.Fatalf("TO_CHAR >= %q: %d %v, want %v rows", since, code, m["count"], want)
+		}
+	}
 	code, m = h.suiteql("SELECT * FROM transactionline WHERE transaction = "+strconv.Itoa(h.f.Orders()[0].ID), 1000, 0)
 	if code != 200 {
 		t.Fatalf("lines: %d %v", code, m)
@@ -362,6 +368,11 @@ func TestRecordWrites(t *testing.T) {
 		o := h.f.Orders()[0]
 		transform := fmt.Sprintf("/services/rest/record/v1/salesOrder/%d/!transform/itemFulfillment", o.ID)
 		over := map[string]any{"item": map[string]any{"items": []any{map[string]any{"orderLine": 1, "quantity": o.Lines[0].Qty + 1, "itemReceive": true}}}}
+		if resp, m := h.do("POST", transform, map[string]any{"item": map[string]any{"items": []any{}}, "package": map[string]any{"items": []any{}}}, false); resp.StatusCode != 204 || h.f.Orders()[0].Lines[len(o.Lines)-1].Fulfilled != o.Lines[len(o.Lines)-1].Qty {
+			t.Fatalf("fulfil all: %d %v", resp.StatusCode, m)
+		} else if resp2, _ := h.do("DELETE", resp.Header.Get("Location"), nil, false); resp2.StatusCode != 204 {
+			t.Fatalf("undo fulfil all: %d", resp2.StatusCode)
+		}
 		if resp, m := h.do("POST", transform, over, false); resp.StatusCode != 400 || errorCode(m) != "USER_ERROR" {
 			t.Fatalf("over-fulfil: %d %v", resp.StatusCode, m)
 		}

@@ -28,9 +28,10 @@ type column struct {
 }
 
 type condition struct {
-	col  string
-	op   string
-	vals []any // string, float64 or time.Time
+	col    string
+	layout string // TO_CHAR(col, fmt) on the left: compare the text
+	op     string
+	vals   []any // string, float64 or time.Time
 }
 
 type token struct {
@@ -259,7 +260,28 @@ func parseSuiteQL(q string) (*stmt, error) {
 		p++
 		for {
 			var c condition
-			if c.col, err = name(); err != nil {
+			if word() == "to_char" {
+				p++
+				if err := expect("("); err != nil {
+					return nil, err
+				}
+				if c.col, err = name(); err != nil {
+					return nil, err
+				}
+				if err := expect(","); err != nil {
+					return nil, err
+				}
+				if p >= len(ts) || !ts[p].quoted {
+					return nil, fmt.Errorf("TO_CHAR needs a quoted format")
+				}
+				if c.layout, err = oracleLayout(ts[p].s); err != nil {
+					return nil, err
+				}
+				p++
+				if err := expect(")"); err != nil {
+					return nil, err
+				}
+			} else if c.col, err = name(); err != nil {
 				return nil, err
 			}
 			c.op = word()
@@ -438,6 +460,9 @@ func (c condition) match(r row) (bool, error) {
 	}
 	if v == nil {
 		return false, nil // SQL: a comparison with NULL is never true
+	}
+	if c.layout != "" {
+		v = render(v, c.layout)
 	}
 	for _, lit := range c.vals {
 		n, err := compareValue(v, lit)

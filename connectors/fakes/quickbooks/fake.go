@@ -35,6 +35,7 @@ type Config struct {
 // Item is an item as the fake keeps it.
 type Item struct {
 	ID, Name, SKU, Type string
+	Description         string
 	SyncToken           int
 	UnitPrice           float64
 	QtyOnHand           float64
@@ -62,6 +63,7 @@ type Sale struct {
 // SaleLine is a SalesItemLineDetail line.
 type SaleLine struct {
 	ItemID, ItemName string
+	Description      string
 	Qty              float64
 	UnitPrice        float64
 }
@@ -96,7 +98,9 @@ func New(cfg Config) *Fake {
 	bySKU := map[string]*Item{}
 	for _, p := range shop.Products {
 		f.nextID++
-		it := &Item{ID: strconv.Itoa(f.nextID), Name: p.Name + " " + p.SKU, SKU: p.SKU, Type: "Inventory",
+		// Items are named by SKU, as warehouses using QuickBooks commonly do:
+		// sales lines name their item only by Id and Name.
+		it := &Item{ID: strconv.Itoa(f.nextID), Name: p.SKU, Description: p.Name, SKU: p.SKU, Type: "Inventory",
 			UnitPrice: fakekit.Major(p.Price), QtyOnHand: float64(p.OnHand), Active: true, Created: p.Created, Updated: p.Updated}
 		f.items = append(f.items, it)
 		bySKU[p.SKU] = it
@@ -110,7 +114,7 @@ func New(cfg Config) *Fake {
 		}
 		for _, l := range o.Lines {
 			it := bySKU[l.SKU]
-			s.Lines = append(s.Lines, SaleLine{ItemID: it.ID, ItemName: it.Name, Qty: float64(l.Qty), UnitPrice: fakekit.Major(l.Price)})
+			s.Lines = append(s.Lines, SaleLine{ItemID: it.ID, ItemName: it.Name, Description: it.Description, Qty: float64(l.Qty), UnitPrice: fakekit.Major(l.Price)})
 		}
 		f.sales = append(f.sales, s)
 	}
@@ -369,7 +373,7 @@ func qbTime(t time.Time) string { return t.In(Zone).Format("2006-01-02T15:04:05-
 func renderItem(it *Item) map[string]any {
 	return map[string]any{
 		"Id": it.ID, "SyncToken": strconv.Itoa(it.SyncToken), "domain": "QBO", "sparse": false,
-		"Name": it.Name, "FullyQualifiedName": it.Name, "Sku": it.SKU, "Type": it.Type, "Active": it.Active,
+		"Name": it.Name, "FullyQualifiedName": it.Name, "Description": it.Description, "Sku": it.SKU, "Type": it.Type, "Active": it.Active,
 		"UnitPrice": it.UnitPrice, "TrackQtyOnHand": it.Type == "Inventory", "QtyOnHand": it.QtyOnHand,
 		"InvStartDate":      it.Created.In(Zone).Format(time.DateOnly),
 		"IncomeAccountRef":  map[string]string{"value": "79", "name": "Sales of Product Income"},
@@ -385,7 +389,7 @@ func renderSale(s *Sale) map[string]any {
 	for i, l := range s.Lines {
 		amt := l.Qty * l.UnitPrice
 		total += amt
-		lines = append(lines, map[string]any{"Id": strconv.Itoa(i + 1), "LineNum": i + 1, "Description": l.ItemName,
+		lines = append(lines, map[string]any{"Id": strconv.Itoa(i + 1), "LineNum": i + 1, "Description": l.Description,
 			"Amount": amt, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": map[string]any{
 				"ItemRef": map[string]string{"value": l.ItemID, "name": l.ItemName}, "Qty": l.Qty, "UnitPrice": l.UnitPrice}})
 	}
@@ -516,13 +520,13 @@ func (f *Fake) writeItem(r *http.Request) (any, *fault) {
 		it = *cur
 		it.SyncToken++
 		if !sparse { // a full update clears what the body leaves out
-			it.SKU, it.UnitPrice = "", 0
+			it.SKU, it.Description, it.UnitPrice = "", "", 0
 		}
 	}
 	fields := []struct {
 		name string
 		dst  any
-	}{{"Name", &it.Name}, {"Sku", &it.SKU}, {"Type", &it.Type}, {"UnitPrice", &it.UnitPrice}, {"QtyOnHand", &it.QtyOnHand}, {"Active", &it.Active}}
+	}{{"Name", &it.Name}, {"Description", &it.Description}, {"Sku", &it.SKU}, {"Type", &it.Type}, {"UnitPrice", &it.UnitPrice}, {"QtyOnHand", &it.QtyOnHand}, {"Active", &it.Active}}
 	for _, fl := range fields {
 		if raw, ok := in[fl.name]; ok {
 			if err := json.Unmarshal(raw, fl.dst); err != nil {

@@ -41,6 +41,10 @@ type Price struct {
 	ID, Product string
 	Amount      int64
 	Created     int64
+	// Metadata carries the SKU too: a checkout line names its price, and
+	// Stripe expands at most four levels, so the price is where a line's
+	// SKU is within reach.
+	Metadata map[string]string
 }
 
 // Session is a completed checkout session.
@@ -96,7 +100,7 @@ func New(cfg Config) *Fake {
 	for _, p := range shop.Products {
 		prod := &Product{ID: f.id("prod_"), Name: p.Name, Active: true, Created: p.Updated.Unix(), Updated: p.Updated.Unix(),
 			Metadata: map[string]string{"sku": p.SKU, "on_hand": strconv.FormatInt(p.OnHand, 10)}}
-		price := &Price{ID: f.id("price_"), Product: prod.ID, Amount: p.Price, Created: prod.Created}
+		price := &Price{ID: f.id("price_"), Product: prod.ID, Amount: p.Price, Created: prod.Created, Metadata: map[string]string{"sku": p.SKU}}
 		prod.Price = price.ID
 		f.products = append(f.products, prod)
 		f.prices = append(f.prices, price)
@@ -416,7 +420,7 @@ func metadataUpdate(dst map[string]string, form url.Values) *stripeError {
 func (f *Fake) renderPrice(p *Price) map[string]any {
 	return map[string]any{"id": p.ID, "object": "price", "active": true, "currency": "usd", "product": p.Product,
 		"unit_amount": p.Amount, "unit_amount_decimal": strconv.FormatInt(p.Amount, 10), "type": "one_time",
-		"billing_scheme": "per_unit", "created": p.Created, "livemode": false, "metadata": map[string]string{}}
+		"billing_scheme": "per_unit", "created": p.Created, "livemode": false, "metadata": clone(p.Metadata)}
 }
 
 func (f *Fake) renderProduct(p *Product, expandPrice bool) map[string]any {
