@@ -323,9 +323,14 @@ func (c *Conn) build(spec *RequestSpec, extra func(string) string, hdr http.Head
 		if h.Get("Content-Type") == "" {
 			h.Set("Content-Type", "application/json")
 		}
-		if strings.Contains(h.Get("Content-Type"), "json") {
+		switch ct := h.Get("Content-Type"); {
+		case strings.Contains(ct, "json"):
 			req.Body = []byte(c.renderJSON(spec.Body, extra))
-		} else {
+		case strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/x-www-form-urlencoded"):
+			// Each value is form-escaped, so a name with "&" or "=" in it
+			// stays one value instead of adding fields.
+			req.Body = []byte(c.renderEsc(spec.Body, extra, url.QueryEscape))
+		default:
 			req.Body = []byte(c.render(spec.Body, extra))
 		}
 	}

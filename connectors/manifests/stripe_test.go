@@ -118,7 +118,9 @@ func TestStripeWrites(t *testing.T) {
 	if r, err := c.Write(ctx, "inventory_level", "update", manifest.Record{SourceID: p.ID, SKU: p.Metadata["sku"], OnHand: 321}, "stock-1"); err != nil || !r.Verified {
 		t.Fatalf("stock: %+v %v", r, err)
 	}
-	if r, err := c.Write(ctx, "item", "update", manifest.Record{SourceID: p.ID, Name: "Steel Hook"}, "name-1"); err != nil || !r.Verified || fake.Products()[2].Name != "Steel Hook" {
+	// "&", "=" and "+" in a value must reach Stripe as one form value.
+	const name = "Steel Hook & Eye = 2+2"
+	if r, err := c.Write(ctx, "item", "update", manifest.Record{SourceID: p.ID, Name: name}, "name-1"); err != nil || !r.Verified || fake.Products()[2].Name != name {
 		t.Fatalf("rename: %+v %v", r, err)
 	}
 	// Stripe refuses to delete a product that has prices.
