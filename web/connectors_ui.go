@@ -35,43 +35,14 @@ type connectorUI struct {
 func (s *Server) connectorUIRoutes(svc ConnectorService) {
 	u := &connectorUI{s: s, svc: svc}
 	m := s.mux
-	m.Handle("GET /connectors", s.page(u.html(u.listPage)))
-	m.Handle("GET /connectors/{name}", s.page(u.html(u.detailPage)))
-	m.Handle("POST /connectors/{name}/credentials", s.page(u.html(u.admin(u.saveCredentials))))
-	m.Handle("POST /connectors/{name}/credentials/delete", s.page(u.html(u.admin(u.deleteCredentials))))
-	m.Handle("POST /connectors/{name}/test", s.page(u.html(u.admin(u.testConnection))))
-	m.Handle("POST /connectors/{name}/sync/{sync_type}", s.page(u.html(u.admin(u.syncNow))))
-	m.Handle("POST /connectors/{name}/schedules/{sync_type}", s.page(u.html(u.admin(u.saveSchedule))))
-	m.Handle("POST /connectors/{name}/fulfillments/{id}/retry", s.page(u.html(u.admin(u.retryPush))))
-}
-
-// html renders a client error (unknown connector, bad warehouse, a viewer
-// trying to change something) as a page with a way back instead of the JSON
-// envelope. Server errors still go to writeError, which logs them.
-func (u *connectorUI) html(h handlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		err := h(w, r)
-		if err == nil {
-			return nil
-		}
-		ae := toAPIError(err)
-		if ae.Status >= 500 {
-			return err
-		}
-		d := connectorErrorData{Layout: u.s.layoutFor(r, "Connectors", "/connectors"), Status: ae.Status,
-			Message: ae.Message, Back: "/connectors"}
-		if name := r.PathValue("name"); name != "" && ae.Status != http.StatusNotFound {
-			d.Back = connectorURL(name, 0, "")
-			wh, werr := strconv.ParseInt(r.FormValue("warehouse_id"), 10, 64)
-			if ok, _ := u.s.db.WarehouseExists(r.Context(), wh); werr == nil && ok {
-				d.Back = connectorURL(name, wh, "")
-			}
-		}
-		for _, k := range slices.Sorted(maps.Keys(ae.Fields)) {
-			d.Fields = append(d.Fields, k+": "+ae.Fields[k])
-		}
-		return u.s.render(w, r, ae.Status, connectorErrorPage(d))
-	}
+	m.Handle("GET /connectors", s.page((u.listPage)))
+	m.Handle("GET /connectors/{name}", s.page((u.detailPage)))
+	m.Handle("POST /connectors/{name}/credentials", s.page((u.admin(u.saveCredentials))))
+	m.Handle("POST /connectors/{name}/credentials/delete", s.page((u.admin(u.deleteCredentials))))
+	m.Handle("POST /connectors/{name}/test", s.page((u.admin(u.testConnection))))
+	m.Handle("POST /connectors/{name}/sync/{sync_type}", s.page((u.admin(u.syncNow))))
+	m.Handle("POST /connectors/{name}/schedules/{sync_type}", s.page((u.admin(u.saveSchedule))))
+	m.Handle("POST /connectors/{name}/fulfillments/{id}/retry", s.page((u.admin(u.retryPush))))
 }
 
 // admin refuses viewers and parses the form of a state-changing request.
@@ -110,104 +81,22 @@ func connectorURL(name string, warehouseID int64, anchor string) string {
 
 // ---- flash messages ----
 
-// connectorFlash is a one-time message shown on the next page load. Topic
-// is the page section it belongs to (the redirect's #anchor), so the message
-// shows where the browser lands: "test" beside the Test connection button,
-// "credentials", "sync-<type>" or "fulfillments" atop that section; any
-// other topic goes on top of the page.
-type connectorFlash struct {
-	Kind    string `json:"k"` // ok, warn or error (the CSS classes)
-	Topic   string `json:"t,omitempty"`
-	Message string `json:"m"`
-}
-
-const connectorFlashKey = "connectors_flash"
-
-// flash stores f in the session cookie (encrypted and signed, like the
-// session itself) for the page the redirect leads to.
-func (u *connectorUI) flash(w http.ResponseWriter, r *http.Request, f connectorFlash) {
-	sess, err := u.s.sessions.Get(r, sessionName)
-	if err != nil || sess.IsNew {
-		return
-	}
-	f.Message = connectors.SanitizeMessage(f.Message, connectors.MaxMessageLen)
-	b, _ := json.Marshal(f)
-	// Keep the cookie small: messages nobody came back to see are dropped,
-	// oldest first.
-	if old, _ := sess.Values[connectorFlashKey].([]any); len(old) >= 3 {
-		sess.Values[connectorFlashKey] = old[len(old)-2:]
-	}
-	sess.AddFlash(string(b), connectorFlashKey)
-	_ = sess.Save(r, w)
-}
-
-// takeFlashes returns and forgets the pending flash messages. Call it
-// before writing the response.
-func (u *connectorUI) takeFlashes(w http.ResponseWriter, r *http.Request) []connectorFlash {
-	sess, err := u.s.sessions.Get(r, sessionName)
-	if err != nil || sess.IsNew {
-		return nil
-	}
-	raw := sess.Flashes(connectorFlashKey)
-	if len(raw) == 0 {
-		return nil
-	}
-	_ = sess.Save(r, w)
-	var out []connectorFlash
-	for _, v := range raw {
-		s, _ := v.(string)
-		var f connectorFlash
-		if json.Unmarshal([]byte(s), &f) == nil && f.Message != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // redirect sends the browser back to the detail page after a change, to
 // the section at anchor, where f is shown.
-func (u *connectorUI) redirect(w http.ResponseWriter, r *http.Request, name string, wh int64, anchor string, f connectorFlash) error {
+func (u *connectorUI) redirect(w http.ResponseWriter, r *http.Request, name string, wh int64, anchor string, f flash) error {
 	if f.Topic == "" {
 		f.Topic = anchor
 	}
-	u.flash(w, r, f)
-	http.Redirect(w, r, connectorURL(name, wh, anchor), http.StatusSeeOther)
-	return nil
+	return u.s.seeOther(w, r, connectorURL(name, wh, anchor), f)
+}
+
+// takeFlashes returns and forgets the pending flash messages.
+func (u *connectorUI) takeFlashes(w http.ResponseWriter, r *http.Request) []flash {
+	fs, _ := u.s.takeFlashes(w, r)
+	return fs
 }
 
 // ---- formatting ----
-
-const connectorTimeLayout = "2006-01-02 15:04:05 UTC"
-
-// when renders t in UTC with how long ago (or how soon) it is.
-func (u *connectorUI) when(t *time.Time) string {
-	if t == nil || t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(connectorTimeLayout) + " (" + connectorRelative(u.s.clock.Now().Sub(*t)) + ")"
-}
-
-func connectorRelative(d time.Duration) string {
-	future := d < 0
-	if future {
-		d = -d
-	}
-	var s string
-	switch {
-	case d < 45*time.Second:
-		return "just now"
-	case d < 90*time.Minute:
-		s = fmt.Sprintf("%d min", int(d.Round(time.Minute)/time.Minute))
-	case d < 36*time.Hour:
-		s = fmt.Sprintf("%d h", int(d.Round(time.Hour)/time.Hour))
-	default:
-		s = fmt.Sprintf("%d days", int(d/(24*time.Hour)))
-	}
-	if future {
-		return "in " + s
-	}
-	return s + " ago"
-}
 
 func connectorDuration(ms int64) string {
 	d := time.Duration(ms) * time.Millisecond
@@ -290,7 +179,7 @@ func connectorPushClass(s store.FulfillmentStatus) string {
 
 type connectorsListData struct {
 	Layout     layoutData
-	Flashes    []connectorFlash
+	Flashes    []flash
 	CanWrite   bool
 	Warehouses []store.Warehouse
 	Connectors []connectorCard
@@ -318,7 +207,7 @@ type connectorSyncCell struct {
 	SyncType    string
 	Status      string
 	Class       string
-	LastSuccess string
+	LastSuccess when
 	Errors      int
 	LastError   string // shortened for the table; FullError is its title
 	FullError   string
@@ -366,7 +255,7 @@ func (u *connectorUI) listPage(w http.ResponseWriter, r *http.Request) error {
 			}
 			for _, s := range st.States {
 				row.Syncs = append(row.Syncs, connectorSyncCell{SyncType: s.SyncType, Status: string(s.Status),
-					Class: connectorStatusClass(s), LastSuccess: u.when(s.LastSuccessAt), Errors: s.ConsecutiveErrors,
+					Class: connectorStatusClass(s), LastSuccess: u.s.atPtr(s.LastSuccessAt), Errors: s.ConsecutiveErrors,
 					LastError: connectorErrorText(s.LastErrorMessage)})
 				if c := &row.Syncs[len(row.Syncs)-1]; len([]rune(c.LastError)) > 120 {
 					c.FullError, c.LastError = c.LastError, string([]rune(c.LastError)[:120])+"…"
@@ -388,22 +277,22 @@ type connectorDetailData struct {
 	Title        string
 	Capabilities []string
 	CanWrite     bool
-	Flashes      []connectorFlash            // for the top of the page
-	Placed       map[string][]connectorFlash // by section id
-	TestResult   *connectorFlash
+	Flashes      []flash            // for the top of the page
+	Placed       map[string][]flash // by section id
+	TestResult   *flash
 
 	Warehouses  []store.Warehouse
 	WarehouseID int64
 	Warehouse   string
 
 	Configured    bool
-	UpdatedAt     string
+	UpdatedAt     when
 	Fields        []connectorFieldView
 	FormErrors    []string
 	ConfirmDelete bool
 
 	Circuit       connectors.BreakerStatus
-	CircuitRetry  string
+	CircuitRetry  when
 	Syncs         []connectorSyncRow
 	ScheduleError string
 	Runs          []connectorRunRow
@@ -458,13 +347,13 @@ type connectorSyncRow struct {
 	Purpose     string
 	Status      string
 	Class       string
-	StartedAt   string
-	LastRun     string
-	LastSuccess string
-	Cursor      string
+	StartedAt   when
+	LastRun     when
+	LastSuccess when
+	Cursor      when
 	Errors      int
 	LastError   string
-	LastErrorAt string
+	LastErrorAt when
 	Schedule    connectorScheduleForm
 }
 
@@ -476,8 +365,8 @@ type connectorScheduleForm struct {
 	Cron          string
 	Enabled       bool
 	Summary       string
-	NextRun       string
-	LastRun       string
+	NextRun       when
+	LastRun       when
 	UpdatedBy     string
 	Errors        map[string]string // mode, interval, cron, enabled
 }
@@ -487,7 +376,7 @@ type connectorRunRow struct {
 	Short    string
 	SyncType string
 	Trigger  string
-	Started  string
+	Started  when
 	Duration string
 	Synced   int
 	Skipped  int
@@ -505,9 +394,9 @@ type connectorPushRow struct {
 	Status      string
 	Class       string
 	Attempts    int
-	NextAttempt string
+	NextAttempt when
 	LastError   string
-	Created     string
+	Created     when
 	CanRetry    bool
 }
 
@@ -610,7 +499,7 @@ func (u *connectorUI) detailPage(w http.ResponseWriter, r *http.Request) error {
 
 // placeFlashes puts each message in the section it is about, when the page
 // has that section, and on top otherwise.
-func (u *connectorUI) placeFlashes(d *connectorDetailData, fs []connectorFlash) {
+func (u *connectorUI) placeFlashes(d *connectorDetailData, fs []flash) {
 	sections := map[string]bool{}
 	if d.WarehouseID != 0 {
 		sections["credentials"] = true
@@ -619,7 +508,7 @@ func (u *connectorUI) placeFlashes(d *connectorDetailData, fs []connectorFlash) 
 			sections["sync-"+s.SyncType] = true
 		}
 	}
-	d.Placed = map[string][]connectorFlash{}
+	d.Placed = map[string][]flash{}
 	for _, f := range fs {
 		switch {
 		case f.Topic == "test" && d.WarehouseID != 0:
@@ -674,7 +563,7 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 	}
 	for _, run := range runs {
 		row := connectorRunRow{RunID: run.RunID, Short: run.RunID, SyncType: run.SyncType, Trigger: run.Trigger,
-			Started: u.when(&run.StartedAt), Duration: connectorDuration(run.DurationMS), Synced: run.RecordsSynced,
+			Started: u.s.at(run.StartedAt), Duration: connectorDuration(run.DurationMS), Synced: run.RecordsSynced,
 			Skipped: run.RecordsSkipped, Failed: run.RecordsFailed, Status: string(run.Status), Class: connectorRunClass(run.Status)}
 		if len(row.Short) > 8 {
 			row.Short = row.Short[:8]
@@ -694,7 +583,7 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 	case err == nil:
 		d.Configured = true
 		stored = view.Values
-		d.UpdatedAt = u.when(view.UpdatedAt)
+		d.UpdatedAt = u.s.atPtr(view.UpdatedAt)
 	case !errors.Is(err, store.ErrNotFound):
 		return d, err
 	}
@@ -748,14 +637,14 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 		return d, err
 	}
 	d.Circuit = st.Circuit
-	d.CircuitRetry = u.when(st.Circuit.RetryAt)
+	d.CircuitRetry = u.s.atPtr(st.Circuit.RetryAt)
 	for _, s := range st.States {
 		row := connectorSyncRow{SyncType: s.SyncType, Purpose: connectorSyncPurpose(s.SyncType), Status: string(s.Status),
-			Class: connectorStatusClass(s), LastRun: u.when(s.LastSyncedAt), LastSuccess: u.when(s.LastSuccessAt),
-			Cursor: u.when(s.Cursor), Errors: s.ConsecutiveErrors, LastError: connectorErrorText(s.LastErrorMessage),
-			LastErrorAt: u.when(s.LastErrorAt)}
+			Class: connectorStatusClass(s), LastRun: u.s.atPtr(s.LastSyncedAt), LastSuccess: u.s.atPtr(s.LastSuccessAt),
+			Cursor: u.s.atPtr(s.Cursor), Errors: s.ConsecutiveErrors, LastError: connectorErrorText(s.LastErrorMessage),
+			LastErrorAt: u.s.atPtr(s.LastErrorAt)}
 		if s.Status == store.SyncRunning {
-			row.StartedAt = u.when(s.StartedAt)
+			row.StartedAt = u.s.atPtr(s.StartedAt)
 		}
 		row.Schedule = connectorScheduleForm{Mode: "off", IntervalValue: "15", IntervalUnit: "minutes", Enabled: true, Summary: "off"}
 		for _, sc := range st.Schedules {
@@ -764,7 +653,7 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 			}
 			f := &row.Schedule
 			f.Enabled, f.Summary, f.UpdatedBy = sc.Enabled, connectorScheduleSummary(sc), sc.UpdatedBy
-			f.NextRun, f.LastRun = u.when(&sc.NextRunAt), u.when(sc.LastRunAt)
+			f.NextRun, f.LastRun = u.s.at(sc.NextRunAt), u.s.atPtr(sc.LastRunAt)
 			if sc.Cron != "" {
 				f.Mode, f.Cron = "cron", sc.Cron
 			} else {
@@ -793,10 +682,10 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 			for _, p := range ps {
 				row := connectorPushRow{ID: p.ID, OrderID: p.OrderID, OrderNumber: p.OrderNumber, Status: string(p.Status),
 					Class: connectorPushClass(p.Status), Attempts: p.Attempts, LastError: connectorErrorText(p.LastError),
-					Created: u.when(&p.CreatedAt), CanRetry: p.Status == store.FulfillmentFailed || p.Status == store.FulfillmentSkipped}
+					Created: u.s.at(p.CreatedAt), CanRetry: p.Status == store.FulfillmentFailed || p.Status == store.FulfillmentSkipped}
 				row.Shipment = strings.TrimSpace(p.Carrier + " " + p.Tracking)
 				if p.Status == store.FulfillmentPending {
-					row.NextAttempt = u.when(&p.NextAttemptAt)
+					row.NextAttempt = u.s.at(p.NextAttemptAt)
 				}
 				d.Pushes = append(d.Pushes, row)
 			}
@@ -879,7 +768,7 @@ func (u *connectorUI) saveCredentials(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	f := connectorFlash{Kind: "ok", Message: "Credentials saved. Secrets are stored encrypted and shown only as “stored”. Test the connection next."}
+	f := flash{Kind: "ok", Text: "Credentials saved. Secrets are stored encrypted and shown only as “stored”. Test the connection next."}
 	var kept []string
 	for _, name := range emptied {
 		if view.Values[name] != "" {
@@ -889,7 +778,7 @@ func (u *connectorUI) saveCredentials(w http.ResponseWriter, r *http.Request) er
 	}
 	if len(kept) > 0 {
 		f.Kind = "warn"
-		f.Message = "Credentials saved, but " + strings.Join(kept, ", ") + " was left empty and keeps its stored value: " +
+		f.Text = "Credentials saved, but " + strings.Join(kept, ", ") + " was left empty and keeps its stored value: " +
 			"a saved setting cannot be emptied on its own. Delete the credentials and save them again to clear it."
 	}
 	return u.redirect(w, r, info.Name, wh, "credentials", f)
@@ -912,12 +801,12 @@ func (u *connectorUI) deleteCredentials(w http.ResponseWriter, r *http.Request) 
 	err = u.svc.DeleteCredentials(r.Context(), principal(r.Context()).Actor(), name, wh)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return u.redirect(w, r, name, wh, "credentials", connectorFlash{Kind: "warn", Message: "There were no credentials to delete."})
+		return u.redirect(w, r, name, wh, "credentials", flash{Kind: "warn", Text: "There were no credentials to delete."})
 	case err != nil:
 		return err
 	}
-	return u.redirect(w, r, name, wh, "credentials", connectorFlash{Kind: "ok",
-		Message: "Credentials deleted. Syncs and fulfillment pushes of this warehouse will fail until new ones are saved."})
+	return u.redirect(w, r, name, wh, "credentials", flash{Kind: "ok",
+		Text: "Credentials deleted. Syncs and fulfillment pushes of this warehouse will fail until new ones are saved."})
 }
 
 func (u *connectorUI) testConnection(w http.ResponseWriter, r *http.Request) error {
@@ -930,9 +819,9 @@ func (u *connectorUI) testConnection(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err // unknown connector or warehouse: there is no page to go back to
 	}
-	f := connectorFlash{Kind: "ok", Topic: "test", Message: "Connection OK: " + res.Message}
+	f := flash{Kind: "ok", Topic: "test", Text: "Connection OK: " + res.Message}
 	if !res.OK {
-		f.Kind, f.Message = "error", "Connection failed: "+res.Message
+		f.Kind, f.Text = "error", "Connection failed: "+res.Message
 	}
 	return u.redirect(w, r, name, wh, "credentials", f)
 }
@@ -949,13 +838,13 @@ func (u *connectorUI) syncNow(w http.ResponseWriter, r *http.Request) error {
 	var ve *store.ValidationError
 	switch {
 	case errors.As(err, &dup):
-		return u.redirect(w, r, name, wh, "sync-"+syncType, connectorFlash{Kind: "warn",
-			Message: fmt.Sprintf("A %s sync is already running (run %s, started %s); wait for it to finish.", syncType, dup.RunID, u.when(&dup.StartedAt))})
+		return u.redirect(w, r, name, wh, "sync-"+syncType, flash{Kind: "warn",
+			Text: fmt.Sprintf("A %s sync is already running (run %s, started %s); wait for it to finish.", syncType, dup.RunID, u.s.at(dup.StartedAt).Text)})
 	case errors.Is(err, connectors.ErrNotRunning):
-		return u.redirect(w, r, name, wh, "sync-"+syncType, connectorFlash{Kind: "error",
-			Message: "Syncs cannot start while the hub is starting or stopping; retry shortly."})
+		return u.redirect(w, r, name, wh, "sync-"+syncType, flash{Kind: "error",
+			Text: "Syncs cannot start while the hub is starting or stopping; retry shortly."})
 	case errors.As(err, &ve) && ve.Fields["warehouse_id"] == "":
-		return u.redirect(w, r, name, wh, "sync-"+syncType, connectorFlash{Kind: "error", Message: "Sync not started: " + ve.Message})
+		return u.redirect(w, r, name, wh, "sync-"+syncType, flash{Kind: "error", Text: "Sync not started: " + ve.Message})
 	case err != nil:
 		return err
 	}
@@ -968,7 +857,7 @@ func (u *connectorUI) syncNow(w http.ResponseWriter, r *http.Request) error {
 	if t.TookOver != "" {
 		msg += " It took over stale run " + t.TookOver + "."
 	}
-	return u.redirect(w, r, name, wh, "sync-"+syncType, connectorFlash{Kind: "ok", Message: msg})
+	return u.redirect(w, r, name, wh, "sync-"+syncType, flash{Kind: "ok", Text: msg})
 }
 
 // saveSchedule edits the schedule of one sync type. The API replaces a
@@ -1075,7 +964,7 @@ func (u *connectorUI) saveSchedule(w http.ResponseWriter, r *http.Request) error
 			msg += " It is paused: it will not run until you enable it."
 		}
 	}
-	return u.redirect(w, r, info.Name, wh, "sync-"+syncType, connectorFlash{Kind: "ok", Message: msg})
+	return u.redirect(w, r, info.Name, wh, "sync-"+syncType, flash{Kind: "ok", Text: msg})
 }
 
 func (u *connectorUI) retryPush(w http.ResponseWriter, r *http.Request) error {
@@ -1092,25 +981,16 @@ func (u *connectorUI) retryPush(w http.ResponseWriter, r *http.Request) error {
 	var ce *store.ConflictError
 	switch {
 	case errors.As(err, &ce):
-		return u.redirect(w, r, name, wh, "fulfillments", connectorFlash{Kind: "warn", Message: ce.Message})
+		return u.redirect(w, r, name, wh, "fulfillments", flash{Kind: "warn", Text: ce.Message})
 	case errors.Is(err, store.ErrNotFound):
 		if _, ierr := u.svc.Info(name); ierr != nil {
 			return ierr
 		}
-		return u.redirect(w, r, name, wh, "fulfillments", connectorFlash{Kind: "error", Message: fmt.Sprintf("There is no fulfillment push %d for this connector.", id)})
+		return u.redirect(w, r, name, wh, "fulfillments", flash{Kind: "error", Text: fmt.Sprintf("There is no fulfillment push %d for this connector.", id)})
 	case err != nil:
 		return err
 	}
-	return u.redirect(w, r, name, wh, "fulfillments", connectorFlash{Kind: "ok",
-		Message: fmt.Sprintf("The push of order %s is queued again and will be sent shortly.", p.OrderID)})
+	return u.redirect(w, r, name, wh, "fulfillments", flash{Kind: "ok",
+		Text: fmt.Sprintf("The push of order %s is queued again and will be sent shortly.", p.OrderID)})
 }
 
-// ---- error page ----
-
-type connectorErrorData struct {
-	Layout  layoutData
-	Status  int
-	Message string
-	Fields  []string
-	Back    string
-}

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -209,7 +208,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	d.Warehouses = len(whs)
 	switch ev, err := s.db.LatestEvent(ctx); {
 	case err == nil:
-		d.LastEvent = &dashboardEvent{ID: ev.ID, Type: ev.EventType, At: uiTime(ev.VisibleAt)}
+		d.LastEvent = &dashboardEvent{ID: ev.ID, Type: ev.EventType, At: s.at(ev.VisibleAt)}
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
@@ -250,8 +249,12 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, http.StatusOK, dashboardPage(d))
 }
 
-// uiTime renders a stored time for people: UTC to the second.
-func uiTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// newToken is a token just created, waiting to be shown once.
+type newToken struct{ name, plain string }
+
+// tokenRevealPrefix marks a reveal nonce as a new token's.
+const tokenRevealPrefix = "token:"
 
 func (s *Server) tokensView(r *http.Request) (tokensData, error) {
 	toks, err := s.db.ListTokens(r.Context())
@@ -261,12 +264,8 @@ func (s *Server) tokensView(r *http.Request) (tokensData, error) {
 	d := tokensData{Layout: s.layoutFor(r, "API tokens", "/tokens"), Scopes: store.Scopes,
 		CanWrite: principal(r.Context()).User.Role == store.RoleAdmin}
 	for _, t := range toks {
-		row := tokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scopes: t.Scopes, CreatedBy: t.CreatedBy,
-			CreatedAt: t.CreatedAt, LastUsed: "never", Revoked: t.RevokedAt != nil}
-		if t.LastUsedAt != nil {
-			row.LastUsed = *t.LastUsedAt
-		}
-		d.Tokens = append(d.Tokens, row)
+		d.Tokens = append(d.Tokens, tokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scopes: t.Scopes, CreatedBy: t.CreatedBy,
+			CreatedAt: s.atText(t.CreatedAt), LastUsed: s.atTextPtr(t.LastUsedAt), Revoked: t.RevokedAt != nil})
 	}
 	return d, nil
 }
@@ -276,43 +275,54 @@ func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var nonce string
+	d.Flashes, nonce = s.takeFlashes(w, r)
+	if nonce, ok := strings.CutPrefix(nonce, tokenRevealPrefix); ok {
+		if t, ok := s.newTokens.take(s.clock.Now(), nonce, principal(r.Context()).User.ID); ok {
+			d.NewToken, d.NewName = t.plain, t.name
+		} else {
+			d.Flashes = append(d.Flashes, flash{Kind: "warn", Text: "The new token can no longer be shown: it is shown once, " +
+				"within 10 minutes, to the admin who created it. Revoke it and create another."})
+		}
+	}
 	return s.render(w, r, http.StatusOK, tokensPage(d))
 }
 
 func (s *Server) requireAdminUser(r *http.Request) error {
 	if principal(r.Context()).User.Role != store.RoleAdmin {
-		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "viewers cannot change settings"}
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "viewers cannot change settings: ask an admin"}
 	}
 	return nil
 }
 
+// tokensCreate makes a token and redirects to the list, which shows it
+// once: reloading that page neither repeats the POST nor shows the token
+// again. A refused form is shown again with what was typed.
 func (s *Server) tokensCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireAdminUser(r); err != nil {
 		return err
 	}
-	if err := r.ParseForm(); err != nil {
-		return badRequest("invalid form", nil)
+	f, err := parseTokenForm(r)
+	if err != nil {
+		return err
 	}
-	name := r.PostForm.Get("name")
-	plain, t, err := s.db.CreateToken(r.Context(), principal(r.Context()).Actor(), name, r.PostForm["scope"])
-	d, verr := s.tokensView(r)
-	if verr != nil {
-		return verr
-	}
+	p := principal(r.Context())
+	plain, t, err := s.db.CreateToken(r.Context(), p.Actor(), f.Name, f.Scopes)
 	var ve *store.ValidationError
 	if errors.As(err, &ve) {
-		var msgs []string
-		for f, m := range ve.Fields {
-			msgs = append(msgs, f+": "+m)
+		d, verr := s.tokensView(r)
+		if verr != nil {
+			return verr
 		}
-		d.Error = "Token not created: " + strings.Join(msgs, "; ")
+		d.Form = f
+		d.Error = "Token not created: " + strings.Join(fieldList(ve.Fields), "; ")
 		return s.render(w, r, http.StatusUnprocessableEntity, tokensPage(d))
 	}
 	if err != nil {
 		return err
 	}
-	d.NewToken, d.NewName = plain, t.Name
-	return s.render(w, r, http.StatusOK, tokensPage(d))
+	nonce := s.newTokens.put(s.clock.Now(), p.User.ID, newToken{name: t.Name, plain: plain})
+	return s.seeOtherReveal(w, r, "/tokens", tokenRevealPrefix+nonce)
 }
 
 func (s *Server) tokensRevoke(w http.ResponseWriter, r *http.Request) error {
@@ -323,11 +333,22 @@ func (s *Server) tokensRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.RevokeToken(r.Context(), principal(r.Context()).Actor(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := parseForm(r); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/tokens", http.StatusSeeOther)
-	return nil
+	if ok, err := s.confirmed(w, r, fmt.Sprintf("Revoke API token %d? Programs using it get 401 from their next request; "+
+		"this cannot be undone.", id), "/tokens"); !ok {
+		return err
+	}
+	err = s.db.RevokeToken(r.Context(), principal(r.Context()).Actor(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return s.seeOther(w, r, "/tokens", flash{Kind: "warn", Text: fmt.Sprintf("There is no token %d to revoke.", id)})
+	case err != nil:
+		return err
+	}
+	return s.seeOther(w, r, "/tokens", flash{Kind: "ok", Text: fmt.Sprintf(
+		"Token %d revoked: programs using it get 401 from their next request.", id)})
 }
 
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
@@ -352,7 +373,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
 		d.ChainMsg = fmt.Sprintf("Hash chain verified: %d entries intact.", n)
 	}
 	for _, e := range entries {
-		d.Entries = append(d.Entries, auditRow{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Target: e.Target, Diff: string(e.Diff)})
+		d.Entries = append(d.Entries, auditRow{ID: e.ID, At: s.atText(e.At), Actor: e.Actor, Action: e.Action, Target: e.Target, Diff: string(e.Diff)})
 	}
 	if len(entries) == pageSize && entries[len(entries)-1].ID > 1 {
 		d.NextBefore = entries[len(entries)-1].ID

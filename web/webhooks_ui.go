@@ -1,8 +1,6 @@
 package web
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -11,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"sentryhub/dispatcher"
@@ -29,12 +26,12 @@ import (
 type webhookUI struct {
 	s       *Server
 	svc     WebhookService
-	reveals *whRevealStore
+	reveals *revealStore[whReveal]
 }
 
 // webhookUIRoutes registers the /webhooks pages. SetWebhooks calls it.
 func (s *Server) webhookUIRoutes(svc WebhookService) {
-	u := &webhookUI{s: s, svc: svc, reveals: &whRevealStore{m: map[string]whReveal{}}}
+	u := &webhookUI{s: s, svc: svc, reveals: newRevealStore[whReveal]()}
 	m := s.mux
 	m.Handle("GET /webhooks", s.page(u.list))
 	m.Handle("POST /webhooks", s.page(u.create))
@@ -59,127 +56,41 @@ const (
 
 // ---- flash messages and the one-time secret ----
 
-// whFlashCookie carries flash messages across the redirect after a POST:
-// a separate gorilla session (signed and encrypted like the login session),
-// scoped to /webhooks and short-lived. A new secret never goes into it,
-// only the nonce of its entry in the in-memory reveal store.
-const (
-	whFlashCookie = "sentryhub_webhooks_flash"
-	whFlashMaxAge = 10 * time.Minute
-)
+// whRevealPrefix marks a reveal nonce as a webhook secret's.
+const whRevealPrefix = "secret:"
 
-// whFlash is one message shown at the top of the next page.
-type whFlash struct {
-	Kind string // ok, warn, error: the .flash classes
-	Text string
-}
-
-// redirect queues messages (and optionally a secret reveal nonce) for the
-// next page and redirects there.
-func (u *webhookUI) redirect(w http.ResponseWriter, r *http.Request, to string, reveal string, msgs ...whFlash) error {
-	sess, _ := u.s.sessions.New(r, whFlashCookie) // a stale cookie is simply replaced
-	sess.Options.Path = "/webhooks"
-	sess.Options.MaxAge = int(whFlashMaxAge.Seconds())
-	for _, m := range msgs {
-		sess.AddFlash(m.Kind + "\x00" + m.Text)
-	}
-	if reveal != "" {
-		sess.Values["reveal"] = reveal
-	}
-	if err := sess.Save(r, w); err != nil {
-		return fmt.Errorf("save flash: %w", err)
-	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
-	return nil
-}
-
-// takeFlash returns and clears the pending messages and the secret to show,
-// if any. A secret shown here is gone from the server afterwards.
-func (u *webhookUI) takeFlash(w http.ResponseWriter, r *http.Request) ([]whFlash, *whSecretView) {
-	sess, err := u.s.sessions.New(r, whFlashCookie)
-	if err != nil || sess.IsNew {
-		return nil, nil
-	}
-	var out []whFlash
-	for _, v := range sess.Flashes() {
-		s, _ := v.(string)
-		kind, text, ok := strings.Cut(s, "\x00")
-		if ok {
-			out = append(out, whFlash{Kind: kind, Text: text})
-		}
-	}
-	var secret *whSecretView
-	if nonce, _ := sess.Values["reveal"].(string); nonce != "" {
-		rv, ok := u.reveals.take(u.s.clock.Now(), nonce, principal(r.Context()).User.ID)
-		if ok {
-			secret = u.secretView(rv)
-		} else {
-			out = append(out, whFlash{Kind: "warn", Text: "The new secret can no longer be shown: it is shown once, " +
-				"within 10 minutes, to the admin who created it. Rotate the secret to get a new one."})
-		}
-	}
-	sess.Options.Path = "/webhooks"
-	sess.Options.MaxAge = -1
-	_ = sess.Save(r, w) // failing to clear only shows the messages again
-	return out, secret
-}
-
-// whReveal is a secret waiting to be shown once.
+// whReveal is a new signing secret waiting to be shown once.
 type whReveal struct {
-	user, sub   int64
+	sub         int64
 	name        string
 	secret      vault.Secret
 	standard    bool
 	rotated     bool
 	prevExpires time.Time
-	expires     time.Time
 }
 
-// whRevealStore keeps new secrets in memory between the POST that made them
-// and the page that shows them, so they travel to the browser once, in that
-// page, and never in a cookie or URL.
-type whRevealStore struct {
-	mu sync.Mutex
-	m  map[string]whReveal
-}
-
-const whMaxReveals = 1000
-
-func (rs *whRevealStore) put(now time.Time, rv whReveal) string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	nonce := hex.EncodeToString(b[:])
-	rv.expires = now.Add(whFlashMaxAge)
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	for k, v := range rs.m {
-		if !now.Before(v.expires) {
-			delete(rs.m, k)
-		}
+// redirect queues messages (and optionally a secret reveal nonce) for the
+// next page and redirects there.
+func (u *webhookUI) redirect(w http.ResponseWriter, r *http.Request, to string, reveal string, msgs ...flash) error {
+	if reveal != "" {
+		reveal = whRevealPrefix + reveal
 	}
-	if len(rs.m) >= whMaxReveals {
-		// Full (a thousand unseen secrets): make room by dropping the
-		// oldest, never the one just made, which the admin has not seen.
-		oldest := ""
-		for k, v := range rs.m {
-			if oldest == "" || v.expires.Before(rs.m[oldest].expires) {
-				oldest = k
-			}
-		}
-		delete(rs.m, oldest)
-	}
-	rs.m[nonce] = rv
-	return nonce
+	return u.s.seeOtherReveal(w, r, to, reveal, msgs...)
 }
 
-// take removes and returns the entry for nonce if it belongs to user and
-// has not expired.
-func (rs *whRevealStore) take(now time.Time, nonce string, user int64) (whReveal, bool) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	rv, ok := rs.m[nonce]
-	delete(rs.m, nonce)
-	return rv, ok && rv.user == user && now.Before(rv.expires)
+// takeFlash returns and clears the pending messages and the secret to show,
+// if any. A secret shown here is gone from the server afterwards.
+func (u *webhookUI) takeFlash(w http.ResponseWriter, r *http.Request) ([]flash, *whSecretView) {
+	out, nonce := u.s.takeFlashes(w, r)
+	nonce, ok := strings.CutPrefix(nonce, whRevealPrefix)
+	if !ok || nonce == "" {
+		return out, nil
+	}
+	if rv, ok := u.reveals.take(u.s.clock.Now(), nonce, principal(r.Context()).User.ID); ok {
+		return out, u.secretView(rv)
+	}
+	return append(out, flash{Kind: "warn", Text: "The new secret can no longer be shown: it is shown once, " +
+		"within 10 minutes, to the admin who created it. Rotate the secret to get a new one."}), nil
 }
 
 func (u *webhookUI) secretView(rv whReveal) *whSecretView {
@@ -190,72 +101,15 @@ func (u *webhookUI) secretView(rv whReveal) *whSecretView {
 	}
 	clear(key)
 	if rv.rotated {
-		v.PrevExpires = u.at(store.TimeOf(rv.prevExpires))
+		v.PrevExpires = u.s.at(rv.prevExpires)
 	}
 	return v
 }
 
-// ---- times ----
-
-// when renders a stored timestamp for people: UTC, to the second, with how
-// long ago (or how soon) it is.
-func (u *webhookUI) when(ts string) whTime {
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return whTime{ISO: ts, Text: ts}
-	}
-	return u.at(store.TimeOf(t))
-}
-
-// at renders a stored webhook timestamp like when, from the typed row.
-func (u *webhookUI) at(t store.Time) whTime {
-	return whTime{ISO: t.String(), Text: whDay(t), Rel: relTime(u.s.clock.Now(), t.Time)}
-}
-
-func (u *webhookUI) atPtr(t *store.Time) whTime {
-	if t == nil {
-		return whTime{}
-	}
-	return u.at(*t)
-}
-
-func (u *webhookUI) whenPtr(ts *string) whTime {
-	if ts == nil {
-		return whTime{}
-	}
-	return u.when(*ts)
-}
-
-// relTime says how far t is from now in one rounded unit.
-func relTime(now, t time.Time) string {
-	d := t.Sub(now)
-	future := d > 0
-	if d < 0 {
-		d = -d
-	}
-	var s string
-	switch {
-	case d < time.Second:
-		return "just now"
-	case d < time.Minute:
-		s = fmt.Sprintf("%d s", int(d.Seconds()))
-	case d < time.Hour:
-		s = fmt.Sprintf("%d min", int(d.Minutes()))
-	case d < 48*time.Hour:
-		s = fmt.Sprintf("%d h", int(d.Hours()))
-	default:
-		s = fmt.Sprintf("%d days", int(d.Hours()/24))
-	}
-	if future {
-		return "in " + s
-	}
-	return s + " ago"
-}
-
 // ---- forms ----
 
-// whFieldLabels names the API's field keys the way the forms label them.
-var whFieldLabels = map[string]string{
+// fieldLabels names the API's field keys the way the forms label them.
+var fieldLabels = map[string]string{
 	"name":                              "Name",
 	"url":                               "URL",
 	"subscription_filter.event_types":   "Event types",
@@ -274,26 +128,11 @@ var whFieldLabels = map[string]string{
 	"body":               "Form",
 }
 
-func whLabel(field string) string {
-	if l, ok := whFieldLabels[field]; ok {
+func fieldLabel(field string) string {
+	if l, ok := fieldLabels[field]; ok {
 		return l
 	}
 	return field
-}
-
-// whFieldList renders field errors as "Label: message" lines, in a stable
-// order.
-func whFieldList(fields map[string]string) []string {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, whLabel(k)+": "+fields[k])
-	}
-	return out
 }
 
 // whForm is the subscription form (create, or settings on the detail page)
@@ -529,14 +368,6 @@ func (f whBatchForm) query() (store.ReplayQuery, map[string]string) {
 
 // ---- view models ----
 
-// whTime is a timestamp as shown: Text in UTC, Rel relative to now, ISO
-// for the <time> element. The zero value shows as "never"/"—".
-type whTime struct {
-	ISO, Text, Rel string
-}
-
-func (t whTime) IsZero() bool { return t.ISO == "" }
-
 // whStatus explains a subscription's status in words.
 type whStatus struct {
 	Label   string // active, paused
@@ -607,14 +438,14 @@ type whRow struct {
 	DeadHigh        bool
 	LastFailureKind string
 	LastFailureCode int
-	LastFailure     whTime
+	LastFailure     when
 	LastFailureMsg  string
-	LastSuccess     whTime
+	LastSuccess     when
 }
 
 type whListData struct {
 	Layout    layoutData
-	Flashes   []whFlash
+	Flashes   []flash
 	Secret    *whSecretView
 	CanWrite  bool
 	Rows      []whRow
@@ -630,11 +461,11 @@ type whSecretView struct {
 	Secret      string
 	Standard    string
 	Rotated     bool
-	PrevExpires whTime
+	PrevExpires when
 }
 
 type whAttemptRow struct {
-	At       whTime
+	At       when
 	Duration string
 	Code     int
 	Kind     string
@@ -649,10 +480,10 @@ type whDeliveryRow struct {
 	Status        string
 	Badge         string
 	Attempts      int
-	Created       whTime
-	LastAttempt   whTime
-	NextAttempt   whTime
-	Completed     whTime
+	Created       when
+	LastAttempt   when
+	NextAttempt   when
+	Completed     when
 	Code          int
 	Kind          string
 	Message       string
@@ -667,7 +498,7 @@ type whStatsView struct {
 	SuccessRate, AttemptRate                           string
 	Samples                                            int
 	P50, P95, P99                                      string
-	LastSuccess, LastFailure                           whTime
+	LastSuccess, LastFailure                           when
 	LastFailureKind                                    string
 	LastFailureCode                                    int
 	LastFailureMsg, LastFailureHint                    string
@@ -675,13 +506,13 @@ type whStatsView struct {
 
 type whDetailData struct {
 	Layout        layoutData
-	Flashes       []whFlash
+	Flashes       []flash
 	Secret        *whSecretView
 	CanWrite      bool
 	Sub           store.Subscription
 	Status        whStatus
 	Filter        string
-	PrevExpires   whTime
+	PrevExpires   when
 	Stats         whStatsView
 	Catalog       []catalogEntry
 	Settings      whForm
@@ -720,7 +551,7 @@ type whErrorRow struct {
 	DeliveryID, SubID, EventID int64
 	SubName, EventType, Status string
 	Attempts                   int
-	LastAttempt, NextAttempt   whTime
+	LastAttempt, NextAttempt   when
 	Code                       int
 	Kind, Message, Hint        string
 }
@@ -765,7 +596,7 @@ func (u *webhookUI) statsView(st store.WebhookStats) whStatsView {
 		Replayed: st.Counts[store.DeliveryReplayed], SuccessRate: whPercent(st.SuccessRate),
 		AttemptRate: whPercent(st.AttemptSuccessRate), Samples: st.Latency.Samples,
 		P50: whMS(st.Latency.P50MS), P95: whMS(st.Latency.P95MS), P99: whMS(st.Latency.P99MS),
-		LastSuccess: u.atPtr(st.LastSuccessAt), LastFailure: u.atPtr(st.LastFailureAt),
+		LastSuccess: u.s.atStorePtr(st.LastSuccessAt), LastFailure: u.s.atStorePtr(st.LastFailureAt),
 	}
 	v.Open = v.Pending + v.InFlight
 	if st.LastFailureKind != nil {
@@ -797,10 +628,10 @@ func whDeliveryBadge(d store.Delivery) string {
 func (u *webhookUI) deliveryRow(d store.Delivery) whDeliveryRow {
 	row := whDeliveryRow{ID: d.ID, EventID: d.EventID, EventType: d.EventType, AggregateType: d.AggregateType,
 		AggregateID: d.AggregateID, Status: string(d.Status), Badge: whDeliveryBadge(d), Attempts: d.Attempts,
-		Created: u.at(d.CreatedAt), LastAttempt: u.atPtr(d.LastAttemptAt), Completed: u.atPtr(d.CompletedAt),
+		Created: u.s.atStore(d.CreatedAt), LastAttempt: u.s.atStorePtr(d.LastAttemptAt), Completed: u.s.atStorePtr(d.CompletedAt),
 		CanReplay: d.Status != store.DeliveryPending && d.Status != store.DeliveryInFlight}
 	if d.Status == store.DeliveryPending {
-		row.NextAttempt = u.atPtr(d.NextAttemptAt)
+		row.NextAttempt = u.s.atStorePtr(d.NextAttemptAt)
 	}
 	if d.LastStatusCode != nil {
 		row.Code = *d.LastStatusCode
@@ -815,7 +646,7 @@ func (u *webhookUI) deliveryRow(d store.Delivery) whDeliveryRow {
 		row.ReplayOf = *d.ReplayOf
 	}
 	for _, a := range d.History {
-		row.History = append(row.History, whAttemptRow{At: u.at(a.At), Duration: strconv.FormatInt(a.DurationMS, 10) + " ms",
+		row.History = append(row.History, whAttemptRow{At: u.s.atStore(a.At), Duration: strconv.FormatInt(a.DurationMS, 10) + " ms",
 			Code: a.StatusCode, Kind: string(a.ErrorKind)})
 	}
 	return row
@@ -853,7 +684,7 @@ func (u *webhookUI) listData(r *http.Request) (whListData, error) {
 		row := whRow{ID: s.ID, Name: s.Name, URL: s.URL, Status: whStatusOf(s, readable, pending, dead), PauseShort: whPauseShort(string(s.PauseReason)),
 			Filter: whFilterText(s.Filter), Pending: pending, PendingCeiling: s.PendingCeiling, PendingHigh: pending*5 >= s.PendingCeiling*4,
 			Dead: dead, DLQCeiling: s.DLQCeiling, DeadHigh: dead*5 >= s.DLQCeiling*4,
-			LastFailure: u.atPtr(s.LastFailureAt), LastSuccess: u.atPtr(s.LastSuccessAt)}
+			LastFailure: u.s.atStorePtr(s.LastFailureAt), LastSuccess: u.s.atStorePtr(s.LastSuccessAt)}
 		if s.LastFailureKind != nil {
 			row.LastFailureKind = *s.LastFailureKind
 			row.LastFailureMsg = store.ErrorKind(*s.LastFailureKind).Entry().Message
@@ -895,9 +726,9 @@ func (u *webhookUI) create(w http.ResponseWriter, r *http.Request) error {
 	if len(fields) == 0 {
 		sub, sec, err := u.svc.CreateSubscription(r.Context(), principal(r.Context()).Actor(), in)
 		if err == nil {
-			nonce := u.reveals.put(u.s.clock.Now(), whReveal{user: principal(r.Context()).User.ID, sub: sub.ID, name: sub.Name,
+			nonce := u.reveals.put(u.s.clock.Now(), principal(r.Context()).User.ID, whReveal{sub: sub.ID, name: sub.Name,
 				secret: sec, standard: sub.StandardWebhooks})
-			return u.redirect(w, r, "/webhooks/"+itoa(sub.ID), nonce, whFlash{Kind: "ok",
+			return u.redirect(w, r, "/webhooks/"+itoa(sub.ID), nonce, flash{Kind: "ok",
 				Text: fmt.Sprintf("Subscription “%s” created. It receives the matching events committed from now on.", sub.Name)})
 		}
 		if !errors.As(err, &ve) {
@@ -917,7 +748,7 @@ func (u *webhookUI) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f.Errors = fields
-	d.Form, d.FormError = f, whFieldList(fields)
+	d.Form, d.FormError = f, fieldList(fields)
 	return u.s.render(w, r, http.StatusUnprocessableEntity, webhooksPage(d))
 }
 
@@ -943,7 +774,7 @@ func (u *webhookUI) detailData(r *http.Request, id int64) (whDetailData, error) 
 	}
 	sv := u.statsView(st)
 	d := whDetailData{Layout: u.s.layoutFor(r, sub.Name+" · Webhooks", "/webhooks"), CanWrite: u.canWrite(r), Sub: sub,
-		Status: whStatusOf(sub, readable, sv.Open, sv.Dead), Filter: whFilterText(sub.Filter), PrevExpires: u.whenPtr(exp),
+		Status: whStatusOf(sub, readable, sv.Open, sv.Dead), Filter: whFilterText(sub.Filter), PrevExpires: u.s.atTextPtr(exp),
 		Stats: sv, Catalog: u.s.catalog, Settings: whFormFromSub(sub), Batch: whBatchForm{Mode: "dead"}}
 
 	q := r.URL.Query()
@@ -982,7 +813,8 @@ var whDeliveryStatuses = []string{string(store.DeliveryPending), string(store.De
 // notFound renders the page for a subscription that does not exist (or
 // was deleted meanwhile).
 func (u *webhookUI) notFound(w http.ResponseWriter, r *http.Request, id int64) error {
-	return u.s.render(w, r, http.StatusNotFound, webhookNotFoundPage(u.s.layoutFor(r, "Not found · Webhooks", "/webhooks"), id))
+	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf(
+		"there is no webhook subscription %d. It may have been deleted; deletions are in the audit log.", id)}
 }
 
 func (u *webhookUI) detail(w http.ResponseWriter, r *http.Request) error {
@@ -1023,7 +855,7 @@ func (u *webhookUI) action(w http.ResponseWriter, r *http.Request, fn func(id in
 	if errors.Is(err, store.ErrNotFound) {
 		// The subscription itself, or only a delivery of it?
 		if _, serr := u.svc.Subscription(r.Context(), id); errors.Is(serr, store.ErrNotFound) {
-			return u.redirect(w, r, "/webhooks", "", whFlash{Kind: "error",
+			return u.redirect(w, r, "/webhooks", "", flash{Kind: "error",
 				Text: fmt.Sprintf("Webhook subscription %d no longer exists; it may have been deleted.", id)})
 		}
 	}
@@ -1033,17 +865,9 @@ func (u *webhookUI) action(w http.ResponseWriter, r *http.Request, fn func(id in
 	}
 	msg := ae.Message
 	if len(ae.Fields) > 0 {
-		msg += ": " + strings.Join(whFieldList(ae.Fields), "; ")
+		msg += ": " + strings.Join(fieldList(ae.Fields), "; ")
 	}
-	return u.redirect(w, r, "/webhooks/"+itoa(id), "", whFlash{Kind: "error", Text: whSentence(msg)})
-}
-
-// whSentence capitalizes an API message for a flash.
-func whSentence(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return u.redirect(w, r, "/webhooks/"+itoa(id), "", flash{Kind: "error", Text: sentence(msg)})
 }
 
 func (u *webhookUI) update(w http.ResponseWriter, r *http.Request) error {
@@ -1058,17 +882,17 @@ func (u *webhookUI) update(w http.ResponseWriter, r *http.Request) error {
 		var ve *store.ValidationError
 		if len(fields) == 0 {
 			if p.IsEmpty() {
-				return u.redirect(w, r, "/webhooks/"+itoa(id), "", whFlash{Kind: "ok", Text: "Nothing to save: the settings are unchanged."})
+				return u.redirect(w, r, "/webhooks/"+itoa(id), "", flash{Kind: "ok", Text: "Nothing to save: the settings are unchanged."})
 			}
 			_, hint, err := u.svc.UpdateSubscription(ctx, principal(ctx).Actor(), id, p)
 			switch {
 			case err == nil:
-				msgs := []whFlash{{Kind: "ok", Text: "Settings saved."}}
+				msgs := []flash{{Kind: "ok", Text: "Settings saved."}}
 				if p.Filter != nil {
 					msgs[0].Text += " The new filter applies to events selected from now on; use Replay batch below to backfill older ones."
 				}
 				if hint != "" {
-					msgs = append(msgs, whFlash{Kind: "warn", Text: "Still paused. The API's hint: " + hint +
+					msgs = append(msgs, flash{Kind: "warn", Text: "Still paused. The API's hint: " + hint +
 						". Here: after triage, press Resume."})
 				}
 				return u.redirect(w, r, "/webhooks/"+itoa(id), "", msgs...)
@@ -1091,7 +915,7 @@ func (u *webhookUI) update(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		f.Errors = fields
-		d.Settings, d.SettingsError = f, whFieldList(fields)
+		d.Settings, d.SettingsError = f, fieldList(fields)
 		return u.s.render(w, r, http.StatusUnprocessableEntity, webhookDetailPage(d))
 	})
 }
@@ -1105,20 +929,20 @@ func (u *webhookUI) setStatus(w http.ResponseWriter, r *http.Request, status str
 		}
 		back := "/webhooks/" + itoa(id)
 		if cur.Status == store.SubscriptionStatus(status) {
-			return u.redirect(w, r, back, "", whFlash{Kind: "warn", Text: "Subscription “" + cur.Name + "” is already " + status + "."})
+			return u.redirect(w, r, back, "", flash{Kind: "warn", Text: "Subscription “" + cur.Name + "” is already " + status + "."})
 		}
 		if _, _, err := u.svc.UpdateSubscription(ctx, principal(ctx).Actor(), id, store.SubscriptionPatch{Status: &status}); err != nil {
 			return err
 		}
 		if store.SubscriptionStatus(status) == store.SubscriptionPaused {
-			return u.redirect(w, r, back, "", whFlash{Kind: "ok", Text: "Paused. Nothing is sent or retried until you resume; " +
+			return u.redirect(w, r, back, "", flash{Kind: "ok", Text: "Paused. Nothing is sent or retried until you resume; " +
 				"events committed meanwhile wait and are delivered after resuming."})
 		}
 		msg := "Resumed: delivery continues where it stopped."
 		if cur.PauseReason == store.PausePendingCeiling {
 			msg += " If the open deliveries are still at the pending ceiling, new events wait until the backlog drains (or it pauses again)."
 		}
-		return u.redirect(w, r, back, "", whFlash{Kind: "ok", Text: msg})
+		return u.redirect(w, r, back, "", flash{Kind: "ok", Text: msg})
 	})
 }
 
@@ -1137,13 +961,17 @@ func (u *webhookUI) rotate(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if ok, err := u.s.confirmed(w, r, "Rotate the signing secret of “"+sub.Name+"”? The new secret signs every request from now on; "+
+			"the old one stays valid for 24 hours so the consumer can switch.", "/webhooks/"+itoa(id)); !ok {
+			return err
+		}
 		sec, expires, err := u.svc.RotateSecret(ctx, principal(ctx).Actor(), id)
 		if err != nil {
 			return err
 		}
-		nonce := u.reveals.put(u.s.clock.Now(), whReveal{user: principal(ctx).User.ID, sub: id, name: sub.Name, secret: sec,
+		nonce := u.reveals.put(u.s.clock.Now(), principal(ctx).User.ID, whReveal{sub: id, name: sub.Name, secret: sec,
 			standard: sub.StandardWebhooks, rotated: true, prevExpires: expires})
-		return u.redirect(w, r, "/webhooks/"+itoa(id), nonce, whFlash{Kind: "ok", Text: "Secret rotated."})
+		return u.redirect(w, r, "/webhooks/"+itoa(id), nonce, flash{Kind: "ok", Text: "Secret rotated."})
 	})
 }
 
@@ -1158,7 +986,7 @@ func (u *webhookUI) replay(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return u.redirect(w, r, "/webhooks/"+itoa(id), "", whFlash{Kind: "ok", Text: fmt.Sprintf(
+		return u.redirect(w, r, "/webhooks/"+itoa(id), "", flash{Kind: "ok", Text: fmt.Sprintf(
 			"Delivery %d queued again as delivery %d (event %d): it is sent at the end of its aggregate's lane, "+
 				"with a fresh timestamp and signature and the same body.", did, d.ID, d.EventID)})
 	})
@@ -1179,12 +1007,12 @@ func (u *webhookUI) replayBatch(w http.ResponseWriter, r *http.Request) error {
 			var ve *store.ValidationError
 			switch {
 			case err == nil:
-				msg := whFlash{Kind: "ok", Text: "Queued " + whCount(int64(n), "delivery", "deliveries") + " again."}
+				msg := flash{Kind: "ok", Text: "Queued " + whCount(int64(n), "delivery", "deliveries") + " again."}
 				switch {
 				case n == 0 && f.Mode == "dead":
-					msg = whFlash{Kind: "warn", Text: "Nothing queued: no dead delivery matches (the dead-letter queue may be empty)."}
+					msg = flash{Kind: "warn", Text: "Nothing queued: no dead delivery matches (the dead-letter queue may be empty)."}
 				case n == 0:
-					msg = whFlash{Kind: "warn", Text: "Nothing queued: no event in that range passes the filter."}
+					msg = flash{Kind: "warn", Text: "Nothing queued: no event in that range passes the filter."}
 				case f.Mode == "dead":
 					msg.Text += " Their dead rows are now marked replayed and left the DLQ."
 				}
@@ -1200,7 +1028,7 @@ func (u *webhookUI) replayBatch(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		f.Errors = fields
-		d.Batch, d.BatchError = f, whFieldList(fields)
+		d.Batch, d.BatchError = f, fieldList(fields)
 		return u.s.render(w, r, http.StatusUnprocessableEntity, webhookDetailPage(d))
 	})
 }
@@ -1250,7 +1078,7 @@ func (u *webhookUI) delete(w http.ResponseWriter, r *http.Request) error {
 		if err := u.svc.DeleteSubscription(ctx, principal(ctx).Actor(), id); err != nil {
 			return err
 		}
-		return u.redirect(w, r, "/webhooks", "", whFlash{Kind: "ok", Text: fmt.Sprintf(
+		return u.redirect(w, r, "/webhooks", "", flash{Kind: "ok", Text: fmt.Sprintf(
 			"Subscription “%s” deleted. Its secrets are gone and nothing more is sent; its delivery history is purged in the background.", d.Sub.Name)})
 	})
 }
@@ -1270,10 +1098,10 @@ func (u *webhookUI) errorsPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, e := range list {
 		row := whErrorRow{DeliveryID: e.DeliveryID, SubID: e.SubscriptionID, EventID: e.EventID, SubName: e.SubscriptionName,
-			EventType: e.EventType, Status: string(e.Status), Attempts: e.Attempts, LastAttempt: u.at(e.LastAttemptAt),
+			EventType: e.EventType, Status: string(e.Status), Attempts: e.Attempts, LastAttempt: u.s.atStore(e.LastAttemptAt),
 			Kind: string(e.ErrorKind), Message: e.Error.Message, Hint: e.Error.Hint}
 		if e.Status == store.DeliveryPending {
-			row.NextAttempt = u.atPtr(e.NextAttemptAt)
+			row.NextAttempt = u.s.atStorePtr(e.NextAttemptAt)
 		}
 		if e.StatusCode != nil {
 			row.Code = *e.StatusCode
@@ -1307,12 +1135,6 @@ func whStatusText(status, kind string) string {
 		return "pending (retrying)"
 	}
 	return status
-}
-
-// whDay renders a stored timestamp in UTC to the second. A no-break space
-// keeps "UTC" with the time when a narrow table column wraps.
-func whDay(t store.Time) string {
-	return t.UTC().Format("2006-01-02 15:04:05") + "\u00a0UTC"
 }
 
 func whRate(r float64) string {

@@ -557,7 +557,12 @@ func TestWebhookUIPauseResumeRotateSettingsDelete(t *testing.T) {
 	})
 
 	t.Run("rotate", func(t *testing.T) {
-		doc := e.submitOK(e.adminC, p+"/rotate-secret", nil, p)
+		// Without confirm=yes the hub asks first and changes nothing.
+		ask := whParse(t, e.submit(e.adminC, p+"/rotate-secret", nil))
+		if whByID(ask, "confirm-ok") == nil || !strings.Contains(text(whByID(ask, "confirm")), "Rotate the signing secret") {
+			t.Fatalf("rotate without confirmation: %s", text(ask))
+		}
+		doc := e.submitOK(e.adminC, p+"/rotate-secret", url.Values{"confirm": {"yes"}}, p)
 		secret := text(whByID(doc, "new-secret-value"))
 		if len(secret) != 43 || secret == c.Secret {
 			t.Fatalf("rotated secret %q", secret)
@@ -914,7 +919,7 @@ func TestWebhookUINotFound(t *testing.T) {
 	if r := e.do(e.adminC, "GET", "/webhooks/abc", nil, nil); r.StatusCode != http.StatusBadRequest {
 		t.Fatalf("non-numeric id: %d", r.StatusCode)
 	}
-	if doc := e.submitOK(e.adminC, "/webhooks/999/rotate-secret", nil, "/webhooks"); !whHasFlash(doc, "error", "999 no longer exists") {
+	if doc := e.submitOK(e.adminC, "/webhooks/999/rotate-secret", url.Values{"confirm": {"yes"}}, "/webhooks"); !whHasFlash(doc, "error", "999 no longer exists") {
 		t.Fatalf("rotate unknown: %v", whFlashesOf(doc))
 	}
 }
