@@ -993,4 +993,3 @@ func (u *connectorUI) retryPush(w http.ResponseWriter, r *http.Request) error {
 	return u.redirect(w, r, name, wh, "fulfillments", flash{Kind: "ok",
 		Text: fmt.Sprintf("The push of order %s is queued again and will be sent shortly.", p.OrderID)})
 }
-

@@ -140,16 +140,16 @@ func New(cfg Config, db *store.DB, log *slog.Logger, c clock.Clock, registry *pr
 		return nil, fmt.Errorf("web: load event catalog: %w", err)
 	}
 	s := &Server{
-		cfg:      cfg,
-		db:       db,
-		log:      log,
-		clock:    c,
-		sessions: newSessionStore(derive(cfg.SessionSecret, "session-hash"), derive(cfg.SessionSecret, "session-block"), cfg.SecureCookies, cfg.SessionAbsolute),
-		registry: registry,
-		metrics:  m,
-		logins:   newLoginGuard(c, cfg),
-		mux:      newRouteMux(),
-		catalog:  catalog,
+		cfg:       cfg,
+		db:        db,
+		log:       log,
+		clock:     c,
+		sessions:  newSessionStore(derive(cfg.SessionSecret, "session-hash"), derive(cfg.SessionSecret, "session-block"), cfg.SecureCookies, cfg.SessionAbsolute),
+		registry:  registry,
+		metrics:   m,
+		logins:    newLoginGuard(c, cfg),
+		mux:       newRouteMux(),
+		catalog:   catalog,
 		newTokens: newRevealStore[newToken](),
 	}
 	s.routes()

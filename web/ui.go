@@ -249,7 +249,6 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, http.StatusOK, dashboardPage(d))
 }
 
-
 // newToken is a token just created, waiting to be shown once.
 type newToken struct{ name, plain string }
 
