@@ -1,0 +1,83 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"sentryhub/store"
+)
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	users, err := s.db.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	toks, err := s.db.ListTokens(ctx)
+	if err != nil {
+		return err
+	}
+	active := 0
+	for _, t := range toks {
+		if t.RevokedAt == nil {
+			active++
+		}
+	}
+	d := dashboardData{Layout: s.layoutFor(r, "Dashboard", "/"), Users: users, ActiveTokens: active, AuditOK: true}
+	n, err := s.db.VerifyAudit(ctx)
+	d.AuditEntries = n
+	var ce *store.AuditChainError
+	switch {
+	case errors.As(err, &ce):
+		d.AuditOK, d.AuditProblem = false, ce.Error()
+	case err != nil:
+		return err
+	}
+
+	whs, err := s.db.ListWarehouses(ctx)
+	if err != nil {
+		return err
+	}
+	d.Warehouses = len(whs)
+	switch ev, err := s.db.LatestEvent(ctx); {
+	case err == nil:
+		d.LastEvent = &dashboardEvent{ID: ev.ID, Type: ev.EventType, At: s.at(ev.VisibleAt)}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+
+	subs, err := s.db.Subscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	d.Subscriptions = len(subs)
+	for _, sub := range subs {
+		if sub.Status == store.SubscriptionPaused {
+			d.PausedSubs = append(d.PausedSubs, dashboardSub{ID: sub.ID, Name: sub.Name, Reason: string(sub.PauseReason)})
+		}
+		if s.webhooks == nil {
+			continue
+		}
+		ok, err := s.webhooks.SecretReadable(ctx, sub.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			d.UnreadableSubs = append(d.UnreadableSubs, dashboardSub{ID: sub.ID, Name: sub.Name})
+		}
+	}
+
+	states, err := s.db.ListSyncStates(ctx, "", 0)
+	if err != nil {
+		return err
+	}
+	for _, st := range states {
+		if st.ConsecutiveErrors > 0 || st.Status == store.SyncError {
+			d.FailingSyncs = append(d.FailingSyncs, dashboardSync{Connector: st.Connector, WarehouseID: st.WarehouseID,
+				SyncType: st.SyncType, Errors: st.ConsecutiveErrors, Status: string(st.Status), Message: st.LastErrorMessage})
+		} else {
+			d.HealthySyncs++
+		}
+	}
+	return s.render(w, r, http.StatusOK, dashboardPage(d))
+}
