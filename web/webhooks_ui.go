@@ -100,7 +100,6 @@ func (u *webhookUI) secretView(rv whReveal) *whSecretView {
 	return v
 }
 
-
 // notFound renders the page for a subscription that does not exist (or
 // was deleted meanwhile).
 func (u *webhookUI) notFound(w http.ResponseWriter, r *http.Request, id int64) error {
