@@ -9,9 +9,15 @@ import (
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	users, err := s.db.CountUsers(ctx)
+	users, err := s.db.ListUsers(ctx)
 	if err != nil {
 		return err
+	}
+	admins := 0
+	for _, u := range users {
+		if u.Role == store.RoleAdmin {
+			admins++
+		}
 	}
 	toks, err := s.db.ListTokens(ctx)
 	if err != nil {
@@ -23,7 +29,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 			active++
 		}
 	}
-	d := dashboardData{Layout: s.layoutFor(r, "Dashboard", "/"), Users: users, ActiveTokens: active, AuditOK: true}
+	d := dashboardData{Layout: s.layoutFor(r, "Dashboard", "/"), Admins: admins, Viewers: len(users) - admins, ActiveTokens: active, AuditOK: true}
 	n, err := s.db.VerifyAudit(ctx)
 	d.AuditEntries = n
 	var ce *store.AuditChainError

@@ -55,3 +55,14 @@ func parseTokenForm(r *http.Request) (tokenForm, error) {
 	}
 	return tokenForm{Name: strings.TrimSpace(r.PostForm.Get("name")), Scopes: r.PostForm["scope"]}, nil
 }
+
+// userForm is the create-user form as typed.
+type userForm struct {
+	Email  string
+	Role   string
+	Errors map[string]string
+}
+
+func parseUserForm(r *http.Request) userForm {
+	return userForm{Email: strings.TrimSpace(r.PostForm.Get("email")), Role: r.PostForm.Get("role")}
+}

@@ -85,6 +85,8 @@ type Server struct {
 	// newTokens holds each new API token between the POST that made it
 	// and the one page that shows it.
 	newTokens *revealStore[newToken]
+	// passwords holds each one-time password made on the users page.
+	passwords *revealStore[newPassword]
 }
 
 // routeMux is the server's ServeMux. It remembers every pattern registered
@@ -151,6 +153,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger, c clock.Clock, registry *pr
 		mux:       newRouteMux(),
 		catalog:   catalog,
 		newTokens: newRevealStore[newToken](),
+		passwords: newRevealStore[newPassword](),
 	}
 	s.routes()
 	return s, nil
@@ -237,6 +240,7 @@ func (s *Server) routes() {
 	s.eventRoutes()
 	s.uiRoutes()
 	s.sessionRoutes()
+	s.userUIRoutes()
 	m.Handle("/api/", s.public(s.apiFallback))
 	m.Handle("/", s.public(s.apiFallback)) // pages: the same answers as HTML (writeError)
 }

@@ -222,7 +222,7 @@ func (u *webhookUI) replayBatch(w http.ResponseWriter, r *http.Request) error {
 			var ve *store.ValidationError
 			switch {
 			case err == nil:
-				msg := flash{Kind: "ok", Text: "Queued " + whCount(int64(n), "delivery", "deliveries") + " again."}
+				msg := flash{Kind: "ok", Text: "Queued " + count(int64(n), "delivery", "deliveries") + " again."}
 				switch {
 				case n == 0 && f.Mode == "dead":
 					msg = flash{Kind: "warn", Text: "Nothing queued: no dead delivery matches (the dead-letter queue may be empty)."}

@@ -356,8 +356,8 @@ func whIfBefore(before int64) string {
 	return " older than delivery " + itoa(before)
 }
 
-// whCount writes n with the singular or plural noun.
-func whCount(n int64, one, many string) string {
+// count writes n with the singular or plural noun.
+func count(n int64, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
