@@ -61,6 +61,30 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 		if sub.Status == store.SubscriptionPaused {
 			d.PausedSubs = append(d.PausedSubs, dashboardSub{ID: sub.ID, Name: sub.Name, Reason: string(sub.PauseReason)})
 		}
+		st, err := s.db.WebhookStats(ctx, sub.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		ds := dashboardSub{ID: sub.ID, Name: sub.Name, Reason: string(sub.PauseReason),
+			Dead: st.Counts[store.DeliveryDead], Open: st.Counts[store.DeliveryPending] + st.Counts[store.DeliveryInFlight],
+			Ceiling: sub.PendingCeiling}
+		if ds.Dead > 0 {
+			d.DeadSubs = append(d.DeadSubs, ds)
+		}
+		if sub.Status == store.SubscriptionActive && sub.LastFailureAt != nil &&
+			(sub.LastSuccessAt == nil || sub.LastFailureAt.After(sub.LastSuccessAt.Time)) {
+			ds.Since = s.atStore(*sub.LastFailureAt)
+			if sub.LastFailureKind != nil {
+				ds.Reason = *sub.LastFailureKind
+			}
+			d.FailingSubs = append(d.FailingSubs, ds)
+		}
+		if sub.Status == store.SubscriptionActive && ds.Open > 0 && ds.Open*5 >= sub.PendingCeiling*4 {
+			d.BacklogSubs = append(d.BacklogSubs, ds)
+		}
 		if s.webhooks == nil {
 			continue
 		}
@@ -85,5 +109,10 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 			d.HealthySyncs++
 		}
 	}
+	act, err := s.db.Activity(ctx, s.clock.Now(), 24)
+	if err != nil {
+		return err
+	}
+	d.Chart = newActivityChart(act)
 	return s.render(w, r, http.StatusOK, dashboardPage(d))
 }

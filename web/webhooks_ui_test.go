@@ -857,6 +857,12 @@ func TestWebhookUIDeliveriesDLQAndReplay(t *testing.T) {
 	if txt := text(dlq[0]); !strings.Contains(txt, entry.Hint) || !strings.Contains(txt, "8") {
 		t.Fatalf("DLQ row %q", txt)
 	}
+	// The dashboard lists them under "Needs attention", linking to the
+	// DLQ.
+	dash := e.page(e.adminC, "/", 200)
+	if txt := text(whByID(dash, "dead-subs")); !strings.Contains(txt, "erp") || !strings.Contains(txt, "2 dead deliveries") {
+		t.Fatalf("dashboard dead deliveries %q", txt)
+	}
 	status.Store(0)
 	dead := e.deliveries(c.ID, store.DeliveryDead)
 	doc = e.submitOK(e.adminC, fmt.Sprintf("%s/deliveries/%d/replay", p, dead[0].ID), nil, p)
