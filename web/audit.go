@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"time"
 
 	"sentryhub/store"
 )
@@ -76,20 +75,7 @@ func parseAuditFilter(r *http.Request) (auditFilter, store.AuditQuery, error) {
 	f := auditFilter{Actor: v.Get("actor"), Action: v.Get("action"), Target: v.Get("target"), Since: v.Get("since"), Until: v.Get("until")}
 	q := store.AuditQuery{Actor: f.Actor, Action: f.Action, Target: f.Target}
 	fields := map[string]string{}
-	day := func(name, s string) time.Time {
-		if s == "" {
-			return time.Time{}
-		}
-		t, err := time.Parse(time.DateOnly, s)
-		if err != nil {
-			fields[name] = fmt.Sprintf("%q is not a date: use YYYY-MM-DD", whClip(s))
-		}
-		return t
-	}
-	q.Since = day("since", f.Since)
-	if u := day("until", f.Until); !u.IsZero() {
-		q.Until = u.AddDate(0, 0, 1)
-	}
+	q.Since, q.Until = dayRange(v, fields)
 	for name, s := range map[string]string{"actor": f.Actor, "action": f.Action, "target": f.Target} {
 		if len(s) > 200 {
 			fields[name] = "is longer than 200 characters"

@@ -2,9 +2,12 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Form parsing of the UI pages: each form is read into a struct holding
@@ -65,4 +68,25 @@ type userForm struct {
 
 func parseUserForm(r *http.Request) userForm {
 	return userForm{Email: strings.TrimSpace(r.PostForm.Get("email")), Role: r.PostForm.Get("role")}
+}
+
+// dayRange reads the since/until query values as UTC days (YYYY-MM-DD),
+// until inclusive: the zero times when absent. Problems go into fields.
+func dayRange(v url.Values, fields map[string]string) (since, until time.Time) {
+	day := func(name string) time.Time {
+		s := v.Get(name)
+		if s == "" {
+			return time.Time{}
+		}
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			fields[name] = fmt.Sprintf("%q is not a date: use YYYY-MM-DD", whClip(s))
+		}
+		return t
+	}
+	since = day("since")
+	if u := day("until"); !u.IsZero() {
+		until = u.AddDate(0, 0, 1)
+	}
+	return since, until
 }

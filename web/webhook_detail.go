@@ -201,7 +201,11 @@ func (u *webhookUI) replay(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return u.redirect(w, r, "/webhooks/"+itoa(id), "", flash{Kind: "ok", Text: fmt.Sprintf(
+		to := "/webhooks/" + itoa(id)
+		if back, ok := errorsReturn(r.PostForm.Get("back")); ok {
+			to = back
+		}
+		return u.redirect(w, r, to, "", flash{Kind: "ok", Text: fmt.Sprintf(
 			"Delivery %d queued again as delivery %d (event %d): it is sent at the end of its aggregate's lane, "+
 				"with a fresh timestamp and signature and the same body.", did, d.ID, d.EventID)})
 	})

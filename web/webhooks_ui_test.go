@@ -857,17 +857,38 @@ func TestWebhookUIDeliveriesDLQAndReplay(t *testing.T) {
 	if txt := text(dlq[0]); !strings.Contains(txt, entry.Hint) || !strings.Contains(txt, "8") {
 		t.Fatalf("DLQ row %q", txt)
 	}
+	// The errors page filters by subscription and day, and replays a dead
+	// delivery (to a consumer that works again), coming back to the page
+	// as filtered.
+	status.Store(0)
+	firstDead := e.deliveries(c.ID, store.DeliveryDead)[0]
+	here := fmt.Sprintf("/webhooks/errors?subscription=%d&since=%s", c.ID, firstDead.LastAttemptAt.AddDate(0, 0, -1).UTC().Format(time.DateOnly))
+	errs = e.page(e.adminC, here, 200)
+	if n := len(whAll(whByID(errs, "errors"), "button", "", "")); n != 2 {
+		t.Fatalf("%d replay buttons on the filtered errors page, want 2", n)
+	}
+	if whByID(e.page(e.adminC, fmt.Sprintf("/webhooks/errors?subscription=%d", c.ID+100), 200), "errors-empty") == nil {
+		t.Fatal("another subscription's filter shows these failures")
+	}
+	if whByID(e.page(e.adminC, "/webhooks/errors?since=2100-01-01", 200), "errors-empty") == nil {
+		t.Fatal("a day after the failures still lists them")
+	}
+	e.page(e.adminC, "/webhooks/errors?until=soon", http.StatusBadRequest)
+	back := e.submitOK(e.adminC, fmt.Sprintf("%s/deliveries/%d/replay", p, firstDead.ID), url.Values{"back": {here}}, here)
+	if !whHasFlash(back, "ok", "queued again") || len(e.deliveries(c.ID, store.DeliveryDead)) != 1 {
+		t.Fatalf("replay from the errors page: %v", whFlashesOf(back))
+	}
 	// The dashboard lists them under "Needs attention", linking to the
 	// DLQ.
 	dash := e.page(e.adminC, "/", 200)
-	if txt := text(whByID(dash, "dead-subs")); !strings.Contains(txt, "erp") || !strings.Contains(txt, "2 dead deliveries") {
+	if txt := text(whByID(dash, "dead-subs")); !strings.Contains(txt, "erp") || !strings.Contains(txt, "1 dead delivery") {
 		t.Fatalf("dashboard dead deliveries %q", txt)
 	}
 	status.Store(0)
-	dead := e.deliveries(c.ID, store.DeliveryDead)
-	doc = e.submitOK(e.adminC, fmt.Sprintf("%s/deliveries/%d/replay", p, dead[0].ID), nil, p)
-	if !whHasFlash(doc, "ok", "queued again") || len(whAll(whByID(doc, "dlq"), "tr", "data-status", string(store.DeliveryDead))) != 1 {
-		t.Fatalf("single DLQ replay: %v", whFlashesOf(doc))
+	// The single replay from the errors page above left one in the DLQ.
+	doc = e.page(e.adminC, p, 200)
+	if n := len(whAll(whByID(doc, "dlq"), "tr", "data-status", string(store.DeliveryDead))); n != 1 {
+		t.Fatalf("after a single DLQ replay %d dead rows, want 1", n)
 	}
 	doc = e.submitOK(e.adminC, p+"/replay-batch", url.Values{"mode": {"dead"}}, p)
 	if !whHasFlash(doc, "ok", "Queued 1 delivery again") || whByID(doc, "dlq-empty") == nil {

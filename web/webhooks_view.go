@@ -179,8 +179,21 @@ type whDeleteData struct {
 	CanWrite bool
 }
 
+// whSubOption is a subscription in a filter's select.
+type whSubOption struct {
+	ID   int64
+	Name string
+}
+
 type whErrorsData struct {
-	Layout  layoutData
+	Layout   layoutData
+	Flashes  []flash
+	SubID    int64
+	Subs     []whSubOption
+	Since    string
+	Until    string
+	CanWrite bool
+	Here     string // this page's URL, where a replay returns
 	Kind    string
 	Kinds   []store.ErrorKind
 	Summary []store.WebhookErrorSummary
