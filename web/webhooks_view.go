@@ -194,12 +194,12 @@ type whErrorsData struct {
 	Until    string
 	CanWrite bool
 	Here     string // this page's URL, where a replay returns
-	Kind    string
-	Kinds   []store.ErrorKind
-	Summary []store.WebhookErrorSummary
-	Rows    []whErrorRow
-	Catalog []store.ErrorCatalogEntry
-	Total   int64
+	Kind     string
+	Kinds    []store.ErrorKind
+	Summary  []store.WebhookErrorSummary
+	Rows     []whErrorRow
+	Catalog  []store.ErrorCatalogEntry
+	Total    int64
 }
 
 type whErrorRow struct {
