@@ -12,7 +12,10 @@ import (
 // One connector at one warehouse: credentials, syncs, runs, pushes.
 
 type connectorDetailData struct {
-	Layout       layoutData
+	Layout layoutData
+	// Running is set while a sync runs: app.js refreshes the sync and
+	// run sections until it finishes.
+	Running      bool
 	Name         string
 	Title        string
 	Capabilities []string
@@ -309,11 +312,12 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 	d.Circuit = st.Circuit
 	d.CircuitRetry = u.s.atPtr(st.Circuit.RetryAt)
 	for _, s := range st.States {
-		row := connectorSyncRow{SyncType: s.SyncType, Purpose: connectorSyncPurpose(s.SyncType), Status: string(s.Status),
+		row := connectorSyncRow{SyncType: s.SyncType, Purpose: connectorSyncPurpose(s.SyncType), Status: connectorStatusLabel(s),
 			Class: connectorStatusClass(s), LastRun: u.s.atPtr(s.LastSyncedAt), LastSuccess: u.s.atPtr(s.LastSuccessAt),
 			Cursor: u.s.atPtr(s.Cursor), Errors: s.ConsecutiveErrors, LastError: connectorErrorText(s.LastErrorMessage),
 			LastErrorAt: u.s.atPtr(s.LastErrorAt)}
 		if s.Status == store.SyncRunning {
+			d.Running = true
 			row.StartedAt = u.s.atPtr(s.StartedAt)
 		}
 		row.Schedule = connectorScheduleForm{Mode: "off", IntervalValue: "15", IntervalUnit: "minutes", Enabled: true, Summary: "off"}

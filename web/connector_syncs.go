@@ -22,6 +22,16 @@ func (u *connectorUI) syncNow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	full := r.PostForm.Get("full") == "1"
+	// With the circuit open every call fails fast: say so rather than
+	// start a run that cannot reach the upstream.
+	if st, err := u.svc.SyncStatus(r.Context(), name, wh); err == nil && st.Circuit.State == connectors.BreakerOpen {
+		msg := fmt.Sprintf("Not started: the circuit to %s is open after %d failures in a row, so calls fail fast.",
+			connectorTitle(name), st.Circuit.ConsecutiveFailures)
+		if st.Circuit.RetryAt != nil {
+			msg += " It lets a probe through after " + u.s.at(*st.Circuit.RetryAt).Text + "; try again then."
+		}
+		return u.redirect(w, r, name, wh, "sync-"+syncType, flash{Kind: "warn", Text: msg})
+	}
 	t, err := u.svc.TriggerSync(r.Context(), principal(r.Context()).Actor(), name, wh, syncType, full)
 	var dup *store.DuplicateRunError
 	var ve *store.ValidationError

@@ -87,7 +87,7 @@ func (u *connectorUI) listPage(w http.ResponseWriter, r *http.Request) error {
 				row.Circuit = string(st.Circuit.State)
 			}
 			for _, s := range st.States {
-				row.Syncs = append(row.Syncs, connectorSyncCell{SyncType: s.SyncType, Status: string(s.Status),
+				row.Syncs = append(row.Syncs, connectorSyncCell{SyncType: s.SyncType, Status: connectorStatusLabel(s),
 					Class: connectorStatusClass(s), LastSuccess: u.s.atPtr(s.LastSuccessAt), Errors: s.ConsecutiveErrors,
 					LastError: connectorErrorText(s.LastErrorMessage)})
 				if c := &row.Syncs[len(row.Syncs)-1]; len([]rune(c.LastError)) > 120 {

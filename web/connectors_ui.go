@@ -126,6 +126,15 @@ func connectorErrorText(s string) string {
 	return connectors.SanitizeMessage(s, connectors.MaxMessageLen)
 }
 
+// connectorStatusLabel names a sync's state: an idle sync whose last
+// runs failed is failing, not idle.
+func connectorStatusLabel(st store.SyncState) string {
+	if st.Status == store.SyncIdle && st.ConsecutiveErrors > 0 {
+		return "failing"
+	}
+	return string(st.Status)
+}
+
 // connectorStatusClass picks the badge colour of a sync state.
 func connectorStatusClass(st store.SyncState) string {
 	switch {

@@ -51,6 +51,7 @@ func (u *webhookUI) detailData(r *http.Request, id int64) (whDetailData, error) 
 	}
 	for _, x := range ds {
 		d.Deliveries = append(d.Deliveries, u.deliveryRow(x))
+		d.Live = d.Live || x.Status == store.DeliveryPending || x.Status == store.DeliveryInFlight
 	}
 	if more && len(ds) > 0 {
 		d.NextBefore = ds[len(ds)-1].ID

@@ -147,7 +147,10 @@ type whStatsView struct {
 }
 
 type whDetailData struct {
-	Layout        layoutData
+	Layout layoutData
+	// Live is set while a delivery on the page is open (pending, retrying
+	// or in flight): app.js then refreshes the table until none is.
+	Live          bool
 	Flashes       []flash
 	Secret        *whSecretView
 	CanWrite      bool
