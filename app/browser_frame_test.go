@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
@@ -271,4 +272,42 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 		t.Fatal("not revoked after the confirmation page")
 	}
 	screenshot(t, ctx, "nojs-revoked")
+}
+
+// TestBrowserLiveRefresh: a retrying delivery keeps the delivery table
+// refreshing; when the retry succeeds the row turns succeeded without a
+// reload, and the refreshing stops.
+func TestBrowserLiveRefresh(t *testing.T) {
+	t.Parallel()
+	ctx := newBrowser(t)
+	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(), "SENTRY_LOG_LEVEL", "warn",
+		"SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
+	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	consumer := newWhConsumer(t)
+	consumer.status.Store(500)
+	base := startServe(t, getenv)
+	admin := strings.TrimSpace(run(t, getenv, "", "token", "create", "--name", "ops", "--scope", "admin").stdout)
+	wtok := strings.TrimSpace(run(t, getenv, "", "token", "create", "--name", "wms", "--scope", "warehouse:write").stdout)
+	call(t, "POST", base+"/api/admin/webhooks", admin, `{"name":"erp","url":"`+consumer.srv.URL+`/hook"}`, 201)
+	call(t, "POST", base+"/api/v1/warehouses", wtok, `{"code":"MAIN","name":"Main"}`, 201)
+	call(t, "PUT", base+"/api/v1/items/W-1", wtok, `{"name":"Widget"}`, 201)
+	call(t, "POST", base+"/api/v1/inventory/adjustments", wtok, `{"warehouse_id":1,"sku":"W-1","delta":1,"reason":"count"}`, 200)
+	poll(t, "the first failed attempt", 30*time.Second, func() bool { return len(consumer.requests("/hook")) > 0 })
+
+	uiLogin(t, ctx, base, "ops@example.com")
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/webhooks/1"), chromedp.WaitVisible("#deliveries-live[data-refresh]")); err != nil {
+		t.Fatal(err)
+	}
+	// The consumer recovers; the retry (1 s, then 4 s) succeeds and the
+	// table updates in place.
+	consumer.status.Store(0)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#deliveries tr[data-status="succeeded"]`),
+		chromedp.WaitReady(`#deliveries-live[data-settled="1"]`)); err != nil {
+		t.Fatal(err)
+	}
+	if whPresent(t, ctx, "#deliveries-live[data-refresh]") {
+		t.Fatal("still refreshing after every delivery finished")
+	}
 }
