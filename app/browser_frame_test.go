@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -290,7 +291,12 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	base := startServe(t, getenv)
 	admin := strings.TrimSpace(run(t, getenv, "", "token", "create", "--name", "ops", "--scope", "admin").stdout)
 	wtok := strings.TrimSpace(run(t, getenv, "", "token", "create", "--name", "wms", "--scope", "warehouse:write").stdout)
-	call(t, "POST", base+"/api/admin/webhooks", admin, `{"name":"erp","url":"`+consumer.srv.URL+`/hook"}`, 201)
+	var created struct {
+		Secret string `json:"secret"`
+	}
+	if err := json.Unmarshal(call(t, "POST", base+"/api/admin/webhooks", admin, `{"name":"erp","url":"`+consumer.srv.URL+`/hook"}`, 201), &created); err != nil || created.Secret == "" {
+		t.Fatalf("create subscription: %v", err)
+	}
 	call(t, "POST", base+"/api/v1/warehouses", wtok, `{"code":"MAIN","name":"Main"}`, 201)
 	call(t, "PUT", base+"/api/v1/items/W-1", wtok, `{"name":"Widget"}`, 201)
 	call(t, "POST", base+"/api/v1/inventory/adjustments", wtok, `{"warehouse_id":1,"sku":"W-1","delta":1,"reason":"count"}`, 200)
@@ -309,5 +315,23 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	}
 	if whPresent(t, ctx, "#deliveries-live[data-refresh]") {
 		t.Fatal("still refreshing after every delivery finished")
+	}
+
+	// Send test event: a signed webhook.test envelope reaches the
+	// consumer and the page says what it answered.
+	before := len(consumer.requests("/hook"))
+	if err := chromedp.Do(ctx, chromedp.Click("#send-test"), chromedp.WaitVisible(`div.flash[data-flash="ok"]`)); err != nil {
+		t.Fatal(err)
+	}
+	if txt := whText(t, ctx, `div.flash[data-flash="ok"]`); !strings.Contains(txt, "Test event sent") || !strings.Contains(txt, "HTTP 200") {
+		t.Fatalf("after send test %q", txt)
+	}
+	reqs := consumer.requests("/hook")
+	if len(reqs) != before+1 {
+		t.Fatalf("consumer got %d requests for the test, want 1", len(reqs)-before)
+	}
+	test := reqs[len(reqs)-1]
+	if test.header.Get("X-Sentry-Event-Type") != "webhook.test" || !test.verifies(created.Secret) {
+		t.Fatalf("test request %s %s not a signed webhook.test", test.header.Get("X-Sentry-Event-Type"), test.body)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"sentryhub/dispatcher"
 	"sentryhub/store"
 )
 
@@ -250,5 +251,29 @@ func (u *webhookUI) replayBatch(w http.ResponseWriter, r *http.Request) error {
 		f.Errors = fields
 		d.Batch, d.BatchError = f, fieldList(fields)
 		return u.s.render(w, r, http.StatusUnprocessableEntity, webhookDetailPage(d))
+	})
+}
+
+// sendTest sends a test envelope and says what came back.
+func (u *webhookUI) sendTest(w http.ResponseWriter, r *http.Request) error {
+	return u.action(w, r, func(id int64) error {
+		ctx := r.Context()
+		res, err := u.svc.SendTest(ctx, principal(ctx).Actor(), id)
+		if err != nil {
+			return err
+		}
+		took := strconv.FormatInt(res.Duration.Milliseconds(), 10) + " ms"
+		if res.OK {
+			return u.redirect(w, r, "/webhooks/"+itoa(id), "", flash{Kind: "ok", Topic: "test", Text: fmt.Sprintf(
+				"Test event sent: the consumer answered HTTP %d in %s. It was signed like every delivery, with event_type %s and event_id 0; nothing was stored or retried.",
+				res.Status, took, dispatcher.TestEventType)})
+		}
+		e := res.Kind.Entry()
+		msg := "Test event failed (" + string(res.Kind)
+		if res.Status != 0 {
+			msg += ", HTTP " + strconv.Itoa(res.Status)
+		}
+		msg += " after " + took + "): " + e.Message + " " + e.Hint
+		return u.redirect(w, r, "/webhooks/"+itoa(id), "", flash{Kind: "error", Topic: "test", Text: msg})
 	})
 }

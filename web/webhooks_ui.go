@@ -37,6 +37,7 @@ func (s *Server) webhookUIRoutes(svc WebhookService) {
 	m.Handle("POST /webhooks/{id}/pause", s.page(u.pause))
 	m.Handle("POST /webhooks/{id}/resume", s.page(u.resume))
 	m.Handle("POST /webhooks/{id}/rotate-secret", s.page(u.rotate))
+	m.Handle("POST /webhooks/{id}/test", s.page(u.sendTest))
 	m.Handle("POST /webhooks/{id}/deliveries/{delivery}/replay", s.page(u.replay))
 	m.Handle("POST /webhooks/{id}/replay-batch", s.page(u.replayBatch))
 	m.Handle("GET /webhooks/{id}/delete", s.page(u.deleteConfirm))
