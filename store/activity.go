@@ -130,3 +130,52 @@ func (db *DB) firstIDSince(ctx context.Context, table, idCol, timeCol string, si
 	}
 	return lo, nil
 }
+
+// DeliveryRate is how a subscription's recent deliveries ended.
+type DeliveryRate struct {
+	Succeeded, Dead int64
+}
+
+// Rate is Succeeded / (Succeeded + Dead), or nil before any finished.
+func (r DeliveryRate) Rate() *float64 {
+	if r.Succeeded+r.Dead == 0 {
+		return nil
+	}
+	v := float64(r.Succeeded) / float64(r.Succeeded+r.Dead)
+	return &v
+}
+
+// SuccessRates returns, per subscription, how the deliveries created since
+// since ended (succeeded or dead; open ones are not counted yet). Like
+// Activity it reads only the window's rows.
+func (db *DB) SuccessRates(ctx context.Context, since time.Time) (map[int64]DeliveryRate, error) {
+	from, err := db.firstIDSince(ctx, "webhook_deliveries", "id", "created_at", since)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT subscription_id, status, count(*) FROM webhook_deliveries
+		WHERE id >= ? AND status IN ('succeeded', 'dead', 'replayed') GROUP BY 1, 2`, from)
+	if err != nil {
+		return nil, fmt.Errorf("success rates: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]DeliveryRate{}
+	for rows.Next() {
+		var id, n int64
+		var status DeliveryStatus
+		if err := rows.Scan(&id, &status, &n); err != nil {
+			return nil, fmt.Errorf("success rates: %w", err)
+		}
+		r := out[id]
+		if status == DeliverySucceeded {
+			r.Succeeded += n
+		} else {
+			r.Dead += n // replayed rows were dead before their replay
+		}
+		out[id] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("success rates: %w", err)
+	}
+	return out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"sentryhub/store"
 )
@@ -13,6 +14,10 @@ import (
 func (u *webhookUI) listData(r *http.Request) (whListData, error) {
 	ctx := r.Context()
 	subs, err := u.svc.Subscriptions(ctx)
+	if err != nil {
+		return whListData{}, err
+	}
+	rates, err := u.s.db.SuccessRates(ctx, u.s.clock.Now().Add(-24*time.Hour))
 	if err != nil {
 		return whListData{}, err
 	}
@@ -44,6 +49,8 @@ func (u *webhookUI) listData(r *http.Request) (whListData, error) {
 		if s.LastFailureStatus != nil {
 			row.LastFailureCode = *s.LastFailureStatus
 		}
+		rate := rates[s.ID]
+		row.Rate24h, row.Finished24h = whPercent(rate.Rate()), rate.Succeeded+rate.Dead
 		d.Rows = append(d.Rows, row)
 	}
 	_, summary, err := u.svc.Errors(ctx, store.WebhookErrorQuery{Limit: 1})

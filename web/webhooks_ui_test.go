@@ -727,6 +727,12 @@ func TestWebhookUICeilingHint(t *testing.T) {
 		e.clock.Advance(5 * time.Second)
 		return len(e.deliveries(c.ID, store.DeliverySucceeded)) == 3
 	})
+	// The list shows the 24-hour success rate of finished deliveries.
+	row := whByID(e.page(e.adminC, "/webhooks", 200), "sub-"+strconv.FormatInt(c.ID, 10))
+	if cell := whAll(row, "td", "class", "rate"); len(cell) != 1 || whAttr(cell[0], "data-rate") != "100.0%" ||
+		!strings.Contains(text(cell[0]), "of 3 finished deliveries") {
+		t.Fatalf("24-hour success rate: %q", text(row))
+	}
 }
 
 // driveToDead moves the fake clock along the retry schedule (whenever

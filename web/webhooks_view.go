@@ -83,6 +83,10 @@ type whRow struct {
 	LastFailure     when
 	LastFailureMsg  string
 	LastSuccess     when
+	// Rate24h is the share of deliveries created in the last 24 hours
+	// that succeeded (of those finished), "—" before any finished.
+	Rate24h     string
+	Finished24h int64
 }
 
 type whListData struct {
