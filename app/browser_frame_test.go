@@ -179,7 +179,7 @@ func TestBrowserViewerGetsHTML403(t *testing.T) {
 	uiLogin(t, ctx, base, "view@example.com")
 	// Viewers see no forms that change things; a POST made anyway (here a
 	// same-origin form the test builds) gets the HTML 403 page.
-	for _, path := range []string{"/tokens", "/tokens/1/revoke", "/webhooks", "/connectors/shopify/test"} {
+	for _, path := range []string{"/tokens", "/tokens/1/revoke", "/webhooks", "/connectors/shopify/test", "/users"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/tokens"), chromedp.WaitVisible("#tokens")); err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +214,7 @@ func TestBrowserPhoneLayout(t *testing.T) {
 	}
 	uiLogin(t, ctx, base, "ops@example.com")
 	createToken(t, ctx, base, "a-rather-long-token-name-for-a-narrow-screen")
-	for _, path := range []string{"/", "/tokens", "/webhooks", "/webhooks/errors", "/connectors", "/connectors/shopify", "/sessions", "/audit", "/nope"} {
+	for _, path := range []string{"/", "/tokens", "/users", "/events", "/webhooks", "/webhooks/errors", "/connectors", "/connectors/shopify", "/sessions", "/audit", "/nope"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+path), chromedp.WaitVisible("body > main")); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
@@ -244,7 +244,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	base := frameHub(t)
 	noScript(t, ctx)
 	uiLogin(t, ctx, base, "ops@example.com")
-	for _, path := range []string{"/", "/webhooks", "/webhooks/errors", "/connectors", "/connectors/shopify", "/sessions", "/audit"} {
+	for _, path := range []string{"/", "/users", "/events", "/webhooks", "/webhooks/errors", "/connectors", "/connectors/shopify", "/sessions", "/audit"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+path), chromedp.WaitVisible("#who")); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
