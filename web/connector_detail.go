@@ -309,6 +309,7 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 	if err != nil {
 		return d, err
 	}
+	var running []connectorRunRow
 	d.Circuit = st.Circuit
 	d.CircuitRetry = u.s.atPtr(st.Circuit.RetryAt)
 	for _, s := range st.States {
@@ -342,7 +343,21 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 				keep.Summary, keep.NextRun, keep.LastRun, keep.UpdatedBy
 		}
 		d.Syncs = append(d.Syncs, row)
+		if s.Status == store.SyncRunning {
+			// A run is written to the history when it ends; until then
+			// it heads the history from its sync state.
+			run := connectorRunRow{RunID: s.RunID, Short: s.RunID, SyncType: s.SyncType, Started: u.s.atPtr(s.StartedAt),
+				Duration: "running", Status: "running", Class: "warn"}
+			if len(run.Short) > 8 {
+				run.Short = run.Short[:8]
+			}
+			if s.HeartbeatAt != nil {
+				run.Message = "alive: last heartbeat " + relTime(u.s.clock.Now(), *s.HeartbeatAt)
+			}
+			running = append(running, run)
+		}
 	}
+	d.Runs = append(running, d.Runs...)
 	if sched != nil {
 		d.ScheduleError = sched.summary
 	}
