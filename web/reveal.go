@@ -3,6 +3,8 @@ package web
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -19,8 +21,10 @@ const maxReveals = 1000
 // cookie or URL; a reload does not show them again, and the POST is never
 // repeated by the reload (post/redirect/get).
 type revealStore[T any] struct {
-	mu sync.Mutex
-	m  map[string]reveal[T]
+	prefix string // marks this store's nonces in the session
+	gone   string // the message when the value can no longer be shown
+	mu     sync.Mutex
+	m      map[string]reveal[T]
 }
 
 type reveal[T any] struct {
@@ -29,8 +33,31 @@ type reveal[T any] struct {
 	expires time.Time
 }
 
-func newRevealStore[T any]() *revealStore[T] {
-	return &revealStore[T]{m: map[string]reveal[T]{}}
+func newRevealStore[T any](prefix, gone string) *revealStore[T] {
+	return &revealStore[T]{prefix: prefix + ":", gone: gone, m: map[string]reveal[T]{}}
+}
+
+// seeOtherRevealing keeps v in rs for the logged-in user and redirects to
+// the page that shows it once, with fs.
+func seeOtherRevealing[T any](s *Server, w http.ResponseWriter, r *http.Request, to string, rs *revealStore[T], v T, fs ...flash) error {
+	nonce := rs.put(s.clock.Now(), principal(r.Context()).User.ID, v)
+	return s.seeOtherReveal(w, r, to, rs.prefix+nonce, fs...)
+}
+
+// takeRevealed returns the queued flash messages and, when the redirect
+// carried one of rs's nonces, its value (gone from the server now). A
+// value that expired or belongs to someone else adds rs's gone message.
+func takeRevealed[T any](s *Server, w http.ResponseWriter, r *http.Request, rs *revealStore[T]) ([]flash, T, bool) {
+	fs, nonce := s.takeFlashes(w, r)
+	var zero T
+	nonce, ok := strings.CutPrefix(nonce, rs.prefix)
+	if !ok || nonce == "" {
+		return fs, zero, false
+	}
+	if v, ok := rs.take(s.clock.Now(), nonce, principal(r.Context()).User.ID); ok {
+		return fs, v, true
+	}
+	return append(fs, flash{Kind: "warn", Text: rs.gone}), zero, false
 }
 
 // put stores v for user and returns the nonce that takes it back.

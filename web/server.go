@@ -142,18 +142,20 @@ func New(cfg Config, db *store.DB, log *slog.Logger, c clock.Clock, registry *pr
 		return nil, fmt.Errorf("web: load event catalog: %w", err)
 	}
 	s := &Server{
-		cfg:       cfg,
-		db:        db,
-		log:       log,
-		clock:     c,
-		sessions:  newSessionStore(derive(cfg.SessionSecret, "session-hash"), derive(cfg.SessionSecret, "session-block"), cfg.SecureCookies, cfg.SessionAbsolute),
-		registry:  registry,
-		metrics:   m,
-		logins:    newLoginGuard(c, cfg),
-		mux:       newRouteMux(),
-		catalog:   catalog,
-		newTokens: newRevealStore[newToken](),
-		passwords: newRevealStore[newPassword](),
+		cfg:      cfg,
+		db:       db,
+		log:      log,
+		clock:    c,
+		sessions: newSessionStore(derive(cfg.SessionSecret, "session-hash"), derive(cfg.SessionSecret, "session-block"), cfg.SecureCookies, cfg.SessionAbsolute),
+		registry: registry,
+		metrics:  m,
+		logins:   newLoginGuard(c, cfg),
+		mux:      newRouteMux(),
+		catalog:  catalog,
+		newTokens: newRevealStore[newToken]("token", "The new token can no longer be shown: it is shown once, "+
+			"within 10 minutes, to the admin who created it. Revoke it and create another."),
+		passwords: newRevealStore[newPassword]("password", "The one-time password can no longer be shown: "+
+			"it is shown once, within 10 minutes. Reset the password to make another."),
 	}
 	s.routes()
 	return s, nil

@@ -14,9 +14,6 @@ import (
 // newToken is a token just created, waiting to be shown once.
 type newToken struct{ name, plain string }
 
-// tokenRevealPrefix marks a reveal nonce as a new token's.
-const tokenRevealPrefix = "token:"
-
 func (s *Server) tokensView(r *http.Request) (tokensData, error) {
 	toks, err := s.db.ListTokens(r.Context())
 	if err != nil {
@@ -36,15 +33,10 @@ func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var nonce string
-	d.Flashes, nonce = s.takeFlashes(w, r)
-	if nonce, ok := strings.CutPrefix(nonce, tokenRevealPrefix); ok {
-		if t, ok := s.newTokens.take(s.clock.Now(), nonce, principal(r.Context()).User.ID); ok {
-			d.NewToken, d.NewName = t.plain, t.name
-		} else {
-			d.Flashes = append(d.Flashes, flash{Kind: "warn", Text: "The new token can no longer be shown: it is shown once, " +
-				"within 10 minutes, to the admin who created it. Revoke it and create another."})
-		}
+	var t newToken
+	var ok bool
+	if d.Flashes, t, ok = takeRevealed(s, w, r, s.newTokens); ok {
+		d.NewToken, d.NewName = t.plain, t.name
 	}
 	return s.render(w, r, http.StatusOK, tokensPage(d))
 }
@@ -75,8 +67,7 @@ func (s *Server) tokensCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	nonce := s.newTokens.put(s.clock.Now(), p.User.ID, newToken{name: t.Name, plain: plain})
-	return s.seeOtherReveal(w, r, "/tokens", tokenRevealPrefix+nonce)
+	return seeOtherRevealing(s, w, r, "/tokens", s.newTokens, newToken{name: t.Name, plain: plain})
 }
 
 func (s *Server) tokensRevoke(w http.ResponseWriter, r *http.Request) error {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"sentryhub/store"
 )
@@ -15,9 +14,6 @@ import (
 // change a role, disable or enable, reset a password. Each change revokes
 // the user's sessions in the store's transaction; /sessions lists and
 // revokes them one by one.
-
-// userRevealPrefix marks a reveal nonce as a one-time password's.
-const userRevealPrefix = "password:"
 
 // newPassword is a one-time password waiting to be shown once.
 type newPassword struct{ email, password string }
@@ -92,23 +88,17 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var nonce string
-	d.Flashes, nonce = s.takeFlashes(w, r)
-	if nonce, ok := strings.CutPrefix(nonce, userRevealPrefix); ok {
-		if p, ok := s.passwords.take(s.clock.Now(), nonce, principal(r.Context()).User.ID); ok {
-			d.NewPassword, d.NewEmail = p.password, p.email
-		} else {
-			d.Flashes = append(d.Flashes, flash{Kind: "warn", Text: "The one-time password can no longer be shown: " +
-				"it is shown once, within 10 minutes. Reset the password to make another."})
-		}
+	var p newPassword
+	var ok bool
+	if d.Flashes, p, ok = takeRevealed(s, w, r, s.passwords); ok {
+		d.NewPassword, d.NewEmail = p.password, p.email
 	}
 	return s.render(w, r, http.StatusOK, usersPage(d))
 }
 
 // reveal redirects to the users page, which shows password once.
 func (s *Server) revealPassword(w http.ResponseWriter, r *http.Request, email, password string, f flash) error {
-	nonce := s.passwords.put(s.clock.Now(), principal(r.Context()).User.ID, newPassword{email: email, password: password})
-	return s.seeOtherReveal(w, r, "/users", userRevealPrefix+nonce, f)
+	return seeOtherRevealing(s, w, r, "/users", s.passwords, newPassword{email: email, password: password}, f)
 }
 
 func (s *Server) usersCreate(w http.ResponseWriter, r *http.Request) error {

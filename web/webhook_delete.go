@@ -54,7 +54,7 @@ func (u *webhookUI) delete(w http.ResponseWriter, r *http.Request) error {
 		if err := u.svc.DeleteSubscription(ctx, principal(ctx).Actor(), id); err != nil {
 			return err
 		}
-		return u.redirect(w, r, "/webhooks", "", flash{Kind: "ok", Text: fmt.Sprintf(
+		return u.s.seeOther(w, r, "/webhooks", flash{Kind: "ok", Text: fmt.Sprintf(
 			"Subscription “%s” deleted. Its secrets are gone and nothing more is sent; its delivery history is purged in the background.", d.Sub.Name)})
 	})
 }

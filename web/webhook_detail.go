@@ -99,7 +99,7 @@ func (u *webhookUI) update(w http.ResponseWriter, r *http.Request) error {
 		var ve *store.ValidationError
 		if len(fields) == 0 {
 			if p.IsEmpty() {
-				return u.redirect(w, r, "/webhooks/"+itoa(id), "", flash{Kind: "ok", Text: "Nothing to save: the settings are unchanged."})
+				return u.s.seeOther(w, r, "/webhooks/"+itoa(id), flash{Kind: "ok", Text: "Nothing to save: the settings are unchanged."})
 			}
 			_, hint, err := u.svc.UpdateSubscription(ctx, principal(ctx).Actor(), id, p)
 			switch {
@@ -112,7 +112,7 @@ func (u *webhookUI) update(w http.ResponseWriter, r *http.Request) error {
 					msgs = append(msgs, flash{Kind: "warn", Text: "Still paused. The API's hint: " + hint +
 						". Here: after triage, press Resume."})
 				}
-				return u.redirect(w, r, "/webhooks/"+itoa(id), "", msgs...)
+				return u.s.seeOther(w, r, "/webhooks/"+itoa(id), msgs...)
 			case errors.As(err, &ve):
 				fields = ve.Fields
 			default:
@@ -146,20 +146,20 @@ func (u *webhookUI) setStatus(w http.ResponseWriter, r *http.Request, status str
 		}
 		back := "/webhooks/" + itoa(id)
 		if cur.Status == store.SubscriptionStatus(status) {
-			return u.redirect(w, r, back, "", flash{Kind: "warn", Text: "Subscription “" + cur.Name + "” is already " + status + "."})
+			return u.s.seeOther(w, r, back, flash{Kind: "warn", Text: "Subscription “" + cur.Name + "” is already " + status + "."})
 		}
 		if _, _, err := u.svc.UpdateSubscription(ctx, principal(ctx).Actor(), id, store.SubscriptionPatch{Status: &status}); err != nil {
 			return err
 		}
 		if store.SubscriptionStatus(status) == store.SubscriptionPaused {
-			return u.redirect(w, r, back, "", flash{Kind: "ok", Text: "Paused. Nothing is sent or retried until you resume; " +
+			return u.s.seeOther(w, r, back, flash{Kind: "ok", Text: "Paused. Nothing is sent or retried until you resume; " +
 				"events committed meanwhile wait and are delivered after resuming."})
 		}
 		msg := "Resumed: delivery continues where it stopped."
 		if cur.PauseReason == store.PausePendingCeiling {
 			msg += " If the open deliveries are still at the pending ceiling, new events wait until the backlog drains (or it pauses again)."
 		}
-		return u.redirect(w, r, back, "", flash{Kind: "ok", Text: msg})
+		return u.s.seeOther(w, r, back, flash{Kind: "ok", Text: msg})
 	})
 }
 
@@ -186,9 +186,8 @@ func (u *webhookUI) rotate(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		nonce := u.reveals.put(u.s.clock.Now(), principal(ctx).User.ID, whReveal{sub: id, name: sub.Name, secret: sec,
-			standard: sub.StandardWebhooks, rotated: true, prevExpires: expires})
-		return u.redirect(w, r, "/webhooks/"+itoa(id), nonce, flash{Kind: "ok", Text: "Secret rotated."})
+		return seeOtherRevealing(u.s, w, r, "/webhooks/"+itoa(id), u.reveals, whReveal{sub: id, name: sub.Name, secret: sec,
+			standard: sub.StandardWebhooks, rotated: true, prevExpires: expires}, flash{Kind: "ok", Text: "Secret rotated."})
 	})
 }
 
@@ -207,7 +206,7 @@ func (u *webhookUI) replay(w http.ResponseWriter, r *http.Request) error {
 		if back, ok := errorsReturn(r.PostForm.Get("back")); ok {
 			to = back
 		}
-		return u.redirect(w, r, to, "", flash{Kind: "ok", Text: fmt.Sprintf(
+		return u.s.seeOther(w, r, to, flash{Kind: "ok", Text: fmt.Sprintf(
 			"Delivery %d queued again as delivery %d (event %d): it is sent at the end of its aggregate's lane, "+
 				"with a fresh timestamp and signature and the same body.", did, d.ID, d.EventID)})
 	})
@@ -237,7 +236,7 @@ func (u *webhookUI) replayBatch(w http.ResponseWriter, r *http.Request) error {
 				case f.Mode == "dead":
 					msg.Text += " Their dead rows are now marked replayed and left the DLQ."
 				}
-				return u.redirect(w, r, "/webhooks/"+itoa(id), "", msg)
+				return u.s.seeOther(w, r, "/webhooks/"+itoa(id), msg)
 			case errors.As(err, &ve):
 				fields = ve.Fields
 			default:
@@ -264,7 +263,7 @@ func (u *webhookUI) sendTest(w http.ResponseWriter, r *http.Request) error {
 		}
 		took := strconv.FormatInt(res.Duration.Milliseconds(), 10) + " ms"
 		if res.OK {
-			return u.redirect(w, r, "/webhooks/"+itoa(id), "", flash{Kind: "ok", Topic: "test", Text: fmt.Sprintf(
+			return u.s.seeOther(w, r, "/webhooks/"+itoa(id), flash{Kind: "ok", Topic: "test", Text: fmt.Sprintf(
 				"Test event sent: the consumer answered HTTP %d in %s. It was signed like every delivery, with event_type %s and event_id 0; nothing was stored or retried.",
 				res.Status, took, dispatcher.TestEventType)})
 		}
@@ -274,6 +273,6 @@ func (u *webhookUI) sendTest(w http.ResponseWriter, r *http.Request) error {
 			msg += ", HTTP " + strconv.Itoa(res.Status)
 		}
 		msg += " after " + took + "): " + e.Message + " " + e.Hint
-		return u.redirect(w, r, "/webhooks/"+itoa(id), "", flash{Kind: "error", Topic: "test", Text: msg})
+		return u.s.seeOther(w, r, "/webhooks/"+itoa(id), flash{Kind: "error", Topic: "test", Text: msg})
 	})
 }

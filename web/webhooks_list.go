@@ -85,9 +85,8 @@ func (u *webhookUI) create(w http.ResponseWriter, r *http.Request) error {
 	if len(fields) == 0 {
 		sub, sec, err := u.svc.CreateSubscription(r.Context(), principal(r.Context()).Actor(), in)
 		if err == nil {
-			nonce := u.reveals.put(u.s.clock.Now(), principal(r.Context()).User.ID, whReveal{sub: sub.ID, name: sub.Name,
-				secret: sec, standard: sub.StandardWebhooks})
-			return u.redirect(w, r, "/webhooks/"+itoa(sub.ID), nonce, flash{Kind: "ok",
+			return seeOtherRevealing(u.s, w, r, "/webhooks/"+itoa(sub.ID), u.reveals, whReveal{sub: sub.ID, name: sub.Name,
+				secret: sec, standard: sub.StandardWebhooks}, flash{Kind: "ok",
 				Text: fmt.Sprintf("Subscription “%s” created. It receives the matching events committed from now on.", sub.Name)})
 		}
 		if !errors.As(err, &ve) {

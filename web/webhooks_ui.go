@@ -27,7 +27,8 @@ type webhookUI struct {
 
 // webhookUIRoutes registers the /webhooks pages. SetWebhooks calls it.
 func (s *Server) webhookUIRoutes(svc WebhookService) {
-	u := &webhookUI{s: s, svc: svc, reveals: newRevealStore[whReveal]()}
+	u := &webhookUI{s: s, svc: svc, reveals: newRevealStore[whReveal]("secret", "The new secret can no longer be shown: it is shown once, "+
+		"within 10 minutes, to the admin who created it. Rotate the secret to get a new one.")}
 	m := s.mux
 	m.Handle("GET /webhooks", s.page(u.list))
 	m.Handle("POST /webhooks", s.page(u.create))
@@ -53,9 +54,6 @@ const (
 	whErrorsPage   = 100
 )
 
-// whRevealPrefix marks a reveal nonce as a webhook secret's.
-const whRevealPrefix = "secret:"
-
 // whReveal is a new signing secret waiting to be shown once.
 type whReveal struct {
 	sub         int64
@@ -66,28 +64,14 @@ type whReveal struct {
 	prevExpires time.Time
 }
 
-// redirect queues messages (and optionally a secret reveal nonce) for the
-// next page and redirects there.
-func (u *webhookUI) redirect(w http.ResponseWriter, r *http.Request, to string, reveal string, msgs ...flash) error {
-	if reveal != "" {
-		reveal = whRevealPrefix + reveal
-	}
-	return u.s.seeOtherReveal(w, r, to, reveal, msgs...)
-}
-
 // takeFlash returns and clears the pending messages and the secret to show,
 // if any. A secret shown here is gone from the server afterwards.
 func (u *webhookUI) takeFlash(w http.ResponseWriter, r *http.Request) ([]flash, *whSecretView) {
-	out, nonce := u.s.takeFlashes(w, r)
-	nonce, ok := strings.CutPrefix(nonce, whRevealPrefix)
-	if !ok || nonce == "" {
+	out, rv, ok := takeRevealed(u.s, w, r, u.reveals)
+	if !ok {
 		return out, nil
 	}
-	if rv, ok := u.reveals.take(u.s.clock.Now(), nonce, principal(r.Context()).User.ID); ok {
-		return out, u.secretView(rv)
-	}
-	return append(out, flash{Kind: "warn", Text: "The new secret can no longer be shown: it is shown once, " +
-		"within 10 minutes, to the admin who created it. Rotate the secret to get a new one."}), nil
+	return out, u.secretView(rv)
 }
 
 func (u *webhookUI) secretView(rv whReveal) *whSecretView {
@@ -132,7 +116,7 @@ func (u *webhookUI) action(w http.ResponseWriter, r *http.Request, fn func(id in
 	if errors.Is(err, store.ErrNotFound) {
 		// The subscription itself, or only a delivery of it?
 		if _, serr := u.svc.Subscription(r.Context(), id); errors.Is(serr, store.ErrNotFound) {
-			return u.redirect(w, r, "/webhooks", "", flash{Kind: "error",
+			return u.s.seeOther(w, r, "/webhooks", flash{Kind: "error",
 				Text: fmt.Sprintf("Webhook subscription %d no longer exists; it may have been deleted.", id)})
 		}
 	}
@@ -144,5 +128,5 @@ func (u *webhookUI) action(w http.ResponseWriter, r *http.Request, fn func(id in
 	if len(ae.Fields) > 0 {
 		msg += ": " + strings.Join(fieldList(ae.Fields), "; ")
 	}
-	return u.redirect(w, r, "/webhooks/"+itoa(id), "", flash{Kind: "error", Text: sentence(msg)})
+	return u.s.seeOther(w, r, "/webhooks/"+itoa(id), flash{Kind: "error", Text: sentence(msg)})
 }
