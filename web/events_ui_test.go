@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/net/html"
+
 	"sentryhub/store"
 )
 
@@ -24,10 +26,14 @@ func TestEventsPages(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		got[r.Header.Get("X-Sentry-Event-Type")] = string(b)
+		got["delivery-id"] = r.Header.Get("X-Sentry-Delivery-Id")
 		mu.Unlock()
 	}))
 	t.Cleanup(consumer.Close)
-	e.callJSON("POST", "/api/admin/webhooks", `{"name":"erp","url":"`+consumer.URL+`/hook","subscription_filter":{"event_types":["adjustment.applied"]}}`, 201, nil)
+	var created struct {
+		Secret string `json:"secret"`
+	}
+	e.callJSON("POST", "/api/admin/webhooks", `{"name":"erp","url":"`+consumer.URL+`/hook","subscription_filter":{"event_types":["adjustment.applied"]}}`, 201, &created)
 	e.seedWarehouse(e.token(store.ScopeWarehouseWrite))
 	succeeded := func() []store.Delivery {
 		ds, _, err := e.d.Deliveries(context.Background(), 1, store.DeliveryQuery{Status: store.DeliverySucceeded, Limit: 10})
@@ -72,6 +78,29 @@ func TestEventsPages(t *testing.T) {
 	}
 	if row := find(page, "tr", "id", "event-sub-1-"+itoa(last.ID)); row == nil || !strings.Contains(text(row), "succeeded") {
 		t.Fatal("the event's delivery is not listed under its subscription")
+	}
+	// The delivery's page: the request as sent, without the secret, and
+	// its attempt.
+	dr := e.do(c, "GET", "/webhooks/1/deliveries/"+itoa(last.ID), nil, nil)
+	raw, _ := io.ReadAll(dr.Body)
+	if dr.StatusCode != 200 || strings.Contains(string(raw), created.Secret) {
+		t.Fatalf("delivery page: %d, shows the secret: %v", dr.StatusCode, strings.Contains(string(raw), created.Secret))
+	}
+	dp, _ := html.Parse(strings.NewReader(string(raw)))
+	mu.Lock()
+	deliveryID := got["delivery-id"]
+	mu.Unlock()
+	if body := text(find(dp, "pre", "id", "request-body")); body != sent {
+		t.Fatalf("request body on the page differs from the bytes sent")
+	}
+	if hdrs := text(find(dp, "table", "id", "request-headers")); !strings.Contains(hdrs, deliveryID) {
+		t.Fatalf("headers %q lack the delivery id sent, %s", hdrs, deliveryID)
+	}
+	if att := text(find(dp, "table", "id", "attempts")); !strings.Contains(att, "200") {
+		t.Fatalf("attempts %q", att)
+	}
+	if r := e.do(c, "GET", "/webhooks/1/deliveries/99999", nil, nil); r.StatusCode != 404 {
+		t.Fatalf("unknown delivery: %d", r.StatusCode)
 	}
 	if r := e.do(c, "GET", "/events/99999", nil, nil); r.StatusCode != 404 {
 		t.Fatalf("unknown event: %d", r.StatusCode)

@@ -39,6 +39,7 @@ func (s *Server) webhookUIRoutes(svc WebhookService) {
 	m.Handle("POST /webhooks/{id}/resume", s.page(u.resume))
 	m.Handle("POST /webhooks/{id}/rotate-secret", s.page(u.rotate))
 	m.Handle("POST /webhooks/{id}/test", s.page(u.sendTest))
+	m.Handle("GET /webhooks/{id}/deliveries/{delivery}", s.page(u.deliveryDetail))
 	m.Handle("GET /events", s.page(u.eventsList))
 	m.Handle("GET /events/{id}", s.page(u.eventDetail))
 	m.Handle("POST /webhooks/{id}/deliveries/{delivery}/replay", s.page(u.replay))
