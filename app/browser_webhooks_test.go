@@ -280,7 +280,9 @@ func TestBrowserWebhooks(t *testing.T) {
 	}
 
 	// Rotate: the new secret is shown once, and signs what follows.
-	if err := chromedp.Do(ctx, chromedp.Click("#rotate-secret"), chromedp.WaitVisible("#new-secret-value")); err != nil {
+	// The page asks in a dialog first (app.js).
+	if err := chromedp.Do(ctx, chromedp.Click("#rotate-secret"), chromedp.WaitVisible("#confirm-dialog"),
+		chromedp.Click("#dialog-ok"), chromedp.WaitVisible("#new-secret-value")); err != nil {
 		t.Fatal(err)
 	}
 	rotated := whText(t, ctx, "#new-secret-value")

@@ -326,6 +326,17 @@ func TestFilterNonRetroactive(t *testing.T) {
 	if a := findAudit(auditActions(t, e.db), "webhook.replay_batch"); a == nil {
 		t.Fatal("replay-batch must be audited")
 	}
+	// A backfill without a filter of its own still sends only what the
+	// subscription receives (its filter now: picks), not every event.
+	n, err = e.d.ReplayBatch(context.Background(), "admin", sub.ID, store.ReplayQuery{FromEventID: first[0], ToEventID: first[8]})
+	if err != nil || n != 3 {
+		t.Fatalf("backfill without a request filter queued %d (want the 3 picks), %v", n, err)
+	}
+	for _, r := range c.waitN(t, 3) {
+		if r.header.Get("X-Sentry-Event-Type") != store.EventPickConfirmed {
+			t.Fatal("backfill ignored the subscription's own filter")
+		}
+	}
 	// A backfill needs a range (or status dead).
 	if _, err := e.d.ReplayBatch(context.Background(), "admin", sub.ID, store.ReplayQuery{}); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("unbounded backfill: %v", err)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // The audit log is a chain: each row stores the MAC of its predecessor
@@ -237,17 +238,50 @@ func (db *DB) Audit(ctx context.Context, a Audit) error {
 // ListAudit returns up to limit entries with id < before (0 means newest),
 // newest first, for paging back through the log.
 func (db *DB) ListAudit(ctx context.Context, before int64, limit int) ([]AuditEntry, error) {
-	q := `SELECT id, at, actor, action, target, diff, prev_hash, hash FROM audit_log`
-	var args []any
-	if before > 0 {
-		q += ` WHERE id < ?`
-		args = append(args, before)
+	return db.SearchAudit(ctx, AuditQuery{Before: before, Limit: limit})
+}
+
+// AuditQuery selects audit entries; zero fields match everything.
+type AuditQuery struct {
+	Actor  string    // part of the actor, e.g. "ops@" or "token:"
+	Action string    // an action ("webhook.update") or its area ("webhook")
+	Target string    // a target ("webhook:3") or its kind ("webhook")
+	Since  time.Time // at or after
+	Until  time.Time // before
+	Before int64     // entries with a smaller id (paging)
+	Limit  int
+}
+
+// likeEscape makes s match itself inside a LIKE pattern with ESCAPE '\'.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// SearchAudit returns up to q.Limit entries matching q, newest first.
+func (db *DB) SearchAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+	var f filter
+	if q.Actor != "" {
+		f.where(`actor LIKE ? ESCAPE '\'`, "%"+likeEscape(q.Actor)+"%")
 	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit)
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	if q.Action != "" {
+		f.where(`(action = ? OR action LIKE ? ESCAPE '\')`, q.Action, likeEscape(q.Action)+".%")
+	}
+	if q.Target != "" {
+		f.where(`(target = ? OR target LIKE ? ESCAPE '\')`, q.Target, likeEscape(q.Target)+":%")
+	}
+	if !q.Since.IsZero() {
+		f.where(`at >= ?`, formatTime(q.Since))
+	}
+	if !q.Until.IsZero() {
+		f.where(`at < ?`, formatTime(q.Until))
+	}
+	if q.Before > 0 {
+		f.where(`id < ?`, q.Before)
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id, at, actor, action, target, diff, prev_hash, hash FROM audit_log`+
+		f.sql()+` ORDER BY id DESC LIMIT ?`, append(f.args, q.Limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
+		return nil, fmt.Errorf("search audit: %w", err)
 	}
 	defer rows.Close()
 	out := []AuditEntry{}
@@ -255,13 +289,13 @@ func (db *DB) ListAudit(ctx context.Context, before int64, limit int) ([]AuditEn
 		var e AuditEntry
 		var diff string
 		if err := rows.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Target, &diff, &e.PrevHash, &e.Hash); err != nil {
-			return nil, fmt.Errorf("list audit: %w", err)
+			return nil, fmt.Errorf("search audit: %w", err)
 		}
 		e.Diff = json.RawMessage(diff)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
+		return nil, fmt.Errorf("search audit: %w", err)
 	}
 	return out, nil
 }

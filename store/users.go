@@ -285,3 +285,27 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (User, error) {
 	u.Disabled = disabled != 0
 	return u, nil
 }
+
+// ListUsers returns every user, admins first, then by email.
+func (db *DB) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, email, role, created_at, disabled FROM users
+		ORDER BY role = 'admin' DESC, email`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		var u User
+		var disabled int
+		if err := rows.Scan(&u.ID, &u.Email, &u.Role, &u.CreatedAt, &disabled); err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		u.Disabled = disabled != 0
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}

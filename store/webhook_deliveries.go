@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ErrorKind classifies a failed delivery attempt. The seven values are the
@@ -401,7 +402,10 @@ type WebhookError struct {
 type WebhookErrorQuery struct {
 	SubscriptionID int64     // 0: every subscription
 	Kind           ErrorKind // "": every kind
-	Limit          int       // 1..500
+	// Since and Until bound the latest attempt (zero: unbounded); the
+	// failing index is ordered by it.
+	Since, Until time.Time
+	Limit        int // 1..500
 }
 
 // WebhookErrorSummary counts failing deliveries of one kind.
@@ -440,6 +444,14 @@ func (db *DB) ListWebhookErrors(ctx context.Context, q WebhookErrorQuery) ([]Web
 	if q.Kind != "" {
 		where += ` AND d.last_error_kind = ?`
 		args = append(args, string(q.Kind))
+	}
+	if !q.Since.IsZero() {
+		where += ` AND d.last_attempt_at >= ?`
+		args = append(args, formatTime(q.Since))
+	}
+	if !q.Until.IsZero() {
+		where += ` AND d.last_attempt_at < ?`
+		args = append(args, formatTime(q.Until))
 	}
 	from := ` FROM webhook_deliveries d INDEXED BY webhook_deliveries_failing
 		JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.status <> 'deleting'`

@@ -509,12 +509,25 @@ func (t *EngineTx) ReplayCandidates(subscriptionID int64, q ReplayQuery, limit i
 			` ORDER BY d.id LIMIT ?`
 		args = append([]any{subscriptionID, q.FromEventID, to}, webhookFilterArgs(q.Filter)...)
 	} else {
-		// A backfill never reaches an integration's private events: they
-		// were only ever meant for the subscription that got them.
+		// A backfill queues only events the subscription receives: its own
+		// filter applies as well as the request's, and it never reaches an
+		// integration's private events, which were only ever meant for the
+		// subscription that got them. (Dead deliveries were chosen by the
+		// filter when they were made, so the DLQ branch replays them as
+		// they are.)
+		t.e.statements.Add(1)
+		var stored string
+		if err := t.tx.QueryRowContext(t.ctx, `SELECT filter FROM webhook_subscriptions WHERE id = ?`, subscriptionID).Scan(&stored); err != nil {
+			return nil, fmt.Errorf("filter of subscription %d: %w", subscriptionID, interpretError(err))
+		}
+		own, err := decodeSubscriptionFilter(stored)
+		if err != nil {
+			return nil, err
+		}
 		query = `SELECT e.event_id, 0 FROM integration_events e WHERE e.event_id BETWEEN ? AND ?
-			AND e.aggregate_type <> '` + AggregateIntegration + `'` + webhookFilterSQL +
+			AND e.aggregate_type <> '` + AggregateIntegration + `'` + webhookFilterSQL + webhookFilterSQL +
 			` ORDER BY e.event_id LIMIT ?`
-		args = append([]any{q.FromEventID, to}, webhookFilterArgs(q.Filter)...)
+		args = append(append([]any{q.FromEventID, to}, webhookFilterArgs(q.Filter)...), webhookFilterArgs(own)...)
 	}
 	t.e.statements.Add(1)
 	rows, err := t.tx.QueryContext(t.ctx, query, append(args, limit)...)

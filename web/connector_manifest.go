@@ -98,17 +98,15 @@ func (u *connectorManifestUI) callback(w http.ResponseWriter, r *http.Request) e
 	q := r.URL.Query()
 	name, wh, err := u.svc.CompleteOAuth(r.Context(), principal(r.Context()).SessionID, q.Get("state"), q.Get("code"),
 		q.Get("error"), u.baseURL+oauthCallbackPath)
-	cu := &connectorUI{s: u.s}
+	to := connectorURL(name, wh, "connection")
 	switch {
 	case err == nil:
-		cu.flash(w, r, connectorFlash{Kind: "ok", Topic: "connection", Message: "Connected. The hub keeps the tokens sealed and renews them before they expire."})
+		return u.s.seeOther(w, r, to, flash{Kind: "ok", Topic: "connection", Text: "Connected. The hub keeps the tokens sealed and renews them before they expire."})
 	case name == "":
 		return badRequest(err.Error(), nil)
 	default:
-		cu.flash(w, r, connectorFlash{Kind: "error", Topic: "connection", Message: "Not connected: " + err.Error()})
+		return u.s.seeOther(w, r, to, flash{Kind: "error", Topic: "connection", Text: "Not connected: " + err.Error()})
 	}
-	http.Redirect(w, r, connectorURL(name, wh, "connection"), http.StatusSeeOther)
-	return nil
 }
 
 // connectorManifestView is the setup panel's data.

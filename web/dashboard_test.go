@@ -7,6 +7,7 @@ import (
 
 	"github.com/fernet/fernet-go"
 	"github.com/google/uuid"
+	"golang.org/x/net/html"
 
 	"sentryhub/store"
 	"sentryhub/store/vault"
@@ -62,6 +63,13 @@ func TestDashboardAttention(t *testing.T) {
 		if !strings.Contains(failing, want) {
 			t.Fatalf("failing syncs %q lack %q", failing, want)
 		}
+	}
+	// The 24-hour chart counts the seeded events, one bar per hour.
+	if got := text(find(dash, "p", "id", "activity-totals")); !strings.HasPrefix(got, count(int64(e.eventCount()), "event", "events")+";") {
+		t.Fatalf("activity totals %q, want %d events", got, e.eventCount())
+	}
+	if n := strings.Count(renderNode(find(dash, "div", "id", "activity")), "<g class=\"bar\">"); n != 24 {
+		t.Fatalf("%d hour bars, want 24", n)
 	}
 	if got := text(find(dash, "div", "id", "stat-warehouses")); got != "1" {
 		t.Fatalf("warehouses %q", got)
@@ -125,4 +133,13 @@ func TestUnreadableSecretNeedsAttention(t *testing.T) {
 	if find(parse(t, e.do(c, "GET", "/", nil, nil)), "ul", "id", "unreadable-subs") != nil {
 		t.Fatal("dashboard still lists it after rotating")
 	}
+}
+
+// renderNode writes n back as HTML, for counting elements in it.
+func renderNode(n *html.Node) string {
+	var b strings.Builder
+	if n != nil {
+		_ = html.Render(&b, n)
+	}
+	return b.String()
 }

@@ -87,7 +87,8 @@ func toAPIError(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log for the request id"}
 }
 
-// writeError writes err as the JSON error envelope, logging only 5xx (but
+// writeError writes err as the JSON error envelope (an HTML page for
+// browser paths, see wantsHTML), logging only 5xx (but
 // not 501, a client's unknown method, which the access log already shows).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
@@ -97,6 +98,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if ae.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Token header="X-WMS-Token"`)
+	}
+	if wantsHTML(r) {
+		s.writeErrorPage(w, r, ae)
+		return
 	}
 	writeJSON(w, ae.Status, errorBody{Error: errorDetail{Code: ae.Code, Message: ae.Message, Fields: ae.Fields}})
 }

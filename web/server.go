@@ -88,6 +88,11 @@ type Server struct {
 	integrations IntegrationService
 	// manifests is set by SetConnectorManifests (connector_manifest.go).
 	manifests *connectorManifestUI
+	// newTokens holds each new API token between the POST that made it
+	// and the one page that shows it.
+	newTokens *revealStore[newToken]
+	// passwords holds each one-time password made on the users page.
+	passwords *revealStore[newPassword]
 }
 
 // routeMux is the server's ServeMux. It remembers every pattern registered
@@ -153,6 +158,10 @@ func New(cfg Config, db *store.DB, log *slog.Logger, c clock.Clock, registry *pr
 		logins:   newLoginGuard(c, cfg),
 		mux:      newRouteMux(),
 		catalog:  catalog,
+		newTokens: newRevealStore[newToken]("token", "The new token can no longer be shown: it is shown once, "+
+			"within 10 minutes, to the admin who created it. Revoke it and create another."),
+		passwords: newRevealStore[newPassword]("password", "The one-time password can no longer be shown: "+
+			"it is shown once, within 10 minutes. Reset the password to make another."),
 	}
 	s.routes()
 	return s, nil
@@ -240,12 +249,15 @@ func (s *Server) routes() {
 	s.uiRoutes()
 	s.sessionRoutes()
 	s.inboundRoutes()
+	s.userUIRoutes()
 	m.Handle("/api/", s.public(s.apiFallback))
+	m.Handle("/", s.public(s.apiFallback)) // pages: the same answers as HTML (writeError)
 }
 
-// apiFallback answers /api/ requests no route took: 405 with Allow when the
-// path exists under other methods, else 404. (The catch-all matches every
-// method, so without this the mux's own 405 would never be seen.)
+// apiFallback answers requests no route took: 405 with Allow when the
+// path exists under other methods, else 404; JSON under /api/, an HTML
+// page elsewhere. (The catch-alls match every method, so without this the
+// mux's own plain-text 405 and 404 would be all a browser sees.)
 func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) error {
 	var allow []string
 	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
@@ -254,7 +266,7 @@ func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) error {
 		}
 		probe := *r
 		probe.Method = method
-		if _, pattern := s.mux.mux.Handler(&probe); pattern != "/api/" && pattern != "" {
+		if _, pattern := s.mux.mux.Handler(&probe); pattern != "/api/" && pattern != "/" && pattern != "" {
 			allow = append(allow, method)
 		}
 	}
@@ -262,6 +274,9 @@ func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		return &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
 			Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + strings.Join(allow, " or ")}
+	}
+	if wantsHTML(r) {
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "there is no page at " + r.URL.Path}
 	}
 	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such API endpoint: " + r.Method + " " + r.URL.Path}
 }

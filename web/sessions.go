@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"sentryhub/store"
 )
@@ -87,20 +86,10 @@ func (s *Server) sessionsPage(w http.ResponseWriter, r *http.Request) error {
 			d.Users = append(d.Users, sessionUserGroup{UserID: ss.UserID, Email: ss.UserEmail})
 		}
 		ends := min(ss.ExpiresAt, ss.IdleExpiresAt)
-		d.Users[i].Sessions = append(d.Users[i].Sessions, sessionRow{ID: ss.ID, CreatedAt: storedUITime(ss.CreatedAt),
-			LastSeen: storedUITime(ss.LastSeenAt), Expires: storedUITime(ends), IP: ss.IP, UserAgent: ss.UserAgent, Current: ss.ID == p.SessionID})
+		d.Users[i].Sessions = append(d.Users[i].Sessions, sessionRow{ID: ss.ID, CreatedAt: s.atText(ss.CreatedAt),
+			LastSeen: s.atText(ss.LastSeenAt), Expires: s.atText(ends), IP: ss.IP, UserAgent: ss.UserAgent, Current: ss.ID == p.SessionID})
 	}
 	return s.render(w, r, http.StatusOK, sessionsPage(d))
-}
-
-// storedUITime renders a stored timestamp for people, or as stored when it
-// does not parse.
-func storedUITime(at string) string {
-	t, err := time.Parse(time.RFC3339Nano, at)
-	if err != nil {
-		return at
-	}
-	return uiTime(t)
 }
 
 // sessionsTarget is the user whose sessions a UI request revokes: anyone's

@@ -33,6 +33,8 @@ type WebhookService interface {
 	// SecretReadable reports whether the subscription's signing secret
 	// opens with the hub's key; one that does not is not dispatched.
 	SecretReadable(ctx context.Context, id int64) (bool, error)
+	// SendTest sends one test envelope to the subscription now.
+	SendTest(ctx context.Context, actor string, id int64) (dispatcher.TestResult, error)
 }
 
 // SetWebhooks registers the webhook admin API (/api/admin/webhooks...) over

@@ -557,7 +557,12 @@ func TestWebhookUIPauseResumeRotateSettingsDelete(t *testing.T) {
 	})
 
 	t.Run("rotate", func(t *testing.T) {
-		doc := e.submitOK(e.adminC, p+"/rotate-secret", nil, p)
+		// Without confirm=yes the hub asks first and changes nothing.
+		ask := whParse(t, e.submit(e.adminC, p+"/rotate-secret", nil))
+		if whByID(ask, "confirm-ok") == nil || !strings.Contains(text(whByID(ask, "confirm")), "Rotate the signing secret") {
+			t.Fatalf("rotate without confirmation: %s", text(ask))
+		}
+		doc := e.submitOK(e.adminC, p+"/rotate-secret", url.Values{"confirm": {"yes"}}, p)
 		secret := text(whByID(doc, "new-secret-value"))
 		if len(secret) != 43 || secret == c.Secret {
 			t.Fatalf("rotated secret %q", secret)
@@ -722,6 +727,12 @@ func TestWebhookUICeilingHint(t *testing.T) {
 		e.clock.Advance(5 * time.Second)
 		return len(e.deliveries(c.ID, store.DeliverySucceeded)) == 3
 	})
+	// The list shows the 24-hour success rate of finished deliveries.
+	row := whByID(e.page(e.adminC, "/webhooks", 200), "sub-"+strconv.FormatInt(c.ID, 10))
+	if cell := whAll(row, "td", "class", "rate"); len(cell) != 1 || whAttr(cell[0], "data-rate") != "100.0%" ||
+		!strings.Contains(text(cell[0]), "of 3 finished deliveries") {
+		t.Fatalf("24-hour success rate: %q", text(row))
+	}
 }
 
 // driveToDead moves the fake clock along the retry schedule (whenever
@@ -852,11 +863,38 @@ func TestWebhookUIDeliveriesDLQAndReplay(t *testing.T) {
 	if txt := text(dlq[0]); !strings.Contains(txt, entry.Hint) || !strings.Contains(txt, "8") {
 		t.Fatalf("DLQ row %q", txt)
 	}
+	// The errors page filters by subscription and day, and replays a dead
+	// delivery (to a consumer that works again), coming back to the page
+	// as filtered.
 	status.Store(0)
-	dead := e.deliveries(c.ID, store.DeliveryDead)
-	doc = e.submitOK(e.adminC, fmt.Sprintf("%s/deliveries/%d/replay", p, dead[0].ID), nil, p)
-	if !whHasFlash(doc, "ok", "queued again") || len(whAll(whByID(doc, "dlq"), "tr", "data-status", string(store.DeliveryDead))) != 1 {
-		t.Fatalf("single DLQ replay: %v", whFlashesOf(doc))
+	firstDead := e.deliveries(c.ID, store.DeliveryDead)[0]
+	here := fmt.Sprintf("/webhooks/errors?subscription=%d&since=%s", c.ID, firstDead.LastAttemptAt.AddDate(0, 0, -1).UTC().Format(time.DateOnly))
+	errs = e.page(e.adminC, here, 200)
+	if n := len(whAll(whByID(errs, "errors"), "button", "", "")); n != 2 {
+		t.Fatalf("%d replay buttons on the filtered errors page, want 2", n)
+	}
+	if whByID(e.page(e.adminC, fmt.Sprintf("/webhooks/errors?subscription=%d", c.ID+100), 200), "errors-empty") == nil {
+		t.Fatal("another subscription's filter shows these failures")
+	}
+	if whByID(e.page(e.adminC, "/webhooks/errors?since=2100-01-01", 200), "errors-empty") == nil {
+		t.Fatal("a day after the failures still lists them")
+	}
+	e.page(e.adminC, "/webhooks/errors?until=soon", http.StatusBadRequest)
+	back := e.submitOK(e.adminC, fmt.Sprintf("%s/deliveries/%d/replay", p, firstDead.ID), url.Values{"back": {here}}, here)
+	if !whHasFlash(back, "ok", "queued again") || len(e.deliveries(c.ID, store.DeliveryDead)) != 1 {
+		t.Fatalf("replay from the errors page: %v", whFlashesOf(back))
+	}
+	// The dashboard lists them under "Needs attention", linking to the
+	// DLQ.
+	dash := e.page(e.adminC, "/", 200)
+	if txt := text(whByID(dash, "dead-subs")); !strings.Contains(txt, "erp") || !strings.Contains(txt, "1 dead delivery") {
+		t.Fatalf("dashboard dead deliveries %q", txt)
+	}
+	status.Store(0)
+	// The single replay from the errors page above left one in the DLQ.
+	doc = e.page(e.adminC, p, 200)
+	if n := len(whAll(whByID(doc, "dlq"), "tr", "data-status", string(store.DeliveryDead))); n != 1 {
+		t.Fatalf("after a single DLQ replay %d dead rows, want 1", n)
 	}
 	doc = e.submitOK(e.adminC, p+"/replay-batch", url.Values{"mode": {"dead"}}, p)
 	if !whHasFlash(doc, "ok", "Queued 1 delivery again") || whByID(doc, "dlq-empty") == nil {
@@ -914,7 +952,7 @@ func TestWebhookUINotFound(t *testing.T) {
 	if r := e.do(e.adminC, "GET", "/webhooks/abc", nil, nil); r.StatusCode != http.StatusBadRequest {
 		t.Fatalf("non-numeric id: %d", r.StatusCode)
 	}
-	if doc := e.submitOK(e.adminC, "/webhooks/999/rotate-secret", nil, "/webhooks"); !whHasFlash(doc, "error", "999 no longer exists") {
+	if doc := e.submitOK(e.adminC, "/webhooks/999/rotate-secret", url.Values{"confirm": {"yes"}}, "/webhooks"); !whHasFlash(doc, "error", "999 no longer exists") {
 		t.Fatalf("rotate unknown: %v", whFlashesOf(doc))
 	}
 }
