@@ -8,20 +8,14 @@ import (
 	"time"
 
 	"sentryhub/store"
+	"sentryhub/store/storetest"
 )
 
 // Every demo start issues a new admin password; whoever logged in with the
 // old one is logged out with it.
 func TestDemoPasswordResetEndsSessions(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))), store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
 	first, err := demoAdmin(ctx, db)
 	if err != nil {
 		t.Fatal(err)

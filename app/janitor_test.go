@@ -10,18 +10,12 @@ import (
 
 	"sentryhub/clock"
 	"sentryhub/store"
+	"sentryhub/store/storetest"
 )
 
 func TestJanitorPrunesAndStops(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))), store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
 	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	fc := clock.NewFake(start)
 	insert := func(age time.Duration, id string) {

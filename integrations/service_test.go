@@ -12,6 +12,7 @@ import (
 
 	"sentryhub/clock"
 	"sentryhub/store"
+	"sentryhub/store/storetest"
 	"sentryhub/store/vault"
 )
 
@@ -25,15 +26,7 @@ type testEnv struct {
 
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, filepath.Join(t.TempDir(), "hub.db"), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))), store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
 	clk := clock.NewFake(t0)
 	db.Now = clk.Now
 	key, err := vault.ParseKey(vault.GenerateKey())

@@ -26,6 +26,7 @@ import (
 	"sentryhub/connectors/manifest"
 	"sentryhub/ssrf"
 	"sentryhub/store"
+	"sentryhub/store/storetest"
 	"sentryhub/store/vault"
 )
 
@@ -161,14 +162,7 @@ streams:
 func TestOAuthAuthorizationCodeEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	as := newAuthServer(t)
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("t"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("t"))), store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
 	fc := clock.NewFake(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 	db.Now = fc.Now
 	var key fernet.Key

@@ -19,6 +19,7 @@ import (
 	"sentryhub/connectors/manifests"
 	"sentryhub/ssrf"
 	"sentryhub/store"
+	"sentryhub/store/storetest"
 	"sentryhub/store/vault"
 )
 
@@ -27,14 +28,7 @@ import (
 // real store: only the valid one is stored and written, once.
 func TestStripeWebhookDeliveries(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))), store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
 	fc := clock.NewFake(time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC))
 	db.Now = fc.Now
 	fake := stripe.New(stripe.Config{Seed: 5, Products: 3, Now: fc.Now, WebhookSecret: "whsec_hub"})

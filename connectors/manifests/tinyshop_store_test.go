@@ -16,6 +16,7 @@ import (
 	"sentryhub/connectors/manifests/tinyshopfake"
 	"sentryhub/ssrf"
 	"sentryhub/store"
+	"sentryhub/store/storetest"
 	"sentryhub/store/vault"
 )
 
@@ -34,14 +35,7 @@ type storeHub struct {
 func newStoreHub(t testing.TB, n int) *storeHub {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))), store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
 	fc := clock.NewFake(time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC))
 	db.Now = fc.Now
 	fake := tinyshopfake.New(t, n)
