@@ -304,7 +304,16 @@ func (c *Conn) build(spec *RequestSpec, extra func(string) string, hdr http.Head
 	q := u.Query()
 	for _, item := range spec.Query {
 		k, _ := item.Key.(string)
-		v := c.render(fmt.Sprint(item.Value), extra)
+		raw := fmt.Sprint(item.Value)
+		if name, ok := strings.CutSuffix(k, "?"); ok {
+			// "key?": left out when any placeholder in it is empty, so
+			// "$filter?: modified gt {{since}}" is not sent on a first run.
+			k = name
+			if c.anyEmpty(raw, extra) {
+				continue
+			}
+		}
+		v := c.render(raw, extra)
 		if v == "" {
 			continue // an empty placeholder (first run's since) drops the parameter
 		}
@@ -335,6 +344,16 @@ func (c *Conn) build(spec *RequestSpec, extra func(string) string, hdr http.Head
 		}
 	}
 	return req, nil
+}
+
+// anyEmpty reports whether one of the placeholders in s renders empty.
+func (c *Conn) anyEmpty(s string, extra func(string) string) bool {
+	for _, n := range parseTemplate(s).names() {
+		if c.render("{{"+n+"}}", extra) == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // TestConnection sends the manifest's test request.

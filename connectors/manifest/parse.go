@@ -448,7 +448,7 @@ func (v *validator) stream(i int, f *streamFile) {
 		p.addf(at+".record", "must be item, order or inventory_level, not %q", f.Record)
 	}
 	if f.Records != "" {
-		s.Records = strings.Split(f.Records, ".")
+		s.Records = splitPath(f.Records)
 	}
 	if f.Hook != "" && !hookRE.MatchString(f.Hook) {
 		p.add(at+".hook", "must be a lowercase identifier")
@@ -532,7 +532,7 @@ func (v *validator) mapping(at, name string, resource mapping.Resource) *mapping
 func (v *validator) pagination(at string, f *Pagination, s *Stream) {
 	p := v.p
 	if f == nil {
-		s.Pagination = Pagination{Kind: PageNone}
+		s.Pagination = Pagination{Kind: PageNone, MaxPages: 1} // one request, not zero
 		return
 	}
 	pg := *f
@@ -595,7 +595,7 @@ func (v *validator) incremental(at string, f *incrementalFile, s *Stream) {
 	if f.Field == "" {
 		v.p.add(at+".field", "is required: the record's modification time")
 	} else {
-		in.Field = strings.Split(f.Field, ".")
+		in.Field = splitPath(f.Field)
 	}
 	checkFormat := func(field, fm string) {
 		switch fm {
@@ -707,7 +707,7 @@ func (v *validator) write(i int, f *writeFile) {
 		p.add(at+".idempotency_header", "must be a header name")
 	}
 	if f.RefPath != "" {
-		w.RefPath = strings.Split(f.RefPath, ".")
+		w.RefPath = splitPath(f.RefPath)
 	}
 	v.m.Writes = append(v.m.Writes, w)
 }

@@ -114,7 +114,7 @@ func (c *Conn) Write(ctx context.Context, object, action string, rec Record, ide
 		case ns == "record":
 			return rec.value(rest)
 		case ns == "snapshot":
-			return text(lookup(snapshot, strings.Split(rest, ".")))
+			return text(lookup(snapshot, splitPath(rest)))
 		case n == "ref":
 			return ref
 		case n == "idempotency_key":
@@ -183,7 +183,7 @@ func (c *Conn) verify(ctx context.Context, w *Write, vars func(string) string) s
 	}
 	doc := parsed(resp)
 	for path, want := range w.Verify.Expect {
-		got := text(lookup(doc, strings.Split(path, ".")))
+		got := text(lookup(doc, splitPath(path)))
 		if exp := c.render(want, vars); got != exp {
 			return fmt.Sprintf("verification read has %s = %q, want %q", path, got, exp)
 		}
