@@ -30,6 +30,7 @@ type Hooks struct {
 	Signers   map[string]Signer
 	Budgets   map[string]connectors.BudgetReader
 	Responses map[string]ResponseHook
+	Bodies    map[string]BodyHook
 }
 
 // Options configure manifest connectors at registration.
@@ -88,6 +89,11 @@ func RegisterManifest(r *connectors.Registry, m *Manifest, o Options) error {
 	for i, s := range m.Streams {
 		if s.Hook != "" && o.Hooks.Responses[s.Hook] == nil {
 			p.addf(fmt.Sprintf("streams[%d].hook", i), "no Go response hook named %q is registered", s.Hook)
+		}
+	}
+	for i, w := range m.Writes {
+		if w.BodyHook != "" && o.Hooks.Bodies[w.BodyHook] == nil {
+			p.addf(fmt.Sprintf("write[%d].body_hook", i), "no Go body hook named %q is registered", w.BodyHook)
 		}
 	}
 	if len(p.errs) > 0 {

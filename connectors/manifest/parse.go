@@ -671,7 +671,8 @@ func (v *validator) write(i int, f *writeFile) {
 	p := v.p
 	at := fmt.Sprintf("write[%d]", i)
 	w := &Write{Key: f.Key, Object: f.Object, Action: f.Action, Request: f.Request,
-		IdempotencyHeader: f.IdempotencyHeader, Snapshot: f.Snapshot, Verify: f.Verify, Rollback: f.Rollback}
+		IdempotencyHeader: f.IdempotencyHeader, Snapshot: f.Snapshot, Verify: f.Verify, Rollback: f.Rollback,
+		Existing: f.Existing, BodyHook: f.BodyHook}
 	if !streamRE.MatchString(f.Key) {
 		p.add(at+".key", "must match "+streamRE.String())
 	}
@@ -708,6 +709,21 @@ func (v *validator) write(i int, f *writeFile) {
 	}
 	if f.RefPath != "" {
 		w.RefPath = splitPath(f.RefPath)
+	}
+	if e := f.Existing; e != nil {
+		v.request(at+".existing", &e.RequestSpec, sc, true)
+		if len(e.Match) == 0 {
+			p.add(at+".existing.match", "is required: the fields that identify the earlier write")
+		}
+		for k, val := range e.Match {
+			v.template(at+".existing.match."+k, val, sc)
+		}
+		if f.Action != "create" {
+			p.add(at+".existing", "is only for create actions")
+		}
+	}
+	if f.BodyHook != "" && !streamRE.MatchString(f.BodyHook) {
+		p.add(at+".body_hook", "must match "+streamRE.String())
 	}
 	v.m.Writes = append(v.m.Writes, w)
 }

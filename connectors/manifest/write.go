@@ -54,6 +54,10 @@ func (r Record) value(name string) string {
 	return ""
 }
 
+// BodyHook builds a write's JSON body from the record and the decoded
+// snapshot read.
+type BodyHook func(rec Record, snapshot any) (any, error)
+
 // WriteResult reports a write action.
 type WriteResult struct {
 	// Ref is the written object's id upstream (ref_path of the response).
@@ -129,21 +133,40 @@ func (c *Conn) Write(ctx context.Context, object, action string, rec Record, ide
 		}
 		snapshot = parsed(resp)
 	}
-	hdr := http.Header{}
-	if w.IdempotencyHeader != "" && idemKey != "" {
-		hdr.Set(w.IdempotencyHeader, idemKey)
+	found := false
+	if w.Existing != nil {
+		var err error
+		if ref, found, err = c.existing(ctx, w.Existing, vars); err != nil {
+			return WriteResult{}, fmt.Errorf("write %s: existing: %w", w.Key, err)
+		}
 	}
-	req, err := c.build(w.Request, vars, hdr)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	req.Idempotent = w.IdempotencyHeader != "" && idemKey != ""
-	resp, err := c.do(ctx, req)
-	if err != nil {
-		return WriteResult{}, fmt.Errorf("write %s: %w", w.Key, err)
-	}
-	if w.RefPath != nil {
-		ref = text(lookup(parsed(resp), w.RefPath))
+	if !found {
+		hdr := http.Header{}
+		if w.IdempotencyHeader != "" && idemKey != "" {
+			hdr.Set(w.IdempotencyHeader, idemKey)
+		}
+		req, err := c.build(w.Request, vars, hdr)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		if w.BodyHook != "" {
+			body, err := c.d.opts.Hooks.Bodies[w.BodyHook](rec, snapshot)
+			if err != nil {
+				return WriteResult{}, fmt.Errorf("write %s: %w", w.Key, err)
+			}
+			if req.Body, err = json.Marshal(body); err != nil {
+				return WriteResult{}, fmt.Errorf("write %s: body: %w", w.Key, err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Idempotent = w.IdempotencyHeader != "" && idemKey != ""
+		resp, err := c.do(ctx, req)
+		if err != nil {
+			return WriteResult{}, fmt.Errorf("write %s: %w", w.Key, err)
+		}
+		if w.RefPath != nil {
+			ref = text(lookup(parsed(resp), w.RefPath))
+		}
 	}
 	res := WriteResult{Ref: ref}
 	reason := c.verify(ctx, w, vars)
@@ -161,6 +184,32 @@ func (c *Conn) Write(ctx context.Context, object, action string, rec Record, ide
 		}
 	}
 	return res, ve
+}
+
+// existing looks for the record an earlier run of the same create made:
+// its ref and true when one matches.
+func (c *Conn) existing(ctx context.Context, e *Existing, vars func(string) string) (string, bool, error) {
+	resp, err := c.send(ctx, &e.RequestSpec, vars, nil)
+	if err != nil {
+		return "", false, err
+	}
+	list, _ := lookup(parsed(resp), splitPath(e.Records)).([]any)
+	if e.Records == "" {
+		list, _ = parsed(resp).([]any)
+	}
+	for _, rec := range list {
+		ok := true
+		for path, want := range e.Match {
+			if text(lookup(rec, splitPath(path))) != c.render(want, vars) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return text(lookup(rec, splitPath(e.RefPath))), true, nil
+		}
+	}
+	return "", false, nil
 }
 
 // verify reads the object back; "" when the write is confirmed, else why
