@@ -1,6 +1,7 @@
 package app
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -31,8 +32,14 @@ func providerFixtures() map[string]func(t *testing.T) connectortest.Fixture {
 		"bigcommerce": func(t *testing.T) connectortest.Fixture {
 			fake := bigcommerce.New(bigcommerce.Config{Seed: 1, Products: 12, Orders: 5, Now: now(), Quota: 10_000})
 			srv := fakekit.Serve(t, fake)
+			o := fake.Orders()[0]
+			push := connectors.FulfillmentRequest{SourceID: strconv.Itoa(o.ID), Carrier: "UPS", Tracking: "1Z0", IdempotencyKey: "k"}
+			for _, l := range o.Lines {
+				push.Lines = append(push.Lines, connectors.Line{SKU: l.SKU, Qty: l.Qty})
+			}
 			return connectortest.Fixture{Registry: registry(t, "bigcommerce", srv.URL), Name: "bigcommerce",
-				Settings: map[string]string{"store_hash": "abc123"}, Secrets: map[string]string{"access_token": "bc-token"}, Reject: fake.Reject}
+				Settings: map[string]string{"store_hash": "abc123"}, Secrets: map[string]string{"access_token": "bc-token"}, Reject: fake.Reject,
+				Push: push, Fulfillments: func() int { return len(fake.Shipments()) }}
 		},
 		"businesscentral": func(t *testing.T) connectortest.Fixture {
 			fake := businesscentral.New(businesscentral.Config{Seed: 1, Items: 12, Orders: 5, Now: now()})
