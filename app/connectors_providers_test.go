@@ -49,11 +49,13 @@ func providerFixtures() map[string]func(t *testing.T) connectortest.Fixture {
 				Secrets:  map[string]string{"client_secret": "bc-secret"}, Reject: fake.Reject}
 		},
 		"netsuite": func(t *testing.T) connectortest.Fixture {
-			fake := netsuite.New(netsuite.Config{Seed: 1, Items: 12, Now: now()})
+			fake := netsuite.New(netsuite.Config{Seed: 1, Items: 12, Orders: 2, Now: now()})
 			srv := fakekit.Serve(t, fake)
 			return connectortest.Fixture{Registry: registry(t, "netsuite", srv.URL), Name: "netsuite",
 				Settings: map[string]string{"account_id": "1234567_SB1", "account_host": "1234567-sb1"},
-				Secrets:  map[string]string{"consumer_key": "ns-ck", "consumer_secret": "ns-cs", "token_id": "ns-tk", "token_secret": "ns-ts"}, Reject: fake.Reject}
+				Secrets:  map[string]string{"consumer_key": "ns-ck", "consumer_secret": "ns-cs", "token_id": "ns-tk", "token_secret": "ns-ts"}, Reject: fake.Reject,
+				Push:         connectors.FulfillmentRequest{SourceID: strconv.Itoa(fake.Orders()[0].ID), Carrier: "UPS", Tracking: "1Z3", IdempotencyKey: "k"},
+				Fulfillments: func() int { return len(fake.Fulfillments()) }}
 		},
 		"quickbooks": func(t *testing.T) connectortest.Fixture {
 			fake := quickbooks.New(quickbooks.Config{Seed: 1, Items: 12, Orders: 6, Now: now()})

@@ -672,7 +672,7 @@ func (v *validator) write(i int, f *writeFile) {
 	at := fmt.Sprintf("write[%d]", i)
 	w := &Write{Key: f.Key, Object: f.Object, Action: f.Action, Request: f.Request,
 		IdempotencyHeader: f.IdempotencyHeader, Snapshot: f.Snapshot, Verify: f.Verify, Rollback: f.Rollback,
-		Existing: f.Existing, BodyHook: f.BodyHook}
+		Existing: f.Existing, BodyHook: f.BodyHook, RefHeader: f.RefHeader}
 	if !streamRE.MatchString(f.Key) {
 		p.add(at+".key", "must match "+streamRE.String())
 	}
@@ -721,6 +721,9 @@ func (v *validator) write(i int, f *writeFile) {
 		if f.Action != "create" {
 			p.add(at+".existing", "is only for create actions")
 		}
+	}
+	if f.RefHeader != "" && !headerRE.MatchString(f.RefHeader) {
+		p.add(at+".ref_header", "must be a header name")
 	}
 	if f.BodyHook != "" && !streamRE.MatchString(f.BodyHook) {
 		p.add(at+".body_hook", "must match "+streamRE.String())

@@ -192,6 +192,7 @@ type writeFile struct {
 	Rollback          *RequestSpec `yaml:"rollback"`
 	Existing          *Existing    `yaml:"existing"`
 	BodyHook          string       `yaml:"body_hook"`
+	RefHeader         string       `yaml:"ref_header"`
 }
 
 // Existing is a check-before-create read for an upstream without an
@@ -298,6 +299,9 @@ type Write struct {
 	// BodyHook names a Go hook building the request body from the record
 	// and the snapshot (a body the templates cannot express).
 	BodyHook string
+	// RefHeader names a response header holding the new record's URL
+	// (NetSuite answers 204 with Location); its last path segment is ref.
+	RefHeader string
 }
 
 // Stream returns the poll stream producing record, or nil.

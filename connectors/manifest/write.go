@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 
@@ -166,6 +168,11 @@ func (c *Conn) Write(ctx context.Context, object, action string, rec Record, ide
 		}
 		if w.RefPath != nil {
 			ref = text(lookup(parsed(resp), w.RefPath))
+		}
+		if loc := resp.Header.Get(w.RefHeader); w.RefHeader != "" && loc != "" {
+			if u, err := url.Parse(loc); err == nil {
+				ref = path.Base(u.Path)
+			}
 		}
 	}
 	res := WriteResult{Ref: ref}
