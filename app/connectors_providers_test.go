@@ -46,7 +46,10 @@ func providerFixtures() map[string]func(t *testing.T) connectortest.Fixture {
 			srv := fakekit.Serve(t, fake)
 			return connectortest.Fixture{Registry: registry(t, "businesscentral", srv.URL), Name: "businesscentral",
 				Settings: map[string]string{"tenant": "contoso.onmicrosoft.com", "company_id": fake.CompanyID(), "client_id": "bc-client"},
-				Secrets:  map[string]string{"client_secret": "bc-secret"}, Reject: fake.Reject}
+				Secrets:  map[string]string{"client_secret": "bc-secret"}, Reject: fake.Reject,
+				Push: connectors.FulfillmentRequest{SourceID: fake.Orders()[0].ID, OrderNumber: fake.Orders()[0].Number,
+					Carrier: "UPS", Tracking: "1Z6", IdempotencyKey: "k"},
+				Fulfillments: func() int { return len(fake.Shipments()) }}
 		},
 		"netsuite": func(t *testing.T) connectortest.Fixture {
 			fake := netsuite.New(netsuite.Config{Seed: 1, Items: 12, Orders: 2, Now: now()})
