@@ -31,6 +31,9 @@ type connectorOptions struct {
 // name so serve exits non-zero with a clear message. The example connector
 // is a template for developers and is not registered.
 func registerConnectors(r *connectors.Registry, o connectorOptions) error {
+	if o.manifest.Hooks.Bodies == nil {
+		o.manifest.Hooks.Bodies = manifests.BodyHooks()
+	}
 	for _, c := range []struct {
 		name     string
 		register func(*connectors.Registry) error

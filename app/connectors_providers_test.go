@@ -1,6 +1,7 @@
 package app
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -31,22 +32,33 @@ func providerFixtures() map[string]func(t *testing.T) connectortest.Fixture {
 		"bigcommerce": func(t *testing.T) connectortest.Fixture {
 			fake := bigcommerce.New(bigcommerce.Config{Seed: 1, Products: 12, Orders: 5, Now: now(), Quota: 10_000})
 			srv := fakekit.Serve(t, fake)
+			o := fake.Orders()[0]
+			push := connectors.FulfillmentRequest{SourceID: strconv.Itoa(o.ID), Carrier: "UPS", Tracking: "1Z0", IdempotencyKey: "k"}
+			for _, l := range o.Lines {
+				push.Lines = append(push.Lines, connectors.Line{SKU: l.SKU, Qty: l.Qty})
+			}
 			return connectortest.Fixture{Registry: registry(t, "bigcommerce", srv.URL), Name: "bigcommerce",
-				Settings: map[string]string{"store_hash": "abc123"}, Secrets: map[string]string{"access_token": "bc-token"}, Reject: fake.Reject}
+				Settings: map[string]string{"store_hash": "abc123"}, Secrets: map[string]string{"access_token": "bc-token"}, Reject: fake.Reject,
+				Push: push, Fulfillments: func() int { return len(fake.Shipments()) }}
 		},
 		"businesscentral": func(t *testing.T) connectortest.Fixture {
 			fake := businesscentral.New(businesscentral.Config{Seed: 1, Items: 12, Orders: 5, Now: now()})
 			srv := fakekit.Serve(t, fake)
 			return connectortest.Fixture{Registry: registry(t, "businesscentral", srv.URL), Name: "businesscentral",
 				Settings: map[string]string{"tenant": "contoso.onmicrosoft.com", "company_id": fake.CompanyID(), "client_id": "bc-client"},
-				Secrets:  map[string]string{"client_secret": "bc-secret"}, Reject: fake.Reject}
+				Secrets:  map[string]string{"client_secret": "bc-secret"}, Reject: fake.Reject,
+				Push: connectors.FulfillmentRequest{SourceID: fake.Orders()[0].ID, OrderNumber: fake.Orders()[0].Number,
+					Carrier: "UPS", Tracking: "1Z6", IdempotencyKey: "k"},
+				Fulfillments: func() int { return len(fake.Shipments()) }}
 		},
 		"netsuite": func(t *testing.T) connectortest.Fixture {
-			fake := netsuite.New(netsuite.Config{Seed: 1, Items: 12, Now: now()})
+			fake := netsuite.New(netsuite.Config{Seed: 1, Items: 12, Orders: 2, Now: now()})
 			srv := fakekit.Serve(t, fake)
 			return connectortest.Fixture{Registry: registry(t, "netsuite", srv.URL), Name: "netsuite",
 				Settings: map[string]string{"account_id": "1234567_SB1", "account_host": "1234567-sb1"},
-				Secrets:  map[string]string{"consumer_key": "ns-ck", "consumer_secret": "ns-cs", "token_id": "ns-tk", "token_secret": "ns-ts"}, Reject: fake.Reject}
+				Secrets:  map[string]string{"consumer_key": "ns-ck", "consumer_secret": "ns-cs", "token_id": "ns-tk", "token_secret": "ns-ts"}, Reject: fake.Reject,
+				Push:         connectors.FulfillmentRequest{SourceID: strconv.Itoa(fake.Orders()[0].ID), Carrier: "UPS", Tracking: "1Z3", IdempotencyKey: "k"},
+				Fulfillments: func() int { return len(fake.Fulfillments()) }}
 		},
 		"quickbooks": func(t *testing.T) connectortest.Fixture {
 			fake := quickbooks.New(quickbooks.Config{Seed: 1, Items: 12, Orders: 6, Now: now()})

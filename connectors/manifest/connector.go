@@ -30,6 +30,7 @@ type Hooks struct {
 	Signers   map[string]Signer
 	Budgets   map[string]connectors.BudgetReader
 	Responses map[string]ResponseHook
+	Bodies    map[string]BodyHook
 }
 
 // Options configure manifest connectors at registration.
@@ -88,6 +89,11 @@ func RegisterManifest(r *connectors.Registry, m *Manifest, o Options) error {
 	for i, s := range m.Streams {
 		if s.Hook != "" && o.Hooks.Responses[s.Hook] == nil {
 			p.addf(fmt.Sprintf("streams[%d].hook", i), "no Go response hook named %q is registered", s.Hook)
+		}
+	}
+	for i, w := range m.Writes {
+		if w.BodyHook != "" && o.Hooks.Bodies[w.BodyHook] == nil {
+			p.addf(fmt.Sprintf("write[%d].body_hook", i), "no Go body hook named %q is registered", w.BodyHook)
 		}
 	}
 	if len(p.errs) > 0 {
@@ -304,7 +310,16 @@ func (c *Conn) build(spec *RequestSpec, extra func(string) string, hdr http.Head
 	q := u.Query()
 	for _, item := range spec.Query {
 		k, _ := item.Key.(string)
-		v := c.render(fmt.Sprint(item.Value), extra)
+		raw := fmt.Sprint(item.Value)
+		if name, ok := strings.CutSuffix(k, "?"); ok {
+			// "key?": left out when any placeholder in it is empty, so
+			// "$filter?: modified gt {{since}}" is not sent on a first run.
+			k = name
+			if c.anyEmpty(raw, extra) {
+				continue
+			}
+		}
+		v := c.render(raw, extra)
 		if v == "" {
 			continue // an empty placeholder (first run's since) drops the parameter
 		}
@@ -335,6 +350,16 @@ func (c *Conn) build(spec *RequestSpec, extra func(string) string, hdr http.Head
 		}
 	}
 	return req, nil
+}
+
+// anyEmpty reports whether one of the placeholders in s renders empty.
+func (c *Conn) anyEmpty(s string, extra func(string) string) bool {
+	for _, n := range parseTemplate(s).names() {
+		if c.render("{{"+n+"}}", extra) == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // TestConnection sends the manifest's test request.

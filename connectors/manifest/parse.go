@@ -448,7 +448,7 @@ func (v *validator) stream(i int, f *streamFile) {
 		p.addf(at+".record", "must be item, order or inventory_level, not %q", f.Record)
 	}
 	if f.Records != "" {
-		s.Records = strings.Split(f.Records, ".")
+		s.Records = splitPath(f.Records)
 	}
 	if f.Hook != "" && !hookRE.MatchString(f.Hook) {
 		p.add(at+".hook", "must be a lowercase identifier")
@@ -532,7 +532,7 @@ func (v *validator) mapping(at, name string, resource mapping.Resource) *mapping
 func (v *validator) pagination(at string, f *Pagination, s *Stream) {
 	p := v.p
 	if f == nil {
-		s.Pagination = Pagination{Kind: PageNone}
+		s.Pagination = Pagination{Kind: PageNone, MaxPages: 1} // one request, not zero
 		return
 	}
 	pg := *f
@@ -595,7 +595,7 @@ func (v *validator) incremental(at string, f *incrementalFile, s *Stream) {
 	if f.Field == "" {
 		v.p.add(at+".field", "is required: the record's modification time")
 	} else {
-		in.Field = strings.Split(f.Field, ".")
+		in.Field = splitPath(f.Field)
 	}
 	checkFormat := func(field, fm string) {
 		switch fm {
@@ -671,7 +671,8 @@ func (v *validator) write(i int, f *writeFile) {
 	p := v.p
 	at := fmt.Sprintf("write[%d]", i)
 	w := &Write{Key: f.Key, Object: f.Object, Action: f.Action, Request: f.Request,
-		IdempotencyHeader: f.IdempotencyHeader, Snapshot: f.Snapshot, Verify: f.Verify, Rollback: f.Rollback}
+		IdempotencyHeader: f.IdempotencyHeader, Snapshot: f.Snapshot, Verify: f.Verify, Rollback: f.Rollback,
+		Existing: f.Existing, BodyHook: f.BodyHook, RefHeader: f.RefHeader}
 	if !streamRE.MatchString(f.Key) {
 		p.add(at+".key", "must match "+streamRE.String())
 	}
@@ -707,7 +708,25 @@ func (v *validator) write(i int, f *writeFile) {
 		p.add(at+".idempotency_header", "must be a header name")
 	}
 	if f.RefPath != "" {
-		w.RefPath = strings.Split(f.RefPath, ".")
+		w.RefPath = splitPath(f.RefPath)
+	}
+	if e := f.Existing; e != nil {
+		v.request(at+".existing", &e.RequestSpec, sc, true)
+		if len(e.Match) == 0 {
+			p.add(at+".existing.match", "is required: the fields that identify the earlier write")
+		}
+		for k, val := range e.Match {
+			v.template(at+".existing.match."+k, val, sc)
+		}
+		if f.Action != "create" {
+			p.add(at+".existing", "is only for create actions")
+		}
+	}
+	if f.RefHeader != "" && !headerRE.MatchString(f.RefHeader) {
+		p.add(at+".ref_header", "must be a header name")
+	}
+	if f.BodyHook != "" && !streamRE.MatchString(f.BodyHook) {
+		p.add(at+".body_hook", "must match "+streamRE.String())
 	}
 	v.m.Writes = append(v.m.Writes, w)
 }

@@ -122,7 +122,7 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 		}
 		// The next page, or the end.
 		if pg.HasMorePath != "" && doc != nil {
-			if b, ok := lookup(doc, strings.Split(pg.HasMorePath, ".")).(bool); ok && !b {
+			if b, ok := lookup(doc, splitPath(pg.HasMorePath)).(bool); ok && !b {
 				return res, nil
 			}
 		}
@@ -135,12 +135,12 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 		case pg.Kind == PageNone:
 			return res, nil
 		case pg.Kind == PageCursor:
-			cursor = text(lookup(doc, strings.Split(pg.CursorPath, ".")))
+			cursor = text(lookup(doc, splitPath(pg.CursorPath)))
 			if cursor == "" || len(records) == 0 {
 				return res, nil
 			}
 		case pg.Kind == PageNextLink:
-			next := text(lookup(doc, strings.Split(pg.NextPath, ".")))
+			next := text(lookup(doc, splitPath(pg.NextPath)))
 			if next == "" || len(records) == 0 {
 				return res, nil
 			}
@@ -161,7 +161,7 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 				return res, nil
 			}
 			if pg.TotalPagesPath != "" {
-				if total, err := strconv.Atoi(text(lookup(doc, strings.Split(pg.TotalPagesPath, ".")))); err == nil && pageNo >= total {
+				if total, err := strconv.Atoi(text(lookup(doc, splitPath(pg.TotalPagesPath)))); err == nil && pageNo >= total {
 					return res, nil
 				}
 			} else if len(records) < pageSize {

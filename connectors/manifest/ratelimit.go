@@ -20,9 +20,9 @@ func (c *Conn) budgetReader() connectors.BudgetReader {
 	case r.Hook != "":
 		return c.d.opts.Hooks.Budgets[r.Hook]
 	case r.RemainingPath != "":
-		remaining, restore := strings.Split(r.RemainingPath, "."), []string(nil)
+		remaining, restore := splitPath(r.RemainingPath), []string(nil)
 		if r.RestorePath != "" {
-			restore = strings.Split(r.RestorePath, ".")
+			restore = splitPath(r.RestorePath)
 		}
 		return func(resp *connectors.Response, _ time.Time) (connectors.Budget, bool) {
 			doc := parsed(resp)
@@ -85,7 +85,7 @@ func (c *Conn) errorFields() func([]byte) map[string]string {
 	if e == nil {
 		return nil
 	}
-	p := strings.Split(e.FieldsPath, ".")
+	p := splitPath(e.FieldsPath)
 	fieldKey, msgKey := cmpOr(e.FieldKey, "field"), cmpOr(e.MessageKey, "message")
 	return func(body []byte) map[string]string {
 		doc, err := mapping.Decode(body)

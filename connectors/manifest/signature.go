@@ -165,5 +165,5 @@ func (s *Stream) eventField(spec string, h http.Header, doc any) string {
 	if name, ok := strings.CutPrefix(spec, "header:"); ok {
 		return strings.TrimSpace(h.Get(name))
 	}
-	return text(lookup(doc, strings.Split(spec, ".")))
+	return text(lookup(doc, splitPath(spec)))
 }

@@ -190,6 +190,20 @@ type writeFile struct {
 	Snapshot          *RequestSpec `yaml:"snapshot"`
 	Verify            *RequestSpec `yaml:"verify"`
 	Rollback          *RequestSpec `yaml:"rollback"`
+	Existing          *Existing    `yaml:"existing"`
+	BodyHook          string       `yaml:"body_hook"`
+	RefHeader         string       `yaml:"ref_header"`
+}
+
+// Existing is a check-before-create read for an upstream without an
+// idempotency key: a listed record whose match fields all equal their
+// rendered values is taken as the earlier result of the same write, and
+// the write is verified instead of sent again.
+type Existing struct {
+	RequestSpec `yaml:",inline"`
+	Records     string            `yaml:"records"`
+	Match       map[string]string `yaml:"match"`
+	RefPath     string            `yaml:"ref_path"`
 }
 
 // Record kinds a stream produces.
@@ -281,6 +295,13 @@ type Write struct {
 	Snapshot          *RequestSpec
 	Verify            *RequestSpec
 	Rollback          *RequestSpec
+	Existing          *Existing
+	// BodyHook names a Go hook building the request body from the record
+	// and the snapshot (a body the templates cannot express).
+	BodyHook string
+	// RefHeader names a response header holding the new record's URL
+	// (NetSuite answers 204 with Location); its last path segment is ref.
+	RefHeader string
 }
 
 // Stream returns the poll stream producing record, or nil.

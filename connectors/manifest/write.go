@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 
@@ -53,6 +55,10 @@ func (r Record) value(name string) string {
 	}
 	return ""
 }
+
+// BodyHook builds a write's JSON body from the record and the decoded
+// snapshot read.
+type BodyHook func(rec Record, snapshot any) (any, error)
 
 // WriteResult reports a write action.
 type WriteResult struct {
@@ -114,7 +120,7 @@ func (c *Conn) Write(ctx context.Context, object, action string, rec Record, ide
 		case ns == "record":
 			return rec.value(rest)
 		case ns == "snapshot":
-			return text(lookup(snapshot, strings.Split(rest, ".")))
+			return text(lookup(snapshot, splitPath(rest)))
 		case n == "ref":
 			return ref
 		case n == "idempotency_key":
@@ -129,21 +135,45 @@ func (c *Conn) Write(ctx context.Context, object, action string, rec Record, ide
 		}
 		snapshot = parsed(resp)
 	}
-	hdr := http.Header{}
-	if w.IdempotencyHeader != "" && idemKey != "" {
-		hdr.Set(w.IdempotencyHeader, idemKey)
+	found := false
+	if w.Existing != nil {
+		var err error
+		if ref, found, err = c.existing(ctx, w.Existing, vars); err != nil {
+			return WriteResult{}, fmt.Errorf("write %s: existing: %w", w.Key, err)
+		}
 	}
-	req, err := c.build(w.Request, vars, hdr)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	req.Idempotent = w.IdempotencyHeader != "" && idemKey != ""
-	resp, err := c.do(ctx, req)
-	if err != nil {
-		return WriteResult{}, fmt.Errorf("write %s: %w", w.Key, err)
-	}
-	if w.RefPath != nil {
-		ref = text(lookup(parsed(resp), w.RefPath))
+	if !found {
+		hdr := http.Header{}
+		if w.IdempotencyHeader != "" && idemKey != "" {
+			hdr.Set(w.IdempotencyHeader, idemKey)
+		}
+		req, err := c.build(w.Request, vars, hdr)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		if w.BodyHook != "" {
+			body, err := c.d.opts.Hooks.Bodies[w.BodyHook](rec, snapshot)
+			if err != nil {
+				return WriteResult{}, fmt.Errorf("write %s: %w", w.Key, err)
+			}
+			if req.Body, err = json.Marshal(body); err != nil {
+				return WriteResult{}, fmt.Errorf("write %s: body: %w", w.Key, err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Idempotent = w.IdempotencyHeader != "" && idemKey != ""
+		resp, err := c.do(ctx, req)
+		if err != nil {
+			return WriteResult{}, fmt.Errorf("write %s: %w", w.Key, err)
+		}
+		if w.RefPath != nil {
+			ref = text(lookup(parsed(resp), w.RefPath))
+		}
+		if loc := resp.Header.Get(w.RefHeader); w.RefHeader != "" && loc != "" {
+			if u, err := url.Parse(loc); err == nil {
+				ref = path.Base(u.Path)
+			}
+		}
 	}
 	res := WriteResult{Ref: ref}
 	reason := c.verify(ctx, w, vars)
@@ -161,6 +191,32 @@ func (c *Conn) Write(ctx context.Context, object, action string, rec Record, ide
 		}
 	}
 	return res, ve
+}
+
+// existing looks for the record an earlier run of the same create made:
+// its ref and true when one matches.
+func (c *Conn) existing(ctx context.Context, e *Existing, vars func(string) string) (string, bool, error) {
+	resp, err := c.send(ctx, &e.RequestSpec, vars, nil)
+	if err != nil {
+		return "", false, err
+	}
+	list, _ := lookup(parsed(resp), splitPath(e.Records)).([]any)
+	if e.Records == "" {
+		list, _ = parsed(resp).([]any)
+	}
+	for _, rec := range list {
+		ok := true
+		for path, want := range e.Match {
+			if text(lookup(rec, splitPath(path))) != c.render(want, vars) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return text(lookup(rec, splitPath(e.RefPath))), true, nil
+		}
+	}
+	return "", false, nil
 }
 
 // verify reads the object back; "" when the write is confirmed, else why
@@ -183,7 +239,7 @@ func (c *Conn) verify(ctx context.Context, w *Write, vars func(string) string) s
 	}
 	doc := parsed(resp)
 	for path, want := range w.Verify.Expect {
-		got := text(lookup(doc, strings.Split(path, ".")))
+		got := text(lookup(doc, splitPath(path)))
 		if exp := c.render(want, vars); got != exp {
 			return fmt.Sprintf("verification read has %s = %q, want %q", path, got, exp)
 		}

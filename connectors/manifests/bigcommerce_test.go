@@ -25,7 +25,8 @@ func bigcommerceSetup(t testing.TB, cfg bigcommerce.Config) (*bigcommerce.Fake, 
 	fake := bigcommerce.New(cfg)
 	srv := fakekit.Serve(t, fake)
 	reg := connectors.NewRegistry()
-	if err := manifest.Register(reg, manifests.Catalog, "catalog/bigcommerce", manifest.Options{BaseURL: map[string]string{"bigcommerce": srv.URL}}); err != nil {
+	if err := manifest.Register(reg, manifests.Catalog, "catalog/bigcommerce", manifest.Options{BaseURL: map[string]string{"bigcommerce": srv.URL},
+		Hooks: manifest.Hooks{Bodies: manifests.BodyHooks()}}); err != nil {
 		t.Fatal(err)
 	}
 	return fake, reg, map[string]string{"store_hash": "abc123", "page_size": "50"}, map[string]string{"access_token": "bc-token"}
@@ -42,7 +43,8 @@ func cmpNow(now func() time.Time) func() time.Time {
 
 func TestBigCommerceConformance(t *testing.T) {
 	fake, reg, settings, secrets := bigcommerceSetup(t, bigcommerce.Config{Seed: 1, Products: 60, Orders: 20})
-	connectortest.RunConformance(t, connectortest.Fixture{Registry: reg, Name: "bigcommerce", Settings: settings, Secrets: secrets, Reject: fake.Reject})
+	connectortest.RunConformance(t, connectortest.Fixture{Registry: reg, Name: "bigcommerce", Settings: settings, Secrets: secrets, Reject: fake.Reject,
+		Push: bigcommercePush(fake.Orders()[0], "1Z999"), Fulfillments: func() int { return len(fake.Shipments()) }})
 }
 
 func TestBigCommerceSyncsPages(t *testing.T) {

@@ -30,7 +30,10 @@ func businessCentralSetup(t *testing.T, cfg businesscentral.Config) (*businessce
 
 func TestBusinessCentralConformance(t *testing.T) {
 	fake, reg, settings, secrets := businessCentralSetup(t, businesscentral.Config{Seed: 1, Items: 30, Orders: 10})
-	connectortest.RunConformance(t, connectortest.Fixture{Registry: reg, Name: "businesscentral", Settings: settings, Secrets: secrets, Reject: fake.Reject})
+	o := fake.Orders()[0]
+	connectortest.RunConformance(t, connectortest.Fixture{Registry: reg, Name: "businesscentral", Settings: settings, Secrets: secrets, Reject: fake.Reject,
+		Push:         connectors.FulfillmentRequest{SourceID: o.ID, OrderNumber: o.Number, Carrier: "UPS", Tracking: "1Z4", IdempotencyKey: "ful-bc"},
+		Fulfillments: func() int { return len(fake.Shipments()) }})
 }
 
 func TestBusinessCentralSyncs(t *testing.T) {

@@ -30,8 +30,10 @@ func netsuiteSetup(t testing.TB, cfg netsuite.Config) (*netsuite.Fake, *connecto
 }
 
 func TestNetSuiteConformance(t *testing.T) {
-	fake, reg, settings, secrets := netsuiteSetup(t, netsuite.Config{Seed: 1, Items: 40})
-	connectortest.RunConformance(t, connectortest.Fixture{Registry: reg, Name: "netsuite", Settings: settings, Secrets: secrets, Reject: fake.Reject})
+	fake, reg, settings, secrets := netsuiteSetup(t, netsuite.Config{Seed: 1, Items: 40, Orders: 3})
+	connectortest.RunConformance(t, connectortest.Fixture{Registry: reg, Name: "netsuite", Settings: settings, Secrets: secrets, Reject: fake.Reject,
+		Push:         connectors.FulfillmentRequest{SourceID: strconv.Itoa(fake.Orders()[0].ID), Carrier: "UPS", Tracking: "1Z5", IdempotencyKey: "ful-conf"},
+		Fulfillments: func() int { return len(fake.Fulfillments()) }})
 }
 
 func TestNetSuiteSyncsSignedPages(t *testing.T) {

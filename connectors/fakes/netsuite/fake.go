@@ -62,6 +62,7 @@ type Fulfillment struct {
 	OrderID  int
 	Lines    []FulfilledLine
 	Tracking []string
+	Memo     string
 	Modified time.Time
 }
 
@@ -578,7 +579,8 @@ func (f *Fake) getOrder(r *http.Request) (reply, *problem) {
 
 func (f *Fake) fulfil(r *http.Request) (reply, *problem) {
 	var in struct {
-		ShipStatus *ref `json:"shipStatus"`
+		Memo       string `json:"memo"`
+		ShipStatus *ref   `json:"shipStatus"`
 		Item       struct {
 			Items []struct {
 				OrderLine   int   `json:"orderLine"`
@@ -603,7 +605,7 @@ func (f *Fake) fulfil(r *http.Request) (reply, *problem) {
 	if o == nil {
 		return reply{}, notFound("salesOrder", raw)
 	}
-	ful := &Fulfillment{OrderID: id, Modified: f.cfg.Now()}
+	ful := &Fulfillment{OrderID: id, Memo: in.Memo, Modified: f.cfg.Now()}
 	next := slices.Clone(o.Lines)
 	if len(in.Item.Items) == 0 { // no item sublist: every open line is fulfilled in full
 		for _, l := range next {
@@ -674,7 +676,7 @@ func (f *Fake) getFulfillment(r *http.Request) (reply, *problem) {
 	return reply{body: map[string]any{
 		"links": []any{link("self", baseURL(r)+"/services/rest/record/v1/itemFulfillment/"+raw)}, "id": raw, "tranId": x.TranID,
 		"createdFrom": map[string]string{"id": strconv.Itoa(x.OrderID)}, "shipStatus": map[string]string{"id": "C", "refName": "Shipped"},
-		"lastModifiedDate": isoTime(x.Modified), "item": map[string]any{"items": lines}, "package": map[string]any{"items": pkgs},
+		"lastModifiedDate": isoTime(x.Modified), "memo": x.Memo, "item": map[string]any{"items": lines}, "package": map[string]any{"items": pkgs},
 	}}, nil
 }
 

@@ -344,6 +344,14 @@ func parseSuiteQL(q string) (*stmt, error) {
 // from the answer, as NetSuite omits null columns).
 type row map[string]any
 
+// nilIfEmpty is an empty text column: NetSuite leaves null columns out.
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 func (f *Fake) rows(table string) []row {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -365,11 +373,11 @@ func (f *Fake) rows(table string) []row {
 				total += float64(l.Qty) * l.Rate
 			}
 			out = append(out, row{"id": int64(o.ID), "tranid": o.TranID, "type": "SalesOrd", "trandate": o.Date,
-				"lastmodifieddate": o.Modified, "status": o.status(), "email": o.Email, "foreigntotal": total, "createdfrom": nil})
+				"lastmodifieddate": o.Modified, "status": o.status(), "email": o.Email, "foreigntotal": total, "createdfrom": nil, "memo": nil})
 		}
 		for _, x := range f.fulfillments {
 			out = append(out, row{"id": int64(x.ID), "tranid": x.TranID, "type": "ItemShip", "trandate": x.Modified,
-				"lastmodifieddate": x.Modified, "status": "C", "createdfrom": int64(x.OrderID)})
+				"lastmodifieddate": x.Modified, "status": "C", "createdfrom": int64(x.OrderID), "memo": nilIfEmpty(x.Memo)})
 		}
 	case "transactionline":
 		for _, o := range f.orders {
