@@ -200,6 +200,13 @@ func (u *connectorUI) placeFlashes(d *connectorDetailData, fs []flash) {
 
 // rerender shows the detail page again around a refused form.
 func (u *connectorUI) rerender(w http.ResponseWriter, r *http.Request, info connectors.Info, wh int64, cred *connectorCredentialsInput, sched *connectorScheduleInput) error {
+	return u.renderWith(w, r, http.StatusUnprocessableEntity, info, wh, cred, sched, nil)
+}
+
+// renderWith shows the detail page around typed values, with an optional
+// connection test result in place of a flashed one.
+func (u *connectorUI) renderWith(w http.ResponseWriter, r *http.Request, status int, info connectors.Info, wh int64,
+	cred *connectorCredentialsInput, sched *connectorScheduleInput, test *flash) error {
 	whs, err := u.s.db.ListWarehouses(r.Context())
 	if err != nil {
 		return err
@@ -209,7 +216,10 @@ func (u *connectorUI) rerender(w http.ResponseWriter, r *http.Request, info conn
 		return err
 	}
 	u.placeFlashes(&d, u.takeFlashes(w, r))
-	return u.s.render(w, r, http.StatusUnprocessableEntity, connectorDetailPage(d))
+	if test != nil {
+		d.TestResult = test
+	}
+	return u.s.render(w, r, status, connectorDetailPage(d))
 }
 
 // detail builds the detail page of info for warehouse wh (0: none exist).
