@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -64,6 +65,10 @@ type connectorFieldView struct {
 	AllowEmpty bool // select without a default: offer "not set"
 	MaxLength  int
 	Default    string
+	// ShowField/ShowValues: the field matters only while ShowField has one
+	// of ShowValues (space-separated, for app.js); Hidden: not now.
+	ShowField, ShowValues string
+	Hidden                bool
 	Error      string
 }
 
@@ -313,8 +318,12 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 				v.Input = "text"
 			}
 		}
+		if c := f.ShowWhen; c != nil {
+			v.ShowField, v.ShowValues = c.Field, strings.Join(c.Values, " ")
+		}
 		d.Fields = append(d.Fields, v)
 	}
+	hideUnusedFields(d.Fields)
 	if cred != nil {
 		d.FormErrors = cred.notes
 	}
@@ -395,4 +404,19 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 		}
 	}
 	return d, nil
+}
+
+// hideUnusedFields hides the fields whose condition the form's current
+// values (typed, else stored, else default) do not meet, such as the
+// settings of the auth mode not in use. A field with an error stays shown.
+func hideUnusedFields(fs []connectorFieldView) {
+	cur := map[string]string{}
+	for _, f := range fs {
+		cur[f.Name] = f.Value
+	}
+	for i, f := range fs {
+		if f.ShowField != "" && f.Error == "" {
+			fs[i].Hidden = !slices.Contains(strings.Fields(f.ShowValues), cur[f.ShowField])
+		}
+	}
 }

@@ -70,3 +70,31 @@ func TestConnectorUITestTypedValues(t *testing.T) {
 		t.Fatalf("viewer: %d", r.StatusCode)
 	}
 }
+
+// The settings of the auth mode not in use are hidden by the server, from
+// the typed, else stored, else default mode, so the form reads right
+// without JavaScript.
+func TestConnectorUIHidesOtherAuthMode(t *testing.T) {
+	e := newConnectorUIEnv(t)
+	hidden := func(doc *html.Node, id string) bool {
+		t.Helper()
+		n := connByID(doc, id)
+		if n == nil {
+			t.Fatalf("no #%s", id)
+		}
+		return connHasAttr(n, "hidden")
+	}
+	doc, _ := e.page(e.adminC, "/connectors/shopify?warehouse_id=1", http.StatusOK)
+	if hidden(doc, "row-access_token") || !hidden(doc, "row-client_id") || !hidden(doc, "row-client_secret") || hidden(doc, "row-shop_domain") {
+		t.Fatal("default access_token mode: wrong rows hidden")
+	}
+	cc := connValidCredentials()
+	cc.Set("auth_mode", "client_credentials")
+	cc.Set("access_token", "")
+	r := e.post(e.adminC, "/connectors/shopify/credentials", cc) // refused: no client id
+	b, _ := io.ReadAll(r.Body)
+	doc, _ = html.Parse(strings.NewReader(string(b)))
+	if r.StatusCode != http.StatusUnprocessableEntity || !hidden(doc, "row-access_token") || hidden(doc, "row-client_id") || hidden(doc, "row-client_secret") {
+		t.Fatalf("typed client_credentials mode (%d): wrong rows hidden", r.StatusCode)
+	}
+}
