@@ -69,7 +69,7 @@ type connectorFieldView struct {
 	// of ShowValues (space-separated, for app.js); Hidden: not now.
 	ShowField, ShowValues string
 	Hidden                bool
-	Error      string
+	Error                 string
 }
 
 func (f connectorFieldView) ID() string { return "field-" + f.Name }
