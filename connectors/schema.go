@@ -42,6 +42,15 @@ type Field struct {
 	Options     []string  `json:"options,omitempty"`
 	// MaxLength caps a string value in bytes; zero means 1024.
 	MaxLength int `json:"max_length,omitempty"`
+	// ShowWhen, when set, says the field matters only while another field
+	// (an auth mode) has one of some values: forms hide it otherwise.
+	ShowWhen *FieldCondition `json:"show_when,omitempty"`
+}
+
+// FieldCondition is "field Field has one of Values".
+type FieldCondition struct {
+	Field  string   `json:"field"`
+	Values []string `json:"values"`
 }
 
 // Schema is the configuration form of a connector: its fields in display

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"sentryhub/connectors"
 	"sentryhub/store"
 )
 
@@ -33,30 +34,7 @@ func (u *connectorUI) saveCredentials(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	raw := map[string]json.RawMessage{}
-	typed := map[string]string{}
-	secretTyped := false
-	var emptied []string
-	for _, f := range info.Schema.Fields {
-		vals, sent := r.PostForm[f.Name]
-		if !sent {
-			continue
-		}
-		v := vals[len(vals)-1] // a ticked checkbox follows its hidden "false"
-		if f.Secret {
-			if v == "" {
-				continue
-			}
-			secretTyped = true
-		} else {
-			typed[f.Name] = v
-			if v == "" && !f.Required {
-				emptied = append(emptied, f.Name)
-			}
-		}
-		b, _ := json.Marshal(v)
-		raw[f.Name] = b
-	}
+	raw, typed, secretTyped, emptied := credentialsFromForm(info, r)
 	view, err := u.svc.PutCredentials(r.Context(), principal(r.Context()).Actor(), info.Name, wh, raw)
 	var ve *store.ValidationError
 	if errors.As(err, &ve) {
@@ -100,6 +78,36 @@ func (u *connectorUI) saveCredentials(w http.ResponseWriter, r *http.Request) er
 			"a saved setting cannot be emptied on its own. Delete the credentials and save them again to clear it."
 	}
 	return u.redirect(w, r, info.Name, wh, "credentials", f)
+}
+
+// credentialsFromForm reads the generated form as the API's submission
+// (see saveCredentials): raw is what is sent, typed the non-secret values as
+// typed (to show again), secretTyped whether any secret was typed, emptied
+// the optional fields sent empty.
+func credentialsFromForm(info connectors.Info, r *http.Request) (raw map[string]json.RawMessage, typed map[string]string, secretTyped bool, emptied []string) {
+	raw = map[string]json.RawMessage{}
+	typed = map[string]string{}
+	for _, f := range info.Schema.Fields {
+		vals, sent := r.PostForm[f.Name]
+		if !sent {
+			continue
+		}
+		v := vals[len(vals)-1] // a ticked checkbox follows its hidden "false"
+		if f.Secret {
+			if v == "" {
+				continue
+			}
+			secretTyped = true
+		} else {
+			typed[f.Name] = v
+			if v == "" && !f.Required {
+				emptied = append(emptied, f.Name)
+			}
+		}
+		b, _ := json.Marshal(v)
+		raw[f.Name] = b
+	}
+	return raw, typed, secretTyped, emptied
 }
 
 // deleteCredentials needs confirm=yes; without it, it asks first.

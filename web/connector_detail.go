@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -64,7 +65,11 @@ type connectorFieldView struct {
 	AllowEmpty bool // select without a default: offer "not set"
 	MaxLength  int
 	Default    string
-	Error      string
+	// ShowField/ShowValues: the field matters only while ShowField has one
+	// of ShowValues (space-separated, for app.js); Hidden: not now.
+	ShowField, ShowValues string
+	Hidden                bool
+	Error                 string
 }
 
 func (f connectorFieldView) ID() string { return "field-" + f.Name }
@@ -200,6 +205,13 @@ func (u *connectorUI) placeFlashes(d *connectorDetailData, fs []flash) {
 
 // rerender shows the detail page again around a refused form.
 func (u *connectorUI) rerender(w http.ResponseWriter, r *http.Request, info connectors.Info, wh int64, cred *connectorCredentialsInput, sched *connectorScheduleInput) error {
+	return u.renderWith(w, r, http.StatusUnprocessableEntity, info, wh, cred, sched, nil)
+}
+
+// renderWith shows the detail page around typed values, with an optional
+// connection test result in place of a flashed one.
+func (u *connectorUI) renderWith(w http.ResponseWriter, r *http.Request, status int, info connectors.Info, wh int64,
+	cred *connectorCredentialsInput, sched *connectorScheduleInput, test *flash) error {
 	whs, err := u.s.db.ListWarehouses(r.Context())
 	if err != nil {
 		return err
@@ -209,7 +221,10 @@ func (u *connectorUI) rerender(w http.ResponseWriter, r *http.Request, info conn
 		return err
 	}
 	u.placeFlashes(&d, u.takeFlashes(w, r))
-	return u.s.render(w, r, http.StatusUnprocessableEntity, connectorDetailPage(d))
+	if test != nil {
+		d.TestResult = test
+	}
+	return u.s.render(w, r, status, connectorDetailPage(d))
 }
 
 // detail builds the detail page of info for warehouse wh (0: none exist).
@@ -303,8 +318,12 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 				v.Input = "text"
 			}
 		}
+		if c := f.ShowWhen; c != nil {
+			v.ShowField, v.ShowValues = c.Field, strings.Join(c.Values, " ")
+		}
 		d.Fields = append(d.Fields, v)
 	}
+	hideUnusedFields(d.Fields)
 	if cred != nil {
 		d.FormErrors = cred.notes
 	}
@@ -385,4 +404,19 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 		}
 	}
 	return d, nil
+}
+
+// hideUnusedFields hides the fields whose condition the form's current
+// values (typed, else stored, else default) do not meet, such as the
+// settings of the auth mode not in use. A field with an error stays shown.
+func hideUnusedFields(fs []connectorFieldView) {
+	cur := map[string]string{}
+	for _, f := range fs {
+		cur[f.Name] = f.Value
+	}
+	for i, f := range fs {
+		if f.ShowField != "" && f.Error == "" {
+			fs[i].Hidden = !slices.Contains(strings.Fields(f.ShowValues), cur[f.ShowField])
+		}
+	}
 }

@@ -36,6 +36,7 @@ func (s *Server) connectorUIRoutes(svc ConnectorService) {
 	m.Handle("POST /connectors/{name}/credentials", s.page(u.admin(u.saveCredentials)))
 	m.Handle("POST /connectors/{name}/credentials/delete", s.page(u.admin(u.deleteCredentials)))
 	m.Handle("POST /connectors/{name}/test", s.page(u.admin(u.testConnection)))
+	m.Handle("POST /connectors/{name}/credentials/test", s.page(u.admin(u.testTyped))) // connector_testtyped.go
 	m.Handle("POST /connectors/{name}/sync/{sync_type}", s.page(u.admin(u.syncNow)))
 	m.Handle("POST /connectors/{name}/schedules/{sync_type}", s.page(u.admin(u.saveSchedule)))
 	m.Handle("POST /connectors/{name}/fulfillments/{id}/retry", s.page(u.admin(u.retryPush)))

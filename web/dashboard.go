@@ -82,8 +82,15 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 			}
 			d.FailingSubs = append(d.FailingSubs, ds)
 		}
-		if sub.Status == store.SubscriptionActive && ds.Open > 0 && ds.Open*5 >= sub.PendingCeiling*4 {
-			d.BacklogSubs = append(d.BacklogSubs, ds)
+		if sub.Status == store.SubscriptionActive && ds.Open > 0 {
+			// A backlog needs attention when it grows (more retrying than an
+			// hour ago) or nears the ceiling, where the subscription pauses.
+			if ds.Retrying, ds.RetryingHourAgo, err = s.db.RetryBacklog(ctx, sub.ID, s.clock.Now()); err != nil {
+				return err
+			}
+			if ds.Retrying > ds.RetryingHourAgo || ds.Open*5 >= sub.PendingCeiling*4 {
+				d.BacklogSubs = append(d.BacklogSubs, ds)
+			}
 		}
 		if s.webhooks == nil {
 			continue

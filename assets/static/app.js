@@ -104,12 +104,31 @@
     });
   }
 
+  // Conditional fields (data-show-field/-values, e.g. the settings of one
+  // auth mode) follow their controlling field as it changes; the server
+  // already hid the ones the current value leaves out.
+  function conditionalFields(root) {
+    root.querySelectorAll("form").forEach(function (form) {
+      var rows = form.querySelectorAll("[data-show-field]:not([data-show-field=''])");
+      if (!rows.length) { return; }
+      var update = function () {
+        rows.forEach(function (row) {
+          var ctl = form.elements[row.dataset.showField];
+          if (!ctl) { return; }
+          row.hidden = row.dataset.showValues.split(" ").indexOf(ctl.value) < 0;
+        });
+      };
+      form.addEventListener("change", update);
+    });
+  }
+
   function init() {
     document.documentElement.classList.add("js");
     localTimes(document);
     copyButtons(document);
     confirmations(document);
     liveRefresh();
+    conditionalFields(document);
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);

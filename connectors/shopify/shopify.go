@@ -163,10 +163,11 @@ func (c *Connector) ConfigSchema() connectors.Schema {
 			Options: []string{AuthAccessToken, AuthClientCredentials},
 			Help:    "access_token: an Admin API access token. client_credentials: the app's client id and secret, exchanged for 24-hour tokens."},
 		{Name: "access_token", Type: connectors.TypeString, Secret: true, Label: "Admin API access token",
-			Placeholder: "shpat_...", Help: "Required for access_token authentication."},
-		{Name: "client_id", Type: connectors.TypeString, Label: "Client ID", Help: "Required for client_credentials authentication."},
+			Placeholder: "shpat_...", Help: "Required for access_token authentication.", ShowWhen: authIs(AuthAccessToken)},
+		{Name: "client_id", Type: connectors.TypeString, Label: "Client ID", Help: "Required for client_credentials authentication.",
+			ShowWhen: authIs(AuthClientCredentials)},
 		{Name: "client_secret", Type: connectors.TypeString, Secret: true, Label: "Client secret",
-			Help: "Required for client_credentials authentication."},
+			Help: "Required for client_credentials authentication.", ShowWhen: authIs(AuthClientCredentials)},
 		{Name: "location_id", Type: connectors.TypeString, Label: "Location ID",
 			Placeholder: "gid://shopify/Location/123456789",
 			Help:        "The Shopify location this warehouse is; needed for inventory and fulfillments."},
@@ -176,6 +177,11 @@ func (c *Connector) ConfigSchema() connectors.Schema {
 		{Name: "webhook_secret", Type: connectors.TypeString, Secret: true, Label: "Webhook signing secret",
 			Help: "The app's API secret key, which Shopify signs webhooks with. Leave empty when it is the client secret above."},
 	}}
+}
+
+// authIs shows a setting only under one auth mode.
+func authIs(mode string) *connectors.FieldCondition {
+	return &connectors.FieldCondition{Field: "auth_mode", Values: []string{mode}}
 }
 
 // Capabilities: everything.
