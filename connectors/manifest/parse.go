@@ -367,6 +367,8 @@ func (v *validator) checkName(n string, sc scope) string {
 		return ""
 	case !dotted && slices.Contains(requestNames, n) && sc&scopeRequest != 0:
 		return ""
+	case sc&scopeNotify != 0 && dotted && (ns == "notification" || ns == "vars") && rest != "":
+		return ""
 	case sc&scopeWrite != 0 && dotted && ns == "record" && slices.Contains(recordNames, rest):
 		return ""
 	case sc&scopeWrite != 0 && dotted && ns == "snapshot" && rest != "":
@@ -490,6 +492,7 @@ func (v *validator) stream(i int, f *streamFile) {
 	default:
 		p.addf(at+".mode", "must be poll or webhook, not %q", f.Mode)
 	}
+	v.webhookExtras(at, f, s)
 	if f.Mapping == "" {
 		p.add(at+".mapping", "is required: a mapping document next to the manifest")
 	} else if resource != "" {
@@ -636,6 +639,8 @@ func (v *validator) signature(at string, f *signatureFile, s *Stream) {
 		Encoding: cmpOr(f.Encoding, "hex"), Prefix: f.Prefix, Tolerance: 5 * time.Minute}
 	switch f.Kind {
 	case SigStripe, SigStandardWebhooks, SigShopify:
+	case SigSharedSecret, SigBodySecret:
+		v.secretSignature(at, f, sig)
 	case SigHMAC:
 		if !headerRE.MatchString(f.Header) {
 			v.p.add(at+".header", "is required for hmac: the header carrying the signature")
@@ -647,7 +652,7 @@ func (v *validator) signature(at string, f *signatureFile, s *Stream) {
 			v.p.add(at+".encoding", "must be hex or base64")
 		}
 	default:
-		v.p.addf(at+".kind", "unknown signature kind %q: one of stripe, shopify, hmac, standard_webhooks", f.Kind)
+		v.p.addf(at+".kind", "unknown signature kind %q: one of stripe, shopify, hmac, standard_webhooks, shared_secret, body_secret", f.Kind)
 	}
 	if f.Secret == "" {
 		v.p.add(at+".secret", "is required")

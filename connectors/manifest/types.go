@@ -134,6 +134,12 @@ type streamFile struct {
 	EventType   string           `yaml:"event_type"`
 	Events      []string         `yaml:"events"`
 	Setup       string           `yaml:"setup"`
+	// Thin webhook streams (webhook_fetch.go) and handshakes.
+	Notifications string             `yaml:"notifications"`
+	Match         map[string]string  `yaml:"match"`
+	Vars          map[string]varFile `yaml:"vars"`
+	Fetch         *RequestSpec       `yaml:"fetch"`
+	Handshake     *Handshake         `yaml:"handshake"`
 }
 
 // Pagination is how a poll stream walks its pages.
@@ -178,6 +184,7 @@ type signatureFile struct {
 	Algorithm string `yaml:"algorithm"`
 	Encoding  string `yaml:"encoding"`
 	Prefix    string `yaml:"prefix"`
+	Field     string `yaml:"field"`
 }
 
 type writeFile struct {
@@ -254,6 +261,10 @@ type Stream struct {
 	EventType   string
 	Events      []string
 	Setup       string
+	// Thin is set when the stream's notifications carry ids, not records.
+	Thin *Thin
+	// Handshake is the provider's endpoint validation, when it has one.
+	Handshake *Handshake
 }
 
 // Incremental is a stream's change cursor.
@@ -274,6 +285,8 @@ type Signature struct {
 	Algorithm string
 	Encoding  string
 	Prefix    string
+	// Field is the wildcard path of the secret in the body (body_secret).
+	Field []string
 }
 
 // Signature kinds.
@@ -282,6 +295,8 @@ const (
 	SigShopify          = "shopify"
 	SigHMAC             = "hmac"
 	SigStandardWebhooks = "standard_webhooks"
+	SigSharedSecret     = "shared_secret" // a header carrying the secret itself
+	SigBodySecret       = "body_secret"   // the secret in every notification of the body
 )
 
 // Write is a validated write action.
