@@ -42,6 +42,9 @@ type Thin struct {
 	// Fetch is the request reading the entity; the stream's records
 	// selector applies to its answer.
 	Fetch *RequestSpec
+	// names are the notification placeholders the stream uses, found
+	// once at load instead of per notification.
+	names []string
 }
 
 type thinVar struct {
@@ -151,6 +154,13 @@ func (v *validator) webhookExtras(at string, f *streamFile, s *Stream) {
 	for _, t := range requestTexts(f.Fetch) {
 		checkNames(at+".fetch", t)
 	}
+	th.names = parseTemplate(th.EventID + th.EventType).names()
+	for _, t := range requestTexts(th.Fetch) {
+		th.names = append(th.names, parseTemplate(t).names()...)
+	}
+	for _, k := range slices.Sorted(maps.Keys(th.Match)) {
+		th.names = append(th.names, k)
+	}
 	s.Thin = th
 }
 
@@ -247,14 +257,7 @@ func (c *Conn) notificationValues(s *Stream, n any) (map[string]string, bool) {
 		}
 		vals["vars."+tv.Name] = m[1]
 	}
-	names := parseTemplate(th.EventID + th.EventType).names()
-	for _, t := range requestTexts(th.Fetch) {
-		names = append(names, parseTemplate(t).names()...)
-	}
-	for k := range th.Match {
-		names = append(names, k)
-	}
-	for _, name := range names {
+	for _, name := range th.names {
 		if _, done := vals[name]; done {
 			continue
 		}

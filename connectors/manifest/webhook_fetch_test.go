@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -182,4 +183,34 @@ func FuzzThinDelivery(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkThinDelivery verifies and splits a delivery of 100
+// notifications, the work done before the provider gets its answer.
+func BenchmarkThinDelivery(b *testing.B) {
+	m, err := Parse("demo/manifest.yaml", []byte(baseManifest+thinStream), fstest.MapFS{"items.mapping.yaml": {Data: []byte(itemsMapping)}}, ".")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &Conn{m: m, d: &driver{m: m}, env: connectors.Env{Settings: map[string]string{"region": "us"}}}
+	s := m.WebhookStream("changes")
+	var sb strings.Builder
+	sb.WriteString(`{"events": [{"entities": [`)
+	for i := range 100 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString(`{"ref": "co/items/` + strconv.Itoa(i+1) + `", "region": "us", "op": "Update", "at": "2026-01-01T00:00:00Z", "state": "k"}`)
+	}
+	sb.WriteString(`]}]}`)
+	body := []byte(sb.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Signature.Verify([]byte("k"), nil, body, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+		if list, _ := c.Notifications(s, parsedJSON(body)); len(list) != 100 {
+			b.Fatalf("%d notifications", len(list))
+		}
+	}
 }
