@@ -370,8 +370,11 @@ func (rx *Receiver) Handshake(ctx context.Context, name string, warehouseID int6
 	if !ok || wc.WebhookStream(stream) == nil || wc.WebhookStream(stream).Handshake == nil {
 		return Reply{}, false
 	}
-	vals, present := query[wc.WebhookStream(stream).Handshake.Query]
-	if !present {
+	s := wc.WebhookStream(stream)
+	vals, present := query[s.Handshake.Query]
+	if !present || len(wc.WebhookSecret(s)) == 0 {
+		// Without the secret every later delivery would be refused:
+		// refuse the subscription now (Receive answers 401, counted).
 		return Reply{}, false
 	}
 	if len(vals) != 1 || !plainToken(vals[0]) {

@@ -228,10 +228,16 @@ func TestBusinessCentralWebhooks(t *testing.T) {
 	ctx := context.Background()
 	fc := clock.NewFake(connectortest.Start())
 	fake, reg, settings, secrets := businessCentralSetup(t, businesscentral.Config{Seed: 6, Items: 3, Orders: 1, Now: fc.Now})
-	secrets["webhook_client_state"] = "state-7f3a"
-	h := newHookHub(t, fc, reg, "businesscentral", settings, secrets)
 	subs := businesscentral.NewSubscriptions(fake)
 	company := "companies(" + fake.CompanyID() + ")"
+	// A connection without its client state refuses the handshake, so the
+	// subscription is not made only to have every notification refused.
+	bare := newHookHub(t, fc, reg, "businesscentral", settings, secrets)
+	if _, err := subs.Subscribe(ctx, nil, bare.url+"/item_changes", company+"/items", "state-7f3a"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("subscribe without a client state: %v", err)
+	}
+	secrets["webhook_client_state"] = "state-7f3a"
+	h := newHookHub(t, fc, reg, "businesscentral", settings, secrets)
 	if _, err := subs.Subscribe(ctx, nil, h.url+"/item_changes", company+"/items", "state-7f3a"); err != nil {
 		t.Fatalf("subscribe (handshake): %v", err)
 	}
