@@ -146,6 +146,9 @@ func (v *validator) webhookExtras(at string, f *streamFile, s *Stream) {
 		p.add(at+".event_id", "in a thin stream is a template over the notification, like {{notification.id}}")
 	}
 	checkNames(at+".event_id", f.EventID)
+	if f.EventType == "" && len(f.Events) > 0 {
+		p.add(at+".event_type", "is required with events: the notification's type, like {{notification.type}}")
+	}
 	if f.EventType != "" {
 		v.template(at+".event_type", f.EventType, scopeNotify)
 		checkNames(at+".event_type", f.EventType)

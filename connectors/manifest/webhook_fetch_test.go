@@ -55,6 +55,7 @@ func TestParseThinStream(t *testing.T) {
 		{"notification in config scope", `"{{settings.region}}"`, `"{{notification.x}}"`, "not a placeholder available here"},
 		{"body secret without field", `field: "events.*.entities.*.state", `, "", "field: is required"},
 		{"handshake without query", "{query: validationToken}", "{query: ''}", "handshake.query: is required"},
+		{"events without a type", `event_type: "{{notification.op}}"`, "", "event_type: is required with events"},
 		{"thin keys without fetch", "    fetch:\n      path: /items/{{vars.item}}\n", "", "add fetch"},
 		{"notification in a poll stream", `query: {since: "{{since}}"}`, `query: {since: "{{notification.x}}"}`, "not a placeholder available here"},
 	} {
