@@ -367,7 +367,7 @@ func (v *validator) checkName(n string, sc scope) string {
 		return ""
 	case !dotted && slices.Contains(requestNames, n) && sc&scopeRequest != 0:
 		return ""
-	case sc&scopeNotify != 0 && dotted && (ns == "notification" || ns == "vars") && rest != "":
+	case sc&scopeNotify != 0 && dotted && (ns == "notification" || ns == "parent" || ns == "vars") && rest != "":
 		return ""
 	case sc&scopeWrite != 0 && dotted && ns == "record" && slices.Contains(recordNames, rest):
 		return ""

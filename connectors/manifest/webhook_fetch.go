@@ -32,8 +32,8 @@ type Thin struct {
 	// Notifications is a wildcard path ("*" = every element of a list)
 	// to the notifications in a delivery; empty: the body is one.
 	Notifications []string
-	// Match: every name (notification.X or vars.X) must render to its
-	// value (a config template) or the notification is not for this
+	// Match: every name (notification.X, parent.X or vars.X) must equal its
+	// value (a config template, rendered) or the notification is not for this
 	// connection and is ignored.
 	Match map[string]string
 	Vars  []thinVar
@@ -67,7 +67,7 @@ type Handshake struct {
 	Query string `yaml:"query"`
 }
 
-// scopeNotify allows notification.X and vars.X placeholders.
+// scopeNotify allows notification.X, parent.X and vars.X placeholders.
 const scopeNotify scope = 1 << 6
 
 // maxNotificationValue bounds a value taken from a notification into a
@@ -126,7 +126,12 @@ func (v *validator) webhookExtras(at string, f *streamFile, s *Stream) {
 		if rest, ok := strings.CutPrefix(name, "vars."); ok {
 			return slices.ContainsFunc(th.Vars, func(tv thinVar) bool { return tv.Name == rest })
 		}
-		return strings.HasPrefix(name, "notification.") && len(name) > len("notification.")
+		for _, ns := range []string{"notification.", "parent."} {
+			if rest, ok := strings.CutPrefix(name, ns); ok && rest != "" {
+				return true
+			}
+		}
+		return false
 	}
 	checkNames := func(fat, tpl string) {
 		for _, n := range parseTemplate(tpl).names() {
@@ -137,7 +142,7 @@ func (v *validator) webhookExtras(at string, f *streamFile, s *Stream) {
 	}
 	for k, val := range f.Match {
 		if !known(k) {
-			p.addf(at+".match", "%q must be notification.PATH or vars.NAME", k)
+			p.addf(at+".match", "%q must be notification.PATH, parent.PATH or vars.NAME", k)
 		}
 		v.template(at+".match."+k, val, scopeConfig)
 	}
@@ -198,6 +203,41 @@ func each(doc any, path []string) []any {
 	return []any{doc}
 }
 
+// located is a notification with the element that holds it: the one
+// matched by the previous "*" (or the whole body), for batches grouped by
+// account like Intuit's earlier {eventNotifications: [{realmId,
+// dataChangeEvent: {entities: [...]}}]}.
+type located struct{ el, parent any }
+
+func eachWithParent(doc any, path []string) []located {
+	var out []located
+	var walk func(doc, parent any, path []string)
+	walk = func(doc, parent any, path []string) {
+		for i, k := range path {
+			if k != "*" {
+				doc = lookup(doc, []string{k})
+				continue
+			}
+			list, _ := doc.([]any)
+			for _, el := range list {
+				if i == len(path)-1 {
+					if el != nil {
+						out = append(out, located{el, parent})
+					}
+					continue
+				}
+				walk(el, el, path[i+1:])
+			}
+			return
+		}
+		if doc != nil {
+			out = append(out, located{doc, parent})
+		}
+	}
+	walk(doc, doc, path)
+	return out
+}
+
 func parsedJSON(body []byte) any { return parsed(&connectors.Response{Body: body}) }
 
 // Notification is one stored event of a thin stream.
@@ -224,7 +264,7 @@ func (c *Conn) Notifications(s *Stream, doc any) ([]Notification, int) {
 	th := s.Thin
 	var out []Notification
 	ignored := 0
-	for _, n := range each(doc, th.Notifications) {
+	for _, n := range eachWithParent(doc, th.Notifications) {
 		vals, ok := c.notificationValues(s, n)
 		if !ok {
 			ignored++
@@ -250,8 +290,9 @@ func (c *Conn) Notifications(s *Stream, doc any) ([]Notification, int) {
 // notificationValues resolves every notification placeholder the stream
 // names; false when the notification is not for this connection or a
 // value is unusable (empty, too long, a dot segment).
-func (c *Conn) notificationValues(s *Stream, n any) (map[string]string, bool) {
+func (c *Conn) notificationValues(s *Stream, at located) (map[string]string, bool) {
 	th := s.Thin
+	n := at.el
 	vals := map[string]string{}
 	for _, tv := range th.Vars {
 		m := tv.Pattern.FindStringSubmatch(text(lookup(n, tv.From)))
@@ -266,6 +307,8 @@ func (c *Conn) notificationValues(s *Stream, n any) (map[string]string, bool) {
 		}
 		if rest, ok := strings.CutPrefix(name, "notification."); ok {
 			vals[name] = text(lookup(n, splitPath(rest)))
+		} else if rest, ok := strings.CutPrefix(name, "parent."); ok {
+			vals[name] = text(lookup(at.parent, splitPath(rest)))
 		}
 	}
 	for _, val := range vals {

@@ -12,8 +12,10 @@ import (
 	"sentryhub/connectors"
 )
 
-// thinStream is a webhook stream in the legacy Intuit shape (nested
-// lists): the parser, the splitter and the refusals are tested on it.
+// thinStream is a webhook stream in the shape of Intuit's earlier
+// notifications (lists nested by account, the account on the outer
+// element: parent.X): the parser, the splitter and the refusals are
+// tested on it.
 const thinStream = `
   - key: changes
     mode: webhook
@@ -25,7 +27,7 @@ const thinStream = `
       item: {from: notification.ref, pattern: 'items/([0-9]+)$'}
     match:
       notification.region: "{{settings.region}}"
-    event_id: "{{notification.region}}/{{vars.item}}/{{notification.at}}"
+    event_id: "{{parent.realm}}/{{vars.item}}/{{notification.at}}"
     event_type: "{{notification.op}}"
     events: [Create, Update]
     fetch:
@@ -47,11 +49,11 @@ func TestParseThinStream(t *testing.T) {
 		name, from, to, want string
 	}{
 		{"unknown var", "{{vars.item}}/{{notification.at}}\"", "{{vars.nope}}\"", "{{vars.nope}}: no such var"},
-		{"literal event id", `"{{notification.region}}/{{vars.item}}/{{notification.at}}"`, "fixed", "a template over the notification"},
+		{"literal event id", `"{{parent.realm}}/{{vars.item}}/{{notification.at}}"`, "fixed", "a template over the notification"},
 		{"two groups", `'items/([0-9]+)$'`, `'(items)/([0-9]+)$'`, "exactly one group"},
 		{"bad regexp", `'items/([0-9]+)$'`, `'items/([0-9]+$'`, "does not compile"},
 		{"var not from notification", "from: notification.ref", "from: ref", "must be a path in the notification"},
-		{"match on unknown", "notification.region: ", "settings.region: ", "must be notification.PATH or vars.NAME"},
+		{"match on unknown", "notification.region: ", "settings.region: ", "must be notification.PATH, parent.PATH or vars.NAME"},
 		{"notification in config scope", `"{{settings.region}}"`, `"{{notification.x}}"`, "not a placeholder available here"},
 		{"body secret without field", `field: "events.*.entities.*.state", `, "", "field: is required"},
 		{"handshake without query", "{query: validationToken}", "{query: ''}", "handshake.query: is required"},
@@ -82,21 +84,22 @@ func TestNotificationsSplit(t *testing.T) {
 	c := &Conn{m: m, d: &driver{m: m}, env: connectors.Env{Settings: map[string]string{"region": "us"}}}
 	s := m.WebhookStream("changes")
 	doc := parsedJSON([]byte(`{"events": [
-		{"entities": [
+		{"realm": "r1", "entities": [
 			{"ref": "co/items/12", "region": "us", "op": "Update", "at": "2026-01-01T00:00:00Z"},
 			{"ref": "co/items/13", "region": "eu", "op": "Update", "at": "t"},
 			{"ref": "co/customers/1", "region": "us", "op": "Update", "at": "t"},
 			{"ref": "co/items/14", "region": "us", "op": "Delete", "at": "t"},
 			{"ref": "co/items/15", "region": "us", "op": "Create"}
 		]},
-		{"entities": [{"ref": "co/items/16", "region": "us", "op": "Create", "at": "t2"}]},
+		{"realm": "r2", "entities": [{"ref": "co/items/16", "region": "us", "op": "Create", "at": "t2"}]},
+		{"entities": [{"ref": "co/items/17", "region": "us", "op": "Create", "at": "t3"}]},
 		{"entities": "not a list"}
 	]}`))
 	got, ignored := c.Notifications(s, doc)
-	if len(got) != 2 || ignored != 4 {
+	if len(got) != 2 || ignored != 5 {
 		t.Fatalf("%d notifications, %d ignored: %+v", len(got), ignored, got)
 	}
-	if got[0].EventID != "us/12/2026-01-01T00:00:00Z" || got[0].EventType != "Update" || got[1].EventID != "us/16/t2" {
+	if got[0].EventID != "r1/12/2026-01-01T00:00:00Z" || got[0].EventType != "Update" || got[1].EventID != "r2/16/t2" {
 		t.Fatalf("notifications %+v", got)
 	}
 	if !strings.Contains(string(got[0].Body), `"vars.item":"12"`) {
@@ -104,14 +107,14 @@ func TestNotificationsSplit(t *testing.T) {
 	}
 	// A long id is hashed, the same way every time.
 	long := strings.Repeat("x", 300)
-	doc = parsedJSON([]byte(`{"events": [{"entities": [{"ref": "items/1", "region": "us", "op": "Create", "at": "` + long + `"}]}]}`))
+	doc = parsedJSON([]byte(`{"events": [{"realm": "r1", "entities": [{"ref": "items/1", "region": "us", "op": "Create", "at": "` + long + `"}]}]}`))
 	a, _ := c.Notifications(s, doc)
 	b, _ := c.Notifications(s, doc)
 	if len(a) != 1 || !strings.HasPrefix(a[0].EventID, "sha256:") || a[0].EventID != b[0].EventID {
 		t.Fatalf("long id: %+v", a)
 	}
 	// A value that could walk the fetch path is refused.
-	doc = parsedJSON([]byte(`{"events": [{"entities": [{"ref": "items/1", "region": "us", "op": "Create", "at": ".."}]}]}`))
+	doc = parsedJSON([]byte(`{"events": [{"realm": "r1", "entities": [{"ref": "items/1", "region": "us", "op": "Create", "at": ".."}]}]}`))
 	if got, ignored := c.Notifications(s, doc); len(got) != 0 || ignored != 1 {
 		t.Fatalf("dot segment: %+v", got)
 	}
@@ -165,7 +168,7 @@ func TestPlainToken(t *testing.T) {
 // and splitting it into notifications must never panic, and every
 // notification kept has a bounded id.
 func FuzzThinDelivery(f *testing.F) {
-	f.Add([]byte(`{"events": [{"entities": [{"ref": "items/1", "region": "us", "op": "Create", "at": "t", "state": "k"}]}]}`))
+	f.Add([]byte(`{"events": [{"realm": "r", "entities": [{"ref": "items/1", "region": "us", "op": "Create", "at": "t", "state": "k"}]}]}`))
 	f.Add([]byte(`{"events": {"entities": 1}}`))
 	f.Add([]byte(`[[[[]]]]`))
 	m, err := Parse("demo/manifest.yaml", []byte(baseManifest+thinStream), fstest.MapFS{"items.mapping.yaml": {Data: []byte(itemsMapping)}}, ".")
@@ -196,7 +199,7 @@ func BenchmarkThinDelivery(b *testing.B) {
 	c := &Conn{m: m, d: &driver{m: m}, env: connectors.Env{Settings: map[string]string{"region": "us"}}}
 	s := m.WebhookStream("changes")
 	var sb strings.Builder
-	sb.WriteString(`{"events": [{"entities": [`)
+	sb.WriteString(`{"events": [{"realm": "r1", "entities": [`)
 	for i := range 100 {
 		if i > 0 {
 			sb.WriteString(",")
