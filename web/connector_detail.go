@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -108,6 +109,15 @@ type connectorSyncRow struct {
 	LastError   string
 	LastErrorAt when
 	Schedule    connectorScheduleForm
+	// Progress of the run in progress; nil when none runs.
+	Progress *connectorProgress
+}
+
+// connectorProgress is how far a running sync has come.
+type connectorProgress struct {
+	Attempt        int
+	Synced, Failed int    // records of this attempt so far
+	RunError       string // what ended the previous attempt
 }
 
 type connectorRunRow struct {
@@ -343,6 +353,10 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 		if s.Status == store.SyncRunning {
 			d.Running = true
 			row.StartedAt = u.s.atPtr(s.StartedAt)
+			if p := s.Progress; p != nil {
+				row.Progress = &connectorProgress{Attempt: p.Attempt, Synced: p.RecordsSynced, Failed: p.RecordsFailed,
+					RunError: connectorErrorText(p.Error)}
+			}
 		}
 		row.Schedule = connectorScheduleForm{Mode: "off", IntervalValue: "15", IntervalUnit: "minutes", Enabled: true, Summary: "off"}
 		for _, sc := range st.Schedules {
@@ -374,9 +388,17 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 			if len(run.Short) > 8 {
 				run.Short = run.Short[:8]
 			}
-			if s.HeartbeatAt != nil {
-				run.Message = "alive: last heartbeat " + relTime(u.s.clock.Now(), *s.HeartbeatAt)
+			var notes []string
+			if p := row.Progress; p != nil {
+				run.Trigger, run.Synced, run.Failed = s.Progress.Trigger, p.Synced, p.Failed
+				if p.Attempt > 1 {
+					notes = append(notes, fmt.Sprintf("attempt %d", p.Attempt))
+				}
 			}
+			if s.HeartbeatAt != nil {
+				notes = append(notes, "alive: last heartbeat "+relTime(u.s.clock.Now(), *s.HeartbeatAt))
+			}
+			run.Message = strings.Join(notes, "; ")
 			running = append(running, run)
 		}
 	}
