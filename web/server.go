@@ -86,6 +86,8 @@ type Server struct {
 	// integrations is set by SetIntegrations; the dashboard shows its
 	// firing alerts.
 	integrations IntegrationService
+	// circuits is set by SetConnectors; the dashboard lists open circuits.
+	circuits circuitLister
 	// manifests is set by SetConnectorManifests (connector_manifest.go).
 	manifests *connectorManifestUI
 	// newTokens holds each new API token between the POST that made it
