@@ -179,13 +179,15 @@ func (u *connectorUI) detailPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := u.detail(r, info, whs, wh, nil, nil)
+	// A refused credentials form comes back here (post/redirect/get).
+	fs, rf := u.s.takeRefused(w, r, connectorCredentialsForm(info.Name, wh))
+	d, err := u.detail(r, info, whs, wh, refusedCredentials(rf), nil)
 	if err != nil {
 		return err
 	}
 	d.ConfirmDelete = d.CanWrite && d.Configured && r.URL.Query().Get("confirm") == "delete"
 	d.Manifest = u.s.manifests.panel(r.Context(), info.Name, d.WarehouseID, d.CanWrite)
-	u.placeFlashes(&d, u.takeFlashes(w, r))
+	u.placeFlashes(&d, fs)
 	return u.s.render(w, r, http.StatusOK, connectorDetailPage(d))
 }
 
