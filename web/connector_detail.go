@@ -118,6 +118,9 @@ type connectorProgress struct {
 	Attempt        int
 	Synced, Failed int    // records of this attempt so far
 	RunError       string // what ended the previous attempt
+	// Records: the sync writes records page by page (not the
+	// fulfillment push loop, whose pushes show in their queue).
+	Records bool
 }
 
 type connectorRunRow struct {
@@ -357,7 +360,7 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 			row.StartedAt = u.s.atPtr(s.StartedAt)
 			if p := s.Progress; p != nil {
 				row.Progress = &connectorProgress{Attempt: p.Attempt, Synced: p.RecordsSynced, Failed: p.RecordsFailed,
-					RunError: connectorErrorText(p.Error)}
+					RunError: connectorErrorText(p.Error), Records: s.SyncType != connectors.SyncFulfillment}
 			}
 		}
 		row.Schedule = connectorScheduleForm{Mode: "off", IntervalValue: "15", IntervalUnit: "minutes", Enabled: true, Summary: "off"}

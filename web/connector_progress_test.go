@@ -65,6 +65,17 @@ func TestConnectorProgressShows(t *testing.T) {
 	if find(connByID(doc, "sync-orders"), "dd", "data-field", "attempt") != nil {
 		t.Fatal("progress shown for a sync that is not running")
 	}
+	// The fulfillment loop pushes rather than writes records: its attempt
+	// shows, a record count does not.
+	push := store.SyncKey{Connector: "shopify", WarehouseID: e.wh, SyncType: "fulfillment"}
+	if _, err := e.db.ClaimSync(ctx, push, store.ClaimOptions{RunID: uuid.NewString(), Trigger: "fulfillment"}); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ = e.page(e.adminC, "/connectors/shopify?warehouse_id=1", 200)
+	if card := connByID(doc, "sync-fulfillment"); find(card, "dd", "data-field", "attempt") == nil ||
+		find(card, "dd", "data-field", "progress") != nil {
+		t.Fatal("fulfillment progress: want the attempt and no record count")
+	}
 
 	if err := e.db.FinishSync(ctx, key, run, store.SyncRunRecord{Trigger: "schedule", Status: store.RunSuccess, Synced: 2, Failed: 1}); err != nil {
 		t.Fatal(err)
