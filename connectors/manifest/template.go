@@ -86,6 +86,7 @@ const (
 	scopeConfig  scope = 1 << iota // settings.X, secrets.X
 	scopeRequest                   // since, page_size, offset, page, cursor, now
 	scopeWrite                     // record.X, ref, snapshot.X, idempotency_key
+	scopeLines                     // ids (a stream's lines request)
 )
 
 var requestNames = []string{"since", "page_size", "offset", "page", "cursor", "now"}

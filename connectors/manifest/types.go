@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -134,6 +136,19 @@ type streamFile struct {
 	EventType   string           `yaml:"event_type"`
 	Events      []string         `yaml:"events"`
 	Setup       string           `yaml:"setup"`
+	// SourcePrefix namespaces the stream's upstream ids (see Stream).
+	SourcePrefix string     `yaml:"source_prefix"`
+	Lines        *linesFile `yaml:"lines"`
+}
+
+// linesFile is a poll stream's second request per page, reading the lines
+// of the page's records where the upstream keeps them in another table.
+type linesFile struct {
+	Request *RequestSpec `yaml:"request"`
+	Records string       `yaml:"records"`
+	Parent  string       `yaml:"parent"`
+	ID      string       `yaml:"id"`
+	Into    string       `yaml:"into"`
 }
 
 // Pagination is how a poll stream walks its pages.
@@ -193,6 +208,7 @@ type writeFile struct {
 	Existing          *Existing    `yaml:"existing"`
 	BodyHook          string       `yaml:"body_hook"`
 	RefHeader         string       `yaml:"ref_header"`
+	SourcePrefix      string       `yaml:"source_prefix"`
 }
 
 // Existing is a check-before-create read for an upstream without an
@@ -254,6 +270,22 @@ type Stream struct {
 	EventType   string
 	Events      []string
 	Setup       string
+	// SourcePrefix is put before every upstream id the stream reads, so
+	// that two streams of one record kind (QuickBooks sales receipts and
+	// invoices, each numbered on its own) never share a source id.
+	SourcePrefix string
+	Lines        *Lines
+}
+
+// Lines is a second request per page that reads the lines of the page's
+// records ({{ids}}: their ids, comma-separated) and attaches to each record,
+// under Into, the lines whose Parent field equals the record's ID field.
+type Lines struct {
+	Request *RequestSpec
+	Records []string
+	Parent  []string
+	ID      []string
+	Into    string
 }
 
 // Incremental is a stream's change cursor.
@@ -302,16 +334,20 @@ type Write struct {
 	// RefHeader names a response header holding the new record's URL
 	// (NetSuite answers 204 with Location); its last path segment is ref.
 	RefHeader string
+	// SourcePrefix picks the action for records read by the stream of the
+	// same prefix; {{record.source_id}} is rendered without it.
+	SourcePrefix string
 }
 
-// Stream returns the poll stream producing record, or nil.
-func (m *Manifest) pollStream(record string) *Stream {
+// pollStreams returns the poll streams producing record, in manifest order.
+func (m *Manifest) pollStreams(record string) []*Stream {
+	var out []*Stream
 	for _, s := range m.Streams {
 		if s.Mode == "poll" && s.Record == record {
-			return s
+			out = append(out, s)
 		}
 	}
-	return nil
+	return out
 }
 
 // WebhookStreams returns the manifest's webhook streams.
@@ -325,11 +361,25 @@ func (m *Manifest) WebhookStreams() []*Stream {
 	return out
 }
 
-func (m *Manifest) write(object, action string) *Write {
+// write returns the action for object and action that applies to a record
+// whose source id is sourceID: the one whose source_prefix starts it, else
+// the one without a prefix.
+func (m *Manifest) write(object, action, sourceID string) *Write {
+	var plain *Write
 	for _, w := range m.Writes {
-		if w.Object == object && w.Action == action {
+		if w.Object != object || w.Action != action {
+			continue
+		}
+		if w.SourcePrefix == "" {
+			plain = w
+		} else if strings.HasPrefix(sourceID, w.SourcePrefix) {
 			return w
 		}
 	}
-	return nil
+	return plain
+}
+
+// hasWrite reports whether any action writes object with action.
+func (m *Manifest) hasWrite(object, action string) bool {
+	return slices.ContainsFunc(m.Writes, func(w *Write) bool { return w.Object == object && w.Action == action })
 }

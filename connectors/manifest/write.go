@@ -105,10 +105,12 @@ func (e *VerificationError) Unwrap() []error {
 // write (with the provider's idempotency header carrying idemKey), the
 // verification read, and the rollback when verification fails.
 func (c *Conn) Write(ctx context.Context, object, action string, rec Record, idemKey string) (WriteResult, error) {
-	w := c.m.write(object, action)
+	w := c.m.write(object, action, rec.SourceID)
 	if w == nil {
 		return WriteResult{}, fmt.Errorf("connector %s has no %s %s write action", c.m.Key, action, object)
 	}
+	// The upstream knows the record by its own id, without the stream's prefix.
+	rec.SourceID = strings.TrimPrefix(rec.SourceID, w.SourcePrefix)
 	if err := c.missing(); err != nil {
 		return WriteResult{}, err
 	}
@@ -249,7 +251,7 @@ func (c *Conn) verify(ctx context.Context, w *Write, vars func(string) string) s
 
 // PushFulfillment runs the fulfillment create action.
 func (c *Conn) PushFulfillment(ctx context.Context, req connectors.FulfillmentRequest) (connectors.PushResult, error) {
-	if c.m.write("fulfillment", "create") == nil {
+	if !c.m.hasWrite("fulfillment", "create") {
 		return connectors.PushResult{}, connectors.Unsupported(c.m.Key, connectors.CapPushFulfillment)
 	}
 	res, err := c.Write(ctx, "fulfillment", "create", Record{SourceID: req.SourceID, OrderID: req.OrderID,
