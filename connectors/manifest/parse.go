@@ -374,6 +374,8 @@ func (v *validator) checkName(n string, sc scope) string {
 		return ""
 	case sc&scopeLines != 0 && n == "ids":
 		return ""
+	case sc&scopeDelta != 0 && n == "delta":
+		return ""
 	case sc&scopeWrite != 0 && !dotted && (n == "ref" || n == "idempotency_key" || n == "now"):
 		return ""
 	}
@@ -708,6 +710,16 @@ func (v *validator) write(i int, f *writeFile) {
 		p.add(at+".source_prefix", "no stream has this source_prefix")
 	}
 	sc := scopeConfig | scopeWrite
+	if f.DeltaFrom != "" {
+		w.DeltaFrom = splitPath(f.DeltaFrom)
+		sc |= scopeDelta
+		if f.Snapshot == nil {
+			p.add(at+".delta_from", "needs a snapshot: the delta is taken from the quantity it reads")
+		}
+		if f.Object != "inventory_level" {
+			p.add(at+".delta_from", "is for inventory_level actions")
+		}
+	}
 	if f.Request == nil {
 		p.add(at+".request", "is required")
 	} else {

@@ -89,3 +89,50 @@ func TestLinesRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestDeltaFrom(t *testing.T) {
+	write := func(extra string) string {
+		return baseManifest + `write:
+  - key: adjust
+    object: inventory_level
+    action: update
+    request: {method: POST, path: /adjustments, body: '{"sku": "{{record.sku}}", "by": {{delta}} }'}
+    verify: {path: "/stock/{{record.sku}}", expect: {on_hand: "{{record.on_hand}}"}}
+` + extra
+	}
+	for _, tc := range []struct{ name, src, want string }{
+		{"delta without delta_from", write(""), "write[0].request.body: {{delta}} is not a placeholder"},
+		{"no snapshot", write("    delta_from: on_hand\n"), "write[0].delta_from: needs a snapshot"},
+		{"not stock", strings.Replace(write("    delta_from: on_hand\n    snapshot: {path: \"/stock/{{record.sku}}\"}\n"), "object: inventory_level", "object: item", 1),
+			"write[0].delta_from: is for inventory_level actions"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseWith(t, tc.src, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error\n  %v\ndoes not contain\n  %s", err, tc.want)
+			}
+		})
+	}
+	if _, err := parseWith(t, write("    delta_from: on_hand\n    snapshot: {path: \"/stock/{{record.sku}}\"}\n"), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		doc  string
+		want int64
+		err  bool
+	}{
+		{`{"items": [{"quantityonhand": "40"}]}`, 40, false},
+		{`{"items": [{"quantityonhand": 12}]}`, 12, false},
+		{`{"items": [{"quantityonhand": "-3"}]}`, -3, false},
+		{`{"items": [{}]}`, 0, false}, // a null quantity is left out: none on hand
+		{`{"items": []}`, 0, false},
+		{`{"items": [{"quantityonhand": "2.5"}]}`, 0, true},
+		{`{"items": [{"quantityonhand": "many"}]}`, 0, true},
+	} {
+		got, err := snapshotQuantity(parsed(&connectors.Response{Body: []byte(tc.doc)}), splitPath("items.0.quantityonhand"))
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("%s: %d %v, want %d (error %v)", tc.doc, got, err, tc.want, tc.err)
+		}
+	}
+}

@@ -87,6 +87,7 @@ const (
 	scopeRequest                   // since, page_size, offset, page, cursor, now
 	scopeWrite                     // record.X, ref, snapshot.X, idempotency_key
 	scopeLines                     // ids (a stream's lines request)
+	scopeDelta                     // delta (a write with delta_from)
 )
 
 var requestNames = []string{"since", "page_size", "offset", "page", "cursor", "now"}

@@ -209,6 +209,7 @@ type writeFile struct {
 	BodyHook          string       `yaml:"body_hook"`
 	RefHeader         string       `yaml:"ref_header"`
 	SourcePrefix      string       `yaml:"source_prefix"`
+	DeltaFrom         string       `yaml:"delta_from"`
 }
 
 // Existing is a check-before-create read for an upstream without an
@@ -337,6 +338,10 @@ type Write struct {
 	// SourcePrefix picks the action for records read by the stream of the
 	// same prefix; {{record.source_id}} is rendered without it.
 	SourcePrefix string
+	// DeltaFrom is where the snapshot holds the current quantity, for an
+	// upstream that takes stock changes as adjustments ({{delta}} is
+	// record.on_hand minus it).
+	DeltaFrom []string
 }
 
 // pollStreams returns the poll streams producing record, in manifest order.

@@ -178,3 +178,66 @@ func TestNetSuiteSyncsOrderLines(t *testing.T) {
 		}
 	}
 }
+
+// Stock is written as an inventory adjustment of the difference from the
+// snapshot's quantity; a write the verification read disagrees with (a
+// shipment posted in between) is rolled back by deleting the adjustment.
+func TestNetSuiteStockWrites(t *testing.T) {
+	fake := netsuite.New(netsuite.Config{Seed: 6, Items: 4, Now: cmpNow(nil)})
+	var mu sync.Mutex
+	var afterAdjust func()
+	srv := fakekit.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fake.ServeHTTP(w, r)
+		mu.Lock()
+		after := afterAdjust
+		mu.Unlock()
+		if after != nil && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/inventoryAdjustment") {
+			after()
+		}
+	}))
+	reg := connectors.NewRegistry()
+	if err := manifest.Register(reg, manifests.Catalog, "catalog/netsuite", manifest.Options{BaseURL: map[string]string{"netsuite": srv.URL}}); err != nil {
+		t.Fatal(err)
+	}
+	k := connectortest.New(t)
+	c := k.Connector(reg, "netsuite", map[string]string{"account_id": "1234567_SB1", "account_host": "1234567-sb1", "location_id": "1", "adjustment_account_id": "58"},
+		map[string]string{"consumer_key": "ns-ck", "consumer_secret": "ns-cs", "token_id": "ns-tk", "token_secret": "ns-ts"}).(*manifest.Conn)
+	ctx := context.Background()
+	it := fake.Items()[2]
+	onHand := func() int64 {
+		for _, x := range fake.Items() {
+			if x.ID == it.ID {
+				return x.OnHand
+			}
+		}
+		return -1
+	}
+	rec := manifest.Record{SourceID: strconv.Itoa(it.ID), SKU: it.ItemID, OnHand: it.OnHand + 7}
+
+	r, err := c.Write(ctx, "inventory_level", "update", rec, "stock-1")
+	adj := fake.Adjustments()
+	if err != nil || !r.Verified || onHand() != it.OnHand+7 || len(adj) != 1 || adj[0].Lines[0].AdjustQtyBy != 7 ||
+		adj[0].Account != "58" || strconv.Itoa(adj[0].ID) != r.Ref || !strings.Contains(adj[0].Memo, "stock-1") {
+		t.Fatalf("set stock: %+v %v, on hand %d, adjustments %+v", r, err, onHand(), adj)
+	}
+	// The same quantity again: nothing to adjust, and nothing is sent.
+	if r, err := c.Write(ctx, "inventory_level", "update", rec, "stock-2"); err != nil || !r.Verified || len(fake.Adjustments()) != 1 {
+		t.Fatalf("unchanged stock: %+v %v, %d adjustments", r, err, len(fake.Adjustments()))
+	}
+
+	// A shipment takes one away right after the adjustment: the read does
+	// not show the quantity written, so the adjustment is deleted again
+	// and only the shipment's change stays.
+	mu.Lock()
+	afterAdjust = func() { fake.Touch(it.ID, func(x *netsuite.Item) { x.OnHand-- }) }
+	mu.Unlock()
+	rec.OnHand = it.OnHand + 10
+	_, err = c.Write(ctx, "inventory_level", "update", rec, "stock-3")
+	var ve *manifest.VerificationError
+	if !errors.As(err, &ve) || !ve.RolledBack || !errors.Is(err, manifest.ErrVerification) {
+		t.Fatalf("disagreeing read: %v", err)
+	}
+	if onHand() != it.OnHand+6 || len(fake.Adjustments()) != 1 {
+		t.Fatalf("after rollback on hand %d (want %d), %d adjustments", onHand(), it.OnHand+6, len(fake.Adjustments()))
+	}
+}

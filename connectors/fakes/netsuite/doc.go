@@ -31,7 +31,9 @@
 //     expandSubResources=true for the locations sublist), PATCH (204),
 //     DELETE (204, then 404 NONEXISTENT_ID).
 //   - POST /services/rest/record/v1/inventoryAdjustment: adjusts quantity on
-//     hand by adjustQtyBy per line; 204 with a Location header.
+//     hand by adjustQtyBy per line (0 is refused); 204 with a Location
+//     header. GET reads it back; DELETE removes it and takes its quantity
+//     changes back, as deleting the transaction does.
 //   - /services/rest/record/v1/salesOrder: list and get (item sublist).
 //   - POST /services/rest/record/v1/salesOrder/{id}/!transform/itemFulfillment:
 //     fulfils lines (orderLine, quantity, itemReceive), or every open line

@@ -361,6 +361,25 @@ func TestRecordWrites(t *testing.T) {
 		if locs[0].(map[string]any)["quantityOnHand"] != float64(item.OnHand-2) {
 			t.Fatalf("on hand %v, want %d", locs, item.OnHand-2)
 		}
+		loc := resp.Header.Get("Location")
+		if code, m := get(loc); code != 200 || m["inventory"].(map[string]any)["items"].([]any)[0].(map[string]any)["adjustQtyBy"] != -2.0 {
+			t.Fatalf("read adjustment: %d %v", code, m)
+		}
+		// Deleting the adjustment takes its change back.
+		if resp, _ := h.do("DELETE", loc, nil, false); resp.StatusCode != 204 {
+			t.Fatalf("delete adjustment: %d", resp.StatusCode)
+		}
+		if code, _ := get(loc); code != 404 || len(h.f.Adjustments()) != 0 {
+			t.Fatalf("deleted adjustment still read: %d", code)
+		}
+		_, m = get(itemPath)
+		if q := m["locations"].(map[string]any)["items"].([]any)[0].(map[string]any)["quantityOnHand"]; q != float64(item.OnHand) {
+			t.Fatalf("on hand after delete %v, want %d", q, item.OnHand)
+		}
+		body["inventory"] = map[string]any{"items": []any{map[string]any{"item": map[string]string{"id": strconv.Itoa(item.ID)}, "adjustQtyBy": 0}}}
+		if resp, m := h.do("POST", "/services/rest/record/v1/inventoryAdjustment", body, false); resp.StatusCode != 400 || errorCode(m) != "USER_ERROR" {
+			t.Fatalf("adjust by 0: %d %v", resp.StatusCode, m)
+		}
 		body["inventory"] = map[string]any{"items": []any{map[string]any{"item": map[string]string{"id": "999999"}, "adjustQtyBy": 1}}}
 		if resp, m := h.do("POST", "/services/rest/record/v1/inventoryAdjustment", body, false); resp.StatusCode != 400 || errorCode(m) != "INVALID_KEY_OR_REF" {
 			t.Fatalf("unknown item: %d %v", resp.StatusCode, m)
