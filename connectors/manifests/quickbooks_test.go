@@ -18,7 +18,7 @@ import (
 // quickbooksSetup serves a generated company and registers the manifest
 // against it. The connection is already made: the secrets hold the tokens
 // the Connect flow would have stored in the vault.
-func quickbooksSetup(t *testing.T, cfg quickbooks.Config) (*quickbooks.Fake, *connectors.Registry, map[string]string, map[string]string) {
+func quickbooksSetup(t testing.TB, cfg quickbooks.Config) (*quickbooks.Fake, *connectors.Registry, map[string]string, map[string]string) {
 	t.Helper()
 	cfg.Now = cmpNow(cfg.Now)
 	fake := quickbooks.New(cfg)

@@ -707,8 +707,27 @@ func (f *Fake) suiteql(r *http.Request) (reply, *problem) {
 	}
 	all := f.rows(s.table)
 	if s.join != nil {
+		// Conditions on the FROM table's own columns are applied before the
+		// join, so only the rows that can match are joined (they are all
+		// checked again on the joined rows below).
+		var early []row
+		for _, rw := range all {
+			ok := true
+			for _, c := range s.conds {
+				if strings.HasPrefix(c.col, s.alias+".") {
+					m, err := c.match(rw)
+					if err != nil {
+						return reply{}, &problem{400, "INVALID_PARAMETER", "Invalid search query. " + err.Error()}
+					}
+					ok = ok && m
+				}
+			}
+			if ok {
+				early = append(early, rw)
+			}
+		}
 		var err error
-		if all, err = joinRows(s, all, f.rows(s.join.table)); err != nil {
+		if all, err = joinRows(s, early, f.rows(s.join.table)); err != nil {
 			return reply{}, &problem{400, "INVALID_PARAMETER", "Invalid search query. " + err.Error()}
 		}
 	}
