@@ -773,11 +773,11 @@ func (v *validator) capabilities() {
 		rec string
 		cp  connectors.Capability
 	}{{RecordOrder, connectors.CapSyncOrders}, {RecordItem, connectors.CapSyncItems}, {RecordInventoryLevel, connectors.CapSyncInventory}} {
-		if len(v.m.pollStreams(c.rec)) > 0 {
+		if v.m.pollStream(c.rec) != nil {
 			caps = append(caps, c.cp)
 		}
 	}
-	if v.m.hasWrite("fulfillment", "create") {
+	if v.m.write("fulfillment", "create") != nil {
 		caps = append(caps, connectors.CapPushFulfillment)
 	}
 	if len(caps) == 0 {

@@ -61,7 +61,7 @@ func TestSeveralStreamsOfOneRecord(t *testing.T) {
 		t.Fatalf("caps = %v", m.Caps)
 	}
 	for id, want := range map[string]string{"12": "ship", "bundle:12": "ship_bundle", "bundles:12": "ship"} {
-		if w := m.write("fulfillment", "create", id); w == nil || w.Key != want {
+		if w := m.writeFor("fulfillment", "create", id); w == nil || w.Key != want {
 			t.Errorf("write for %q = %+v, want %s", id, w, want)
 		}
 	}
@@ -129,6 +129,7 @@ func TestDeltaFrom(t *testing.T) {
 		{`{"items": []}`, 0, false},
 		{`{"items": [{"quantityonhand": "2.5"}]}`, 0, true},
 		{`{"items": [{"quantityonhand": "many"}]}`, 0, true},
+		{`not json`, 0, true},
 	} {
 		got, err := snapshotQuantity(parsed(&connectors.Response{Body: []byte(tc.doc)}), splitPath("items.0.quantityonhand"))
 		if got != tc.want || (err != nil) != tc.err {

@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -344,6 +343,14 @@ type Write struct {
 	DeltaFrom []string
 }
 
+// pollStream returns the first poll stream producing record, or nil.
+func (m *Manifest) pollStream(record string) *Stream {
+	if ss := m.pollStreams(record); len(ss) > 0 {
+		return ss[0]
+	}
+	return nil
+}
+
 // pollStreams returns the poll streams producing record, in manifest order.
 func (m *Manifest) pollStreams(record string) []*Stream {
 	var out []*Stream
@@ -366,10 +373,20 @@ func (m *Manifest) WebhookStreams() []*Stream {
 	return out
 }
 
-// write returns the action for object and action that applies to a record
-// whose source id is sourceID: the one whose source_prefix starts it, else
-// the one without a prefix.
-func (m *Manifest) write(object, action, sourceID string) *Write {
+// write returns the first action for object and action, or nil.
+func (m *Manifest) write(object, action string) *Write {
+	for _, w := range m.Writes {
+		if w.Object == object && w.Action == action {
+			return w
+		}
+	}
+	return nil
+}
+
+// writeFor returns the action for object and action that applies to a
+// record whose source id is sourceID: the one whose source_prefix starts
+// it, else the one without a prefix.
+func (m *Manifest) writeFor(object, action, sourceID string) *Write {
 	var plain *Write
 	for _, w := range m.Writes {
 		if w.Object != object || w.Action != action {
@@ -382,9 +399,4 @@ func (m *Manifest) write(object, action, sourceID string) *Write {
 		}
 	}
 	return plain
-}
-
-// hasWrite reports whether any action writes object with action.
-func (m *Manifest) hasWrite(object, action string) bool {
-	return slices.ContainsFunc(m.Writes, func(w *Write) bool { return w.Object == object && w.Action == action })
 }

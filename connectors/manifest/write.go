@@ -106,7 +106,7 @@ func (e *VerificationError) Unwrap() []error {
 // write (with the provider's idempotency header carrying idemKey), the
 // verification read, and the rollback when verification fails.
 func (c *Conn) Write(ctx context.Context, object, action string, rec Record, idemKey string) (WriteResult, error) {
-	w := c.m.write(object, action, rec.SourceID)
+	w := c.m.writeFor(object, action, rec.SourceID)
 	if w == nil {
 		return WriteResult{}, fmt.Errorf("connector %s has no %s %s write action", c.m.Key, action, object)
 	}
@@ -265,7 +265,7 @@ func (c *Conn) verify(ctx context.Context, w *Write, vars func(string) string) s
 
 // PushFulfillment runs the fulfillment create action.
 func (c *Conn) PushFulfillment(ctx context.Context, req connectors.FulfillmentRequest) (connectors.PushResult, error) {
-	if !c.m.hasWrite("fulfillment", "create") {
+	if c.m.write("fulfillment", "create") == nil {
 		return connectors.PushResult{}, connectors.Unsupported(c.m.Key, connectors.CapPushFulfillment)
 	}
 	res, err := c.Write(ctx, "fulfillment", "create", Record{SourceID: req.SourceID, OrderID: req.OrderID,
@@ -312,6 +312,10 @@ func (c *Conn) renderJSON(body string, extra func(string) string) string {
 // snapshot: a whole number, or absent (an upstream that leaves a null
 // quantity out, as NetSuite does for a location never stocked) for 0.
 func snapshotQuantity(snapshot any, path []string) (int64, error) {
+	if snapshot == nil {
+		// Taking an unreadable snapshot for 0 would adjust by the whole quantity.
+		return 0, fmt.Errorf("snapshot: the answer is not JSON, so the current quantity is unknown")
+	}
 	v := lookup(snapshot, path)
 	if v == nil {
 		return 0, nil

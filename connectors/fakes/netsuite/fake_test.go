@@ -459,12 +459,13 @@ func TestRecordList(t *testing.T) {
 
 func FuzzParseSuiteQL(f *testing.F) {
 	for _, s := range []string{"SELECT id, TO_CHAR(lastmodifieddate, 'YYYY-MM-DD\"T\"HH24:MI:SS') AS m FROM item WHERE lastmodifieddate >= TO_TIMESTAMP('2026-01-01 00:00:00', 'YYYY-MM-DD HH24:MI:SS') ORDER BY id",
-		"SELECT * FROM transaction WHERE type IN ('SalesOrd', 'ItemShip') AND id > 3", "SELECT 'x''y'", "SELECT id FROM item WHERE id <> 1"} {
+		"SELECT * FROM transaction WHERE type IN ('SalesOrd', 'ItemShip') AND id > 3", "SELECT 'x''y'", "SELECT id FROM item WHERE id <> 1",
+		"SELECT tl.transaction, i.itemid FROM transactionline tl JOIN item i ON i.id = tl.item WHERE tl.transaction IN (1, 2) ORDER BY tl.transaction, tl.id DESC"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		st, err := parseSuiteQL(s)
-		if err == nil && !tables[st.table] {
+		if err == nil && (!tables[st.table] || st.join != nil && !tables[st.join.table]) {
 			t.Fatalf("%q parsed with table %q", s, st.table)
 		}
 	})
