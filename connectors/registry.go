@@ -20,6 +20,13 @@ type Info struct {
 // Supports reports whether the connector declares c.
 func (i Info) Supports(c Capability) bool { return slices.Contains(i.Capabilities, c) }
 
+// WebhookReceiver is a connector that only receives provider webhooks: it
+// may declare no capability (nothing to poll, nothing to push), since the
+// webhook receiver, not the runner, drives it.
+type WebhookReceiver interface {
+	ReceivesWebhooks() bool
+}
+
 // Registry holds the connectors the hub knows. The app builds one at
 // startup, registers every first-party connector explicitly, and refuses to
 // start when a registration fails; after that it is only read. There is no
@@ -80,7 +87,7 @@ func (r *Registry) Register(name string, f Factory) (err error) {
 		return &RegistrationError{Name: name, Problems: problems}
 	}
 	caps := slices.Clone(c.Capabilities())
-	if len(caps) == 0 {
+	if wr, ok := c.(WebhookReceiver); len(caps) == 0 && (!ok || !wr.ReceivesWebhooks()) {
 		problems = append(problems, "declares no capabilities")
 	}
 	for i, cp := range caps {
@@ -102,7 +109,7 @@ func (r *Registry) Register(name string, f Factory) (err error) {
 	if len(problems) > 0 {
 		return &RegistrationError{Name: name, Problems: problems}
 	}
-	info := Info{Name: name, Schema: schema}
+	info := Info{Name: name, Schema: schema, Capabilities: []Capability{}, SyncTypes: []string{}}
 	for _, k := range KnownCapabilities() { // canonical order
 		if slices.Contains(caps, k) {
 			info.Capabilities = append(info.Capabilities, k)

@@ -159,6 +159,10 @@ func (c *Conn) Manifest() *Manifest { return c.m }
 // ConfigSchema is the manifest's settings schema.
 func (c *Conn) ConfigSchema() connectors.Schema { return c.m.Schema }
 
+// ReceivesWebhooks reports whether the manifest has webhook streams: a
+// manifest with only those registers without capabilities.
+func (c *Conn) ReceivesWebhooks() bool { return len(c.m.WebhookStreams()) > 0 }
+
 // Capabilities are derived from the manifest's streams and writes.
 func (c *Conn) Capabilities() []connectors.Capability { return slices.Clone(c.m.Caps) }
 
@@ -366,6 +370,9 @@ func (c *Conn) anyEmpty(s string, extra func(string) string) bool {
 func (c *Conn) TestConnection(ctx context.Context) (connectors.ConnectionResult, error) {
 	if err := c.missing(); err != nil {
 		return connectors.NewConnectionResult(false, err.Error()), nil
+	}
+	if c.m.Test == nil { // webhook-only: there is no API to call
+		return connectors.NewConnectionResult(true, c.m.Name+" only sends webhooks: settings are complete; send a test event from "+c.m.Provider), nil
 	}
 	if _, err := c.send(ctx, c.m.Test, nil, nil); err != nil {
 		return connectors.NewConnectionResult(false, c.http.Scrub(err.Error())), nil

@@ -131,15 +131,27 @@ func (v *validator) manifest(f *manifestFile) *Manifest {
 		}
 	}
 	v.settings(&f.Settings)
-	v.baseURL(f.BaseURL)
-	v.hosts(f.Hosts)
+	// A connector that only receives provider webhooks calls nothing, so it
+	// needs no base URL, hosts or test request (it may still declare them).
+	hooksOnly := webhookOnly(f)
+	if !hooksOnly || f.BaseURL != "" {
+		v.baseURL(f.BaseURL)
+	}
+	if !hooksOnly || len(f.Hosts) > 0 {
+		v.hosts(f.Hosts)
+	}
+	if hooksOnly && f.Auth.Kind == "" {
+		f.Auth.Kind, m.Auth.Kind = AuthNone, AuthNone
+	}
 	v.auth(&f.Auth)
 	v.rate(f.RateLimit)
 	if f.Errors != nil && f.Errors.FieldsPath == "" {
 		p.add("errors.fields_path", "is required")
 	}
-	if f.Test == nil {
+	if f.Test == nil && !hooksOnly {
 		p.add("test", "is required: the request the Test button sends")
+	} else if f.Test == nil {
+		// nothing to test upstream: TestConnection says so
 	} else {
 		v.request("test", f.Test, scopeConfig, false)
 	}
@@ -731,6 +743,19 @@ func (v *validator) write(i int, f *writeFile) {
 	v.m.Writes = append(v.m.Writes, w)
 }
 
+// webhookOnly reports whether f has webhook streams and nothing that calls
+// the provider: no poll stream and no write action.
+func webhookOnly(f *manifestFile) bool {
+	hooks := false
+	for _, s := range f.Streams {
+		if s.Mode != "webhook" {
+			return false
+		}
+		hooks = true
+	}
+	return hooks && len(f.Write) == 0
+}
+
 // capabilities derives the connector's capabilities, and applies the
 // registry's refusal of a connector that declares none.
 func (v *validator) capabilities() {
@@ -746,8 +771,8 @@ func (v *validator) capabilities() {
 	if v.m.write("fulfillment", "create") != nil {
 		caps = append(caps, connectors.CapPushFulfillment)
 	}
-	if len(caps) == 0 {
-		v.p.add("streams", "declares no capabilities: add a poll stream or a fulfillment create action (webhook streams ride along with them)")
+	if len(caps) == 0 && len(v.m.WebhookStreams()) == 0 {
+		v.p.add("streams", "declares nothing to do: add a poll stream, a webhook stream or a fulfillment create action")
 	}
 	v.m.Caps = caps
 }
