@@ -15,6 +15,9 @@ type Info struct {
 	Capabilities []Capability `json:"capabilities"`
 	SyncTypes    []string     `json:"sync_types"`
 	Schema       Schema       `json:"config_schema"`
+	// Streams are the poll streams of a connector made of streams (a
+	// StreamLister); empty for the others.
+	Streams []StreamInfo `json:"streams,omitempty"`
 }
 
 // Supports reports whether the connector declares c.
@@ -101,6 +104,11 @@ func (r *Registry) Register(name string, f Factory) (err error) {
 	for _, p := range schema.Validate() {
 		problems = append(problems, "config schema: "+p)
 	}
+	var streams []StreamInfo
+	if sl, ok := c.(StreamLister); ok {
+		streams = slices.Clone(sl.Streams())
+		problems = append(problems, streamProblems(streams, caps)...)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.defs[name]; dup {
@@ -109,7 +117,7 @@ func (r *Registry) Register(name string, f Factory) (err error) {
 	if len(problems) > 0 {
 		return &RegistrationError{Name: name, Problems: problems}
 	}
-	info := Info{Name: name, Schema: schema, Capabilities: []Capability{}, SyncTypes: []string{}}
+	info := Info{Name: name, Schema: schema, Capabilities: []Capability{}, SyncTypes: []string{}, Streams: streams}
 	for _, k := range KnownCapabilities() { // canonical order
 		if slices.Contains(caps, k) {
 			info.Capabilities = append(info.Capabilities, k)
@@ -146,4 +154,26 @@ func (r *Registry) Infos() []Info {
 		out = append(out, r.defs[n].info)
 	}
 	return out
+}
+
+// streamProblems checks declared streams: unique keys, a sync type the
+// connector has the capability for, a schedule that parses.
+func streamProblems(streams []StreamInfo, caps []Capability) []string {
+	var problems []string
+	seen := map[string]bool{}
+	for _, st := range streams {
+		if seen[st.Key] || st.Key == "" {
+			problems = append(problems, fmt.Sprintf("stream %q: key empty or repeated", st.Key))
+		}
+		seen[st.Key] = true
+		if c, ok := CapabilityOf(st.SyncType); !ok || !slices.Contains(caps, c) || st.SyncType == SyncFulfillment {
+			problems = append(problems, fmt.Sprintf("stream %q: sync type %q is not one this connector syncs", st.Key, st.SyncType))
+		}
+		if st.Schedule != "" {
+			if _, err := ParseScheduleText(st.Schedule); err != nil {
+				problems = append(problems, fmt.Sprintf("stream %q: schedule %q: %v", st.Key, st.Schedule, err))
+			}
+		}
+	}
+	return problems
 }

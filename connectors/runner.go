@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -124,6 +125,11 @@ type RunOptions struct {
 	Trigger string
 	// Full ignores the cursor and reads everything.
 	Full bool
+	// Streams limits the run to these streams of the sync type (a stream's
+	// own schedule fell due); nil runs them all. A run that leaves some of
+	// the type's streams out keeps the cursor where it was, since those
+	// streams have not read past it.
+	Streams []string
 }
 
 // Outcome is how a run ended.
@@ -180,6 +186,10 @@ func (r *Runner) Claim(ctx context.Context, key store.SyncKey, opts RunOptions) 
 	if !info.Supports(c) {
 		return nil, &store.ValidationError{Message: fmt.Sprintf("connector %s does not support %s", key.Connector, c),
 			Fields: map[string]string{"sync_type": "not supported by this connector (capabilities: " + joinCaps(info.Capabilities) + ")"}}
+	}
+	if bad := unknownStreams(info, key.SyncType, opts.Streams); len(bad) > 0 {
+		return nil, &store.ValidationError{Message: fmt.Sprintf("connector %s has no %s stream %s", key.Connector, key.SyncType, strings.Join(bad, ", ")),
+			Fields: map[string]string{"streams": "not streams of this sync type"}}
 	}
 	id := uuid.NewString()
 	claim, err := r.deps.DB.ClaimSync(ctx, key, store.ClaimOptions{RunID: id, StaleAfter: r.cfg.StaleAfter, MaxRunAge: r.cfg.MaxRunAge})
@@ -277,9 +287,10 @@ func (run *Run) Execute(parent context.Context) Outcome {
 		if run.key.SyncType == SyncFulfillment {
 			retries = 0 // each push keeps its own retry schedule
 		}
+		sctx := WithStreams(ctx, run.opts.Streams)
 		for {
 			out.Attempts++
-			res, err = r.call(ctx, run.key, env, conn, since)
+			res, err = r.call(sctx, run.key, env, conn, since)
 			if err == nil || ctx.Err() != nil || !retryable(err) || out.Attempts > retries {
 				break
 			}
@@ -295,7 +306,7 @@ func (run *Run) Execute(parent context.Context) Outcome {
 
 	rec := store.SyncRunRecord{Trigger: run.opts.Trigger, StartedAt: syncStart, Attempts: out.Attempts,
 		Synced: res.RecordsSynced, Skipped: res.RecordsSkipped, Failed: res.RecordsFailed,
-		Notes: cleanText(scrub, failureNotes(res)), TookOver: run.claim.TookOver,
+		Notes: cleanText(scrub, joinNotes(streamNotes(run.opts.Streams), failureNotes(res))), TookOver: run.claim.TookOver,
 		ErrorThreshold: r.cfg.ErrorThreshold, KeepRuns: r.cfg.KeepRuns}
 	if !since.IsZero() {
 		rec.Since = &since
@@ -313,8 +324,10 @@ func (run *Run) Execute(parent context.Context) Outcome {
 		if !res.MaxSeen.IsZero() && res.MaxSeen.Before(cursor) {
 			cursor = res.MaxSeen
 		}
-		rec.Cursor = &cursor
-		out.Cursor = &cursor
+		if !partialRun(run.info, run.key.SyncType, run.opts.Streams) {
+			rec.Cursor = &cursor
+			out.Cursor = &cursor
+		}
 		res.Success = true
 	default:
 		rec.Status = store.RunFailed
@@ -399,6 +412,44 @@ func (r *Runner) call(ctx context.Context, key store.SyncKey, env Env, conn Conn
 		return r.pushDue(ctx, key, env, conn)
 	}
 	return SyncResult{}, fmt.Errorf("unknown sync type %q", key.SyncType)
+}
+
+// unknownStreams returns the names in streams that are not streams of
+// syncType in info.
+func unknownStreams(info Info, syncType string, streams []string) []string {
+	var bad []string
+	for _, name := range streams {
+		if !slices.ContainsFunc(info.Streams, func(s StreamInfo) bool { return s.Key == name && s.SyncType == syncType }) {
+			bad = append(bad, name)
+		}
+	}
+	return bad
+}
+
+// partialRun reports whether a run limited to streams leaves out some
+// stream of syncType: its cursor must then stay put.
+func partialRun(info Info, syncType string, streams []string) bool {
+	if len(streams) == 0 {
+		return false
+	}
+	for _, s := range info.Streams {
+		if s.SyncType == syncType && !slices.Contains(streams, s.Key) {
+			return true
+		}
+	}
+	return false
+}
+
+// streamNotes names the streams of a limited run in its history.
+func streamNotes(streams []string) string {
+	if len(streams) == 0 {
+		return ""
+	}
+	return "streams: " + strings.Join(streams, ", ")
+}
+
+func joinNotes(parts ...string) string {
+	return strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), "; ")
 }
 
 // failureNotes summarizes refused records for the run history.

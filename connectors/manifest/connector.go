@@ -403,5 +403,33 @@ func (c *Conn) syncRecord(ctx context.Context, record string, cp connectors.Capa
 	if err := c.missing(); err != nil {
 		return connectors.SyncResult{}, err
 	}
+	if !connectors.StreamWanted(ctx, s.Key) {
+		return connectors.SyncResult{}, nil // a scheduled run of other streams of this record
+	}
 	return c.poll(ctx, s, since)
+}
+
+// Streams lists the poll streams with the sync type each feeds and its
+// own schedule: the scheduler runs each on it.
+func (c *Conn) Streams() []connectors.StreamInfo {
+	var out []connectors.StreamInfo
+	for _, s := range c.m.Streams {
+		if s.Mode != "poll" {
+			continue
+		}
+		out = append(out, connectors.StreamInfo{Key: s.Key, SyncType: syncTypeOfRecord(s.Record), Schedule: s.Schedule})
+	}
+	return out
+}
+
+func syncTypeOfRecord(record string) string {
+	switch record {
+	case RecordOrder:
+		return connectors.SyncOrders
+	case RecordItem:
+		return connectors.SyncItems
+	case RecordInventoryLevel:
+		return connectors.SyncInventory
+	}
+	return ""
 }

@@ -472,14 +472,12 @@ func (v *validator) stream(i int, f *streamFile) {
 				p.addf(at+".record", "a poll stream of %s records already exists (%s)", f.Record, o.Key)
 			}
 		}
-		if f.Schedule == "" {
-			s.Schedule = "15m"
-		} else if d, err := time.ParseDuration(f.Schedule); err == nil {
-			if d < time.Minute {
-				p.add(at+".schedule", "an interval must be at least 1m")
+		// Empty: the stream runs on the connection's schedule of its sync
+		// type (and on "Sync now"), like a Go connector's syncs.
+		if f.Schedule != "" {
+			if _, err := connectors.ParseScheduleText(f.Schedule); err != nil {
+				p.add(at+".schedule", err.Error())
 			}
-		} else if _, err := connectors.ParseCron(f.Schedule); err != nil {
-			p.add(at+".schedule", "must be a duration like 15m or a 5-field cron expression: "+err.Error())
 		}
 		if f.Request == nil {
 			p.add(at+".request", "is required for a poll stream")
