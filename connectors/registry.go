@@ -122,6 +122,9 @@ func (r *Registry) Register(name string, f Factory) (err error) {
 		if slices.Contains(caps, k) {
 			info.Capabilities = append(info.Capabilities, k)
 			info.SyncTypes = append(info.SyncTypes, SyncTypeOf(k))
+			if k == CapPushFulfillment {
+				info.SyncTypes = append(info.SyncTypes, SyncFulfillmentHealth)
+			}
 		}
 	}
 	r.defs[name] = registration{info: info, factory: f}

@@ -181,7 +181,7 @@ func (r *Runner) Claim(ctx context.Context, key store.SyncKey, opts RunOptions) 
 	c, ok := CapabilityOf(key.SyncType)
 	if !ok {
 		return nil, &store.ValidationError{Message: fmt.Sprintf("unknown sync type %q", key.SyncType),
-			Fields: map[string]string{"sync_type": "must be one of orders, items, inventory, fulfillment"}}
+			Fields: map[string]string{"sync_type": "must be one of orders, items, inventory, fulfillment, fulfillment_health"}}
 	}
 	if !info.Supports(c) {
 		return nil, &store.ValidationError{Message: fmt.Sprintf("connector %s does not support %s", key.Connector, c),
@@ -272,6 +272,9 @@ func (run *Run) Execute(parent context.Context) Outcome {
 		return nil
 	}
 	env, conn, err := r.build(ctx, run.info, run.factory, run.key.WarehouseID, check)
+	if run.key.SyncType == SyncFulfillmentHealth {
+		err = nil // reads the store only: a connection missing credentials is still checked
+	}
 	scrub := env.HTTP.Scrub
 	var res SyncResult
 	if err != nil && run.key.SyncType == SyncFulfillment {
@@ -284,7 +287,7 @@ func (run *Run) Execute(parent context.Context) Outcome {
 	}
 	if err == nil {
 		retries := r.cfg.Retries
-		if run.key.SyncType == SyncFulfillment {
+		if run.key.SyncType == SyncFulfillment || run.key.SyncType == SyncFulfillmentHealth {
 			retries = 0 // each push keeps its own retry schedule
 		}
 		sctx := WithStreams(ctx, run.opts.Streams)
@@ -410,6 +413,8 @@ func (r *Runner) call(ctx context.Context, key store.SyncKey, env Env, conn Conn
 		return conn.SyncInventory(ctx, since)
 	case SyncFulfillment:
 		return r.pushDue(ctx, key, env, conn)
+	case SyncFulfillmentHealth:
+		return r.checkFulfillmentHealth(ctx, key)
 	}
 	return SyncResult{}, fmt.Errorf("unknown sync type %q", key.SyncType)
 }
