@@ -174,7 +174,7 @@ func (u *connectorUI) detailPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d.ConfirmDelete = d.CanWrite && d.Configured && r.URL.Query().Get("confirm") == "delete"
-	d.Manifest = u.s.manifests.panel(r.Context(), info.Name, d.WarehouseID, d.CanWrite)
+	d.Manifest = u.s.manifests.panel(r.Context(), w, info.Name, d.WarehouseID, d.CanWrite)
 	u.placeFlashes(&d, u.takeFlashes(w, r))
 	return u.s.render(w, r, http.StatusOK, connectorDetailPage(d))
 }
