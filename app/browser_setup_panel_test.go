@@ -140,6 +140,13 @@ func TestBrowserSetupPanel(t *testing.T) {
 		t.Fatalf("flash after consent %q", s)
 	}
 	screenshot(t, ctx, "setup-panel-quickbooks-connected")
+	// Each sync lists its streams with their own schedules.
+	if s := textOf("#stream-sales_receipts"); !strings.Contains(s, "own schedule: cron */10 * * * * (UTC)") {
+		t.Fatalf("orders stream %q", s)
+	}
+	if s := textOf("#streams-items"); !strings.Contains(s, "items own schedule: every 15m") {
+		t.Fatalf("items streams %q", s)
+	}
 
 	// The webhook-only connector: nothing to call, one webhook stream with
 	// its URL for this warehouse and the provider's steps; no syncs.

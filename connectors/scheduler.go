@@ -235,7 +235,7 @@ func (s *Scheduler) tickStreams(ctx context.Context, now time.Time, schedules []
 	if err != nil || len(conns) == 0 {
 		return next, err
 	}
-	stored, err := s.db.ListStreamSchedules(ctx)
+	stored, err := s.db.ListStreamSchedules(ctx, "", 0)
 	if err != nil {
 		return next, err
 	}

@@ -97,6 +97,12 @@ func TestStreamSchedules(t *testing.T) {
 	}
 
 	step(start.Add(5*time.Minute), ran{"orders", "receipts"})
+	status, err := e.svc.SyncStatus(e.ctx, "streamed", e.wh)
+	if err != nil || len(status.Streams) != 3 || status.Streams[0].NextRunAt == nil ||
+		!status.Streams[0].NextRunAt.Equal(start.Add(10*time.Minute)) || status.Streams[1].LastRunAt != nil ||
+		!status.Streams[1].NextRunAt.Equal(start.Add(15*time.Minute)) || status.Streams[2].NextRunAt != nil {
+		t.Fatalf("stream status %+v %v", status.Streams, err)
+	}
 	if st := e.stateOf(key("orders")); st.Cursor != nil {
 		t.Fatalf("a run without invoices moved the orders cursor to %v", st.Cursor)
 	}
@@ -120,6 +126,9 @@ func TestStreamSchedules(t *testing.T) {
 		t.Fatal(err)
 	}
 	step(start.Add(20*time.Minute), ran{"items", "receipts,invoices,products"})
+	if status, err := e.svc.SyncStatus(e.ctx, "streamed", e.wh); err != nil || !status.Streams[0].Paused || status.Streams[2].Paused {
+		t.Fatalf("stream status after the pause %+v %v", status.Streams, err)
+	}
 	e.wantTick("after the pause", start.Add(30*time.Minute))
 }
 

@@ -44,10 +44,14 @@ func (db *DB) ConfiguredConnections(ctx context.Context) ([]ConnectionKey, error
 	return out, rows.Err()
 }
 
-// ListStreamSchedules returns every stored stream schedule.
-func (db *DB) ListStreamSchedules(ctx context.Context) ([]StreamSchedule, error) {
+// ListStreamSchedules returns the stored stream schedules of connector
+// (all when empty) in warehouseID (all when 0).
+func (db *DB) ListStreamSchedules(ctx context.Context, connector string, warehouseID int64) ([]StreamSchedule, error) {
+	var f filter
+	eq(&f, "connector_name", connector)
+	eq(&f, "warehouse_id", warehouseID)
 	rows, err := db.r.QueryContext(ctx, `SELECT connector_name, warehouse_id, stream_key, sync_type, schedule,
-		next_run_at, last_run_at FROM stream_schedules ORDER BY connector_name, warehouse_id, stream_key`)
+		next_run_at, last_run_at FROM stream_schedules`+f.sql()+` ORDER BY connector_name, warehouse_id, stream_key`, f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list stream schedules: %w", err)
 	}

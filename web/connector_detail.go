@@ -108,6 +108,7 @@ type connectorSyncRow struct {
 	LastError   string
 	LastErrorAt when
 	Schedule    connectorScheduleForm
+	Streams     []connectorStreamRow
 }
 
 type connectorRunRow struct {
@@ -365,6 +366,7 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 			row.Schedule.Summary, row.Schedule.NextRun, row.Schedule.LastRun, row.Schedule.UpdatedBy =
 				keep.Summary, keep.NextRun, keep.LastRun, keep.UpdatedBy
 		}
+		row.Streams = u.streamRows(st.Streams, s.SyncType)
 		d.Syncs = append(d.Syncs, row)
 		if s.Status == store.SyncRunning {
 			// A run is written to the history when it ends; until then
