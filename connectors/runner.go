@@ -265,6 +265,10 @@ func (run *Run) Execute(parent context.Context) Outcome {
 	if c := run.claim.Previous.Cursor; c != nil && !run.opts.Full {
 		since = c.Add(-r.cfg.Overlap)
 	}
+	partial := partialRun(run.info, run.key.SyncType, run.opts.Streams)
+	if partial && !run.opts.Full {
+		since = r.streamSince(ctx, run, log)
+	}
 	check := func() error {
 		if lost.Load() {
 			return store.ErrRunSuperseded
@@ -327,10 +331,10 @@ func (run *Run) Execute(parent context.Context) Outcome {
 		if !res.MaxSeen.IsZero() && res.MaxSeen.Before(cursor) {
 			cursor = res.MaxSeen
 		}
-		if !partialRun(run.info, run.key.SyncType, run.opts.Streams) {
+		if !partial {
 			rec.Cursor = &cursor
-			out.Cursor = &cursor
 		}
+		out.Cursor = &cursor
 		res.Success = true
 	default:
 		rec.Status = store.RunFailed
@@ -352,6 +356,14 @@ func (run *Run) Execute(parent context.Context) Outcome {
 			if out.Error == "" {
 				out.Error = "record outcome: " + ferr.Error()
 			}
+		}
+	}
+	if partial && out.Status == store.RunSuccess && out.Cursor != nil {
+		// The type's cursor stayed put; the streams that ran remember how
+		// far they read, so their next limited run starts there.
+		if err := r.deps.DB.AdvanceStreamCursors(fctx, store.ConnectionKey{Connector: run.key.Connector,
+			WarehouseID: run.key.WarehouseID}, run.opts.Streams, *out.Cursor); err != nil {
+			log.Error("record stream cursors", slog.Any("error", err))
 		}
 	}
 	out.Result = res
@@ -443,6 +455,38 @@ func partialRun(info Info, syncType string, streams []string) bool {
 		}
 	}
 	return false
+}
+
+// streamSince is where a run limited to some of its type's streams starts
+// reading: each stream has read through the later of the type's cursor
+// (every stream has) and its own (from its last limited run); the run
+// starts at the earliest of those, minus the overlap. Zero (read
+// everything) when one of them has read nothing yet.
+func (r *Runner) streamSince(ctx context.Context, run *Run, log *slog.Logger) time.Time {
+	rows, err := r.deps.DB.ListStreamSchedules(ctx, run.key.Connector, run.key.WarehouseID)
+	if err != nil {
+		log.Warn("stream cursors unknown; reading from the sync's cursor", slog.Any("error", err))
+		rows = nil
+	}
+	var since time.Time
+	for i, name := range run.opts.Streams {
+		var read time.Time
+		if c := run.claim.Previous.Cursor; c != nil {
+			read = *c
+		}
+		for _, row := range rows {
+			if row.Stream == name && row.Cursor != nil && row.Cursor.After(read) {
+				read = *row.Cursor
+			}
+		}
+		if read.IsZero() {
+			return time.Time{}
+		}
+		if i == 0 || read.Before(since) {
+			since = read
+		}
+	}
+	return since.Add(-r.cfg.Overlap)
 }
 
 // streamNotes names the streams of a limited run in its history.

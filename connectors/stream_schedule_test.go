@@ -38,15 +38,19 @@ func TestStreamSchedules(t *testing.T) {
 	e := newSchedEnv(t)
 	s := newScripted()
 	s.caps = []connectors.Capability{connectors.CapSyncOrders, connectors.CapSyncItems}
-	seen := make(chan []string, 20) // the streams each call was limited to
-	s.sync = func(ctx context.Context, _ connectors.Env, _ int) (connectors.SyncResult, error) {
+	type call struct {
+		streams []string // the streams the call was limited to
+		since   time.Time
+	}
+	seen := make(chan call, 20)
+	s.sync = func(ctx context.Context, _ connectors.Env, n int) (connectors.SyncResult, error) {
 		var got []string
 		for _, k := range streamKeys {
 			if connectors.StreamWanted(ctx, k) {
 				got = append(got, k)
 			}
 		}
-		seen <- got
+		seen <- call{got, s.sinces()[n-1]}
 		return connectors.SyncResult{RecordsSynced: 1}, nil
 	}
 	if err := e.reg.Register("streamed", func(env connectors.Env) connectors.Connector {
@@ -75,6 +79,7 @@ func TestStreamSchedules(t *testing.T) {
 	type ran struct {
 		syncType string
 		streams  string
+		since    string // "" for a full read
 	}
 	// step advances the clock to at and collects the runs that start.
 	step := func(at time.Time, want ...ran) {
@@ -87,7 +92,12 @@ func TestStreamSchedules(t *testing.T) {
 			if o.Status != store.RunSuccess {
 				t.Fatalf("%s: %+v", at.Format("15:04"), o)
 			}
-			got = append(got, ran{o.Key.SyncType, strings.Join(<-seen, ",")})
+			c := <-seen
+			r := ran{o.Key.SyncType, strings.Join(c.streams, ","), ""}
+			if !c.since.IsZero() {
+				r.since = c.since.Format("15:04")
+			}
+			got = append(got, r)
 		}
 		// Concurrent runs of two sync types finish in either order.
 		slices.SortFunc(got, func(a, b ran) int { return strings.Compare(a.syncType, b.syncType) })
@@ -96,7 +106,7 @@ func TestStreamSchedules(t *testing.T) {
 		}
 	}
 
-	step(start.Add(5*time.Minute), ran{"orders", "receipts"})
+	step(start.Add(5*time.Minute), ran{"orders", "receipts", ""})
 	status, err := e.svc.SyncStatus(e.ctx, "streamed", e.wh)
 	if err != nil || len(status.Streams) != 3 || status.Streams[0].NextRunAt == nil ||
 		!status.Streams[0].NextRunAt.Equal(start.Add(10*time.Minute)) || status.Streams[1].LastRunAt != nil ||
@@ -106,9 +116,12 @@ func TestStreamSchedules(t *testing.T) {
 	if st := e.stateOf(key("orders")); st.Cursor != nil {
 		t.Fatalf("a run without invoices moved the orders cursor to %v", st.Cursor)
 	}
-	step(start.Add(10*time.Minute), ran{"items", "receipts,invoices,products"}, ran{"orders", "receipts"})
-	// 09:15: both order streams are due, in one run, which moves the cursor.
-	step(start.Add(15*time.Minute), ran{"orders", "receipts,invoices"})
+	// 09:10: receipts reads from where its 09:05 run got to (minus the 2m
+	// overlap), though the orders cursor has not moved.
+	step(start.Add(10*time.Minute), ran{"items", "receipts,invoices,products", ""}, ran{"orders", "receipts", "09:03"})
+	// 09:15: both order streams are due, in one run, which reads from the
+	// orders cursor (none yet: invoices never ran) and moves it.
+	step(start.Add(15*time.Minute), ran{"orders", "receipts,invoices", ""})
 	if st := e.stateOf(key("orders")); st.Cursor == nil || !st.Cursor.Equal(start.Add(15*time.Minute)) {
 		t.Fatalf("orders cursor %v after a run of all its streams", st.Cursor)
 	}
@@ -118,6 +131,10 @@ func TestStreamSchedules(t *testing.T) {
 		t.Fatalf("history %+v %v", runs, err)
 	}
 
+	// 09:20: receipts alone again, from the later of the orders cursor
+	// (09:15) and its own (09:10).
+	step(start.Add(20*time.Minute), ran{"items", "receipts,invoices,products", "09:08"}, ran{"orders", "receipts", "09:13"})
+
 	// Pausing the orders connection schedule pauses its streams: the
 	// scheduler then waits for the items schedule only.
 	off := false
@@ -125,11 +142,11 @@ func TestStreamSchedules(t *testing.T) {
 		{SyncType: "items", IntervalSeconds: 600}, {SyncType: "orders", IntervalSeconds: 600, Enabled: &off}}); err != nil {
 		t.Fatal(err)
 	}
-	step(start.Add(20*time.Minute), ran{"items", "receipts,invoices,products"})
+	step(start.Add(30*time.Minute), ran{"items", "receipts,invoices,products", "09:18"})
 	if status, err := e.svc.SyncStatus(e.ctx, "streamed", e.wh); err != nil || !status.Streams[0].Paused || status.Streams[2].Paused {
 		t.Fatalf("stream status after the pause %+v %v", status.Streams, err)
 	}
-	e.wantTick("after the pause", start.Add(30*time.Minute))
+	e.wantTick("after the pause", start.Add(40*time.Minute))
 }
 
 func (h *harness) stateOf(k store.SyncKey) store.SyncState {

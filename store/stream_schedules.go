@@ -22,6 +22,9 @@ type StreamSchedule struct {
 	Schedule  string     `json:"schedule"`
 	NextRunAt time.Time  `json:"next_run_at"`
 	LastRunAt *time.Time `json:"last_run_at,omitempty"`
+	// Cursor is how far the stream read in its last successful run limited
+	// to its own schedule.
+	Cursor *time.Time `json:"cursor,omitempty"`
 }
 
 // ConfiguredConnections returns every connector + warehouse with stored
@@ -51,7 +54,7 @@ func (db *DB) ListStreamSchedules(ctx context.Context, connector string, warehou
 	eq(&f, "connector_name", connector)
 	eq(&f, "warehouse_id", warehouseID)
 	rows, err := db.r.QueryContext(ctx, `SELECT connector_name, warehouse_id, stream_key, sync_type, schedule,
-		next_run_at, last_run_at FROM stream_schedules`+f.sql()+` ORDER BY connector_name, warehouse_id, stream_key`, f.args...)
+		next_run_at, last_run_at, cursor FROM stream_schedules`+f.sql()+` ORDER BY connector_name, warehouse_id, stream_key`, f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list stream schedules: %w", err)
 	}
@@ -60,14 +63,17 @@ func (db *DB) ListStreamSchedules(ctx context.Context, connector string, warehou
 	for rows.Next() {
 		var s StreamSchedule
 		var next string
-		var last sql.NullString
-		if err := rows.Scan(&s.Connector, &s.WarehouseID, &s.Stream, &s.SyncType, &s.Schedule, &next, &last); err != nil {
+		var last, cursor sql.NullString
+		if err := rows.Scan(&s.Connector, &s.WarehouseID, &s.Stream, &s.SyncType, &s.Schedule, &next, &last, &cursor); err != nil {
 			return nil, fmt.Errorf("list stream schedules: %w", err)
 		}
 		if s.NextRunAt, err = parseTime(next); err != nil {
 			return nil, fmt.Errorf("list stream schedules: %w", err)
 		}
 		if s.LastRunAt, err = scanOptTime(last); err != nil {
+			return nil, fmt.Errorf("list stream schedules: %w", err)
+		}
+		if s.Cursor, err = scanOptTime(cursor); err != nil {
 			return nil, fmt.Errorf("list stream schedules: %w", err)
 		}
 		out = append(out, s)
@@ -117,4 +123,24 @@ func (db *DB) AdvanceStreamSchedule(ctx context.Context, k ConnectionKey, stream
 		return false, fmt.Errorf("advance stream schedule %s/%d/%s: %w", k.Connector, k.WarehouseID, stream, err)
 	}
 	return n == 1, nil
+}
+
+// AdvanceStreamCursors records that streams of connection k have read
+// through cursor. A cursor only moves forward.
+func (db *DB) AdvanceStreamCursors(ctx context.Context, k ConnectionKey, streams []string, cursor time.Time) error {
+	c := formatTime(cursor)
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		for _, st := range streams {
+			if _, err := tx.ExecContext(ctx, `UPDATE stream_schedules SET cursor = ?
+				WHERE connector_name = ? AND warehouse_id = ? AND stream_key = ? AND (cursor IS NULL OR cursor < ?)`,
+				c, k.Connector, k.WarehouseID, st, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("advance stream cursors %s/%d: %w", k.Connector, k.WarehouseID, err)
+	}
+	return nil
 }
