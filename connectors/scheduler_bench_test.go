@@ -19,9 +19,15 @@ type benchStreams struct{}
 func (benchStreams) TestConnection(context.Context) (ConnectionResult, error) {
 	return NewConnectionResult(true, ""), nil
 }
-func (benchStreams) SyncOrders(context.Context, time.Time) (SyncResult, error)    { return SyncResult{}, nil }
-func (benchStreams) SyncItems(context.Context, time.Time) (SyncResult, error)     { return SyncResult{}, nil }
-func (benchStreams) SyncInventory(context.Context, time.Time) (SyncResult, error) { return SyncResult{}, nil }
+func (benchStreams) SyncOrders(context.Context, time.Time) (SyncResult, error) {
+	return SyncResult{}, nil
+}
+func (benchStreams) SyncItems(context.Context, time.Time) (SyncResult, error) {
+	return SyncResult{}, nil
+}
+func (benchStreams) SyncInventory(context.Context, time.Time) (SyncResult, error) {
+	return SyncResult{}, nil
+}
 func (benchStreams) PushFulfillment(context.Context, FulfillmentRequest) (PushResult, error) {
 	return PushResult{}, nil
 }
