@@ -52,7 +52,7 @@ func (s *Server) SetConnectorManifests(svc ConnectorManifests, baseURL string) {
 // SQL breaks this schema's run-id rule).
 func (s *Server) resetSync(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := connectors.CapabilityOf(r.PathValue("sync_type")); !ok {
-		return badRequest("unknown sync type", map[string]string{"sync_type": "must be orders, items, inventory or fulfillment"})
+		return badRequest("unknown sync type", map[string]string{"sync_type": "must be orders, items, inventory, fulfillment or fulfillment_health"})
 	}
 	wh, err := warehouseParam(r, 0)
 	if err != nil {
