@@ -44,7 +44,7 @@ func runConnector(ctx context.Context, m Main, args []string) error {
 // seed's UPDATE ... SET sync_status = 'idle' fails this schema's rule that
 // only a running row holds a run id.)
 func runResetSync(ctx context.Context, m Main, args []string) error {
-	fs := m.flagSet("connector reset-sync", "connector reset-sync --connector NAME --warehouse ID --type orders|items|inventory|fulfillment")
+	fs := m.flagSet("connector reset-sync", "connector reset-sync --connector NAME --warehouse ID --type orders|items|inventory|fulfillment|fulfillment_health")
 	name := fs.String("connector", "", "connector name (required)")
 	wh := fs.Int64("warehouse", 0, "warehouse id (required)")
 	typ := fs.String("type", "", "sync type: orders, items, inventory or fulfillment (required)")

@@ -96,7 +96,7 @@ func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error
 	receiver := manifest.NewReceiver(runner, h.db, clk, log)
 	h.web.SetConnectorWebhooks(receiver)
 	h.web.SetConnectorManifests(manifest.NewService(registry, runner, manifest.NewOAuthFlow(runner, h.db, h.vault, clk)), h.cfg.BaseURL)
-	health := connectors.NewFulfillmentHealthCheck(h.db, clk, log, 0)
+	health := connectors.NewFulfillmentHealthCheck(runner, 0)
 	h.workers = append(h.workers, svc.Serve, scheduler.Run, fulfillment.Run, receiver.Run, health.Run)
 	log.Info("connectors registered", slog.Any("connectors", registry.Names()))
 	return nil

@@ -39,6 +39,10 @@ const (
 	SyncItems       = "items"
 	SyncInventory   = "inventory"
 	SyncFulfillment = "fulfillment"
+	// SyncFulfillmentHealth is the fulfillment_health_check task: a run
+	// that fails while the connection's fulfillment pushes have failed or
+	// are overdue. It needs push_fulfillment and calls nothing upstream.
+	SyncFulfillmentHealth = "fulfillment_health"
 )
 
 // CapabilityOf returns the capability behind a sync type, or false.
@@ -50,7 +54,7 @@ func CapabilityOf(syncType string) (Capability, bool) {
 		return CapSyncItems, true
 	case SyncInventory:
 		return CapSyncInventory, true
-	case SyncFulfillment:
+	case SyncFulfillment, SyncFulfillmentHealth:
 		return CapPushFulfillment, true
 	}
 	return "", false

@@ -236,3 +236,20 @@ func ParseSchedule(intervalSeconds int64, cron string) (ScheduleSpec, map[string
 	}
 	return ScheduleSpec{Interval: d}, nil
 }
+
+// ParseScheduleText parses a schedule as a manifest writes it: a Go
+// duration of at least MinScheduleInterval and at most MaxScheduleInterval
+// ("15m", "1h30m"), or a 5-field cron expression (UTC).
+func ParseScheduleText(s string) (ScheduleSpec, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < MinScheduleInterval || d > MaxScheduleInterval {
+			return ScheduleSpec{}, fmt.Errorf("an interval must be between %s and %s", MinScheduleInterval, MaxScheduleInterval)
+		}
+		return ScheduleSpec{Interval: d}, nil
+	}
+	c, err := ParseCron(s)
+	if err != nil {
+		return ScheduleSpec{}, fmt.Errorf("must be a duration like 15m or a 5-field cron expression: %w", err)
+	}
+	return ScheduleSpec{Cron: c}, nil
+}

@@ -2,10 +2,11 @@ package connectors
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
-	"sentryhub/clock"
 	"sentryhub/store"
 )
 
@@ -38,42 +39,92 @@ func CheckFulfillmentHealth(ctx context.Context, db *store.DB, connector string,
 	return out, nil
 }
 
-// FulfillmentHealthCheck is the seed's fulfillment_health_check task: every
-// interval it checks every connector's fulfillment queue and logs a warning
-// for each connector and warehouse with failed or overdue pushes, so a
-// stalled push loop is noticed even when nobody opens the page.
+// ErrFulfillmentUnhealthy is the failure of a fulfillment health run.
+var ErrFulfillmentUnhealthy = errors.New("fulfillment pushes need attention")
+
+// checkFulfillmentHealth is the fulfillment_health sync: it fails, naming
+// the counts, when key's connection has failed or overdue pushes.
+func (r *Runner) checkFulfillmentHealth(ctx context.Context, key store.SyncKey) (SyncResult, error) {
+	reps, err := CheckFulfillmentHealth(ctx, r.deps.DB, key.Connector, key.WarehouseID, r.deps.Clock.Now())
+	if err != nil {
+		return SyncResult{}, err
+	}
+	for _, h := range reps {
+		if !h.Healthy {
+			return SyncResult{}, fmt.Errorf("%w: %d failed, %d overdue (pending over %s), %d pending",
+				ErrFulfillmentUnhealthy, h.Failed, h.Overdue, FulfillmentOverdue, h.Pending)
+		}
+	}
+	return SyncResult{}, nil
+}
+
+// FulfillmentHealthCheck is the seed's fulfillment_health_check task:
+// every interval it runs the fulfillment_health sync of each connection
+// that has open pushes, or whose last check failed (so a recovery is
+// recorded). The runs go through the runner like every sync: one at a
+// time per connection, in its history, and a failing check shows the sync
+// as failing (an error after ErrorThreshold in a row), so a stalled push
+// loop is noticed even when nobody opens the page.
 type FulfillmentHealthCheck struct {
-	db    *store.DB
-	clock clock.Clock
-	log   *slog.Logger
-	every time.Duration
+	runner *Runner
+	every  time.Duration
 }
 
 // NewFulfillmentHealthCheck returns the task; every <= 0 means 5 minutes.
-func NewFulfillmentHealthCheck(db *store.DB, c clock.Clock, log *slog.Logger, every time.Duration) *FulfillmentHealthCheck {
+func NewFulfillmentHealthCheck(runner *Runner, every time.Duration) *FulfillmentHealthCheck {
 	if every <= 0 {
 		every = 5 * time.Minute
 	}
-	return &FulfillmentHealthCheck{db: db, clock: c, log: log, every: every}
+	return &FulfillmentHealthCheck{runner: runner, every: every}
 }
 
-// Once runs one check and returns the unhealthy pairs.
-func (h *FulfillmentHealthCheck) Once(ctx context.Context) ([]FulfillmentHealthReport, error) {
-	all, err := CheckFulfillmentHealth(ctx, h.db, "", 0, h.clock.Now())
+// Once runs one check of every connection concerned and returns the
+// outcomes of the runs it started (a check already running is skipped).
+func (h *FulfillmentHealthCheck) Once(ctx context.Context) ([]Outcome, error) {
+	r := h.runner
+	all, err := CheckFulfillmentHealth(ctx, r.deps.DB, "", 0, r.deps.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	var bad []FulfillmentHealthReport
-	for _, r := range all {
-		if r.Healthy {
+	keys := map[store.SyncKey]bool{}
+	var order []store.SyncKey
+	add := func(k store.SyncKey) {
+		if !keys[k] {
+			keys[k] = true
+			order = append(order, k)
+		}
+	}
+	for _, rep := range all {
+		add(store.SyncKey{Connector: rep.Connector, WarehouseID: rep.WarehouseID, SyncType: SyncFulfillmentHealth})
+	}
+	states, err := r.deps.DB.ListSyncStates(ctx, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range states {
+		if st.SyncType == SyncFulfillmentHealth && st.ConsecutiveErrors > 0 {
+			add(st.SyncKey)
+		}
+	}
+	var outs []Outcome
+	for _, k := range order {
+		if ctx.Err() != nil {
+			break
+		}
+		out, err := r.Run(ctx, k, RunOptions{Trigger: "health_check"})
+		var dup *store.DuplicateRunError
+		switch {
+		case errors.As(err, &dup):
+			continue
+		case err != nil:
+			// Not registered, or cannot push: the fulfillment worker marks
+			// such pushes skipped.
+			r.deps.Log.Warn("fulfillment health check not started", slog.String("sync", k.String()), slog.Any("error", err))
 			continue
 		}
-		bad = append(bad, r)
-		h.log.Warn("fulfillment pushes need attention", slog.String("connector", r.Connector),
-			slog.Int64("warehouse_id", r.WarehouseID), slog.Int64("failed", r.Failed), slog.Int64("overdue", r.Overdue),
-			slog.Int64("pending", r.Pending))
+		outs = append(outs, out)
 	}
-	return bad, nil
+	return outs, nil
 }
 
 // Run checks every interval until ctx ends.
@@ -82,10 +133,10 @@ func (h *FulfillmentHealthCheck) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-h.clock.After(h.every):
+		case <-h.runner.deps.Clock.After(h.every):
 		}
 		if _, err := h.Once(ctx); err != nil && ctx.Err() == nil {
-			h.log.Error("fulfillment health check", slog.String("error", err.Error()))
+			h.runner.deps.Log.Error("fulfillment health check", slog.String("error", err.Error()))
 		}
 	}
 }

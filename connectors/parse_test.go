@@ -199,7 +199,7 @@ func TestRegistryRefusals(t *testing.T) {
 		t.Fatalf("duplicate: %v", err)
 	}
 	info, _, _ := r.Lookup("ok_name")
-	if strings.Join(info.SyncTypes, ",") != "orders,fulfillment" {
+	if strings.Join(info.SyncTypes, ",") != "orders,fulfillment,fulfillment_health" {
 		t.Fatalf("sync types in canonical order: %v", info.SyncTypes)
 	}
 }

@@ -15,10 +15,20 @@ type Info struct {
 	Capabilities []Capability `json:"capabilities"`
 	SyncTypes    []string     `json:"sync_types"`
 	Schema       Schema       `json:"config_schema"`
+	// Streams are the poll streams of a connector made of streams (a
+	// StreamLister); empty for the others.
+	Streams []StreamInfo `json:"streams,omitempty"`
 }
 
 // Supports reports whether the connector declares c.
 func (i Info) Supports(c Capability) bool { return slices.Contains(i.Capabilities, c) }
+
+// WebhookReceiver is a connector that only receives provider webhooks: it
+// may declare no capability (nothing to poll, nothing to push), since the
+// webhook receiver, not the runner, drives it.
+type WebhookReceiver interface {
+	ReceivesWebhooks() bool
+}
 
 // Registry holds the connectors the hub knows. The app builds one at
 // startup, registers every first-party connector explicitly, and refuses to
@@ -80,7 +90,7 @@ func (r *Registry) Register(name string, f Factory) (err error) {
 		return &RegistrationError{Name: name, Problems: problems}
 	}
 	caps := slices.Clone(c.Capabilities())
-	if len(caps) == 0 {
+	if wr, ok := c.(WebhookReceiver); len(caps) == 0 && (!ok || !wr.ReceivesWebhooks()) {
 		problems = append(problems, "declares no capabilities")
 	}
 	for i, cp := range caps {
@@ -94,6 +104,11 @@ func (r *Registry) Register(name string, f Factory) (err error) {
 	for _, p := range schema.Validate() {
 		problems = append(problems, "config schema: "+p)
 	}
+	var streams []StreamInfo
+	if sl, ok := c.(StreamLister); ok {
+		streams = slices.Clone(sl.Streams())
+		problems = append(problems, streamProblems(streams, caps)...)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.defs[name]; dup {
@@ -102,11 +117,14 @@ func (r *Registry) Register(name string, f Factory) (err error) {
 	if len(problems) > 0 {
 		return &RegistrationError{Name: name, Problems: problems}
 	}
-	info := Info{Name: name, Schema: schema}
+	info := Info{Name: name, Schema: schema, Capabilities: []Capability{}, SyncTypes: []string{}, Streams: streams}
 	for _, k := range KnownCapabilities() { // canonical order
 		if slices.Contains(caps, k) {
 			info.Capabilities = append(info.Capabilities, k)
 			info.SyncTypes = append(info.SyncTypes, SyncTypeOf(k))
+			if k == CapPushFulfillment {
+				info.SyncTypes = append(info.SyncTypes, SyncFulfillmentHealth)
+			}
 		}
 	}
 	r.defs[name] = registration{info: info, factory: f}
@@ -139,4 +157,26 @@ func (r *Registry) Infos() []Info {
 		out = append(out, r.defs[n].info)
 	}
 	return out
+}
+
+// streamProblems checks declared streams: unique keys, a sync type the
+// connector has the capability for, a schedule that parses.
+func streamProblems(streams []StreamInfo, caps []Capability) []string {
+	var problems []string
+	seen := map[string]bool{}
+	for _, st := range streams {
+		if seen[st.Key] || st.Key == "" {
+			problems = append(problems, fmt.Sprintf("stream %q: key empty or repeated", st.Key))
+		}
+		seen[st.Key] = true
+		if c, ok := CapabilityOf(st.SyncType); !ok || !slices.Contains(caps, c) || st.SyncType == SyncFulfillment {
+			problems = append(problems, fmt.Sprintf("stream %q: sync type %q is not one this connector syncs", st.Key, st.SyncType))
+		}
+		if st.Schedule != "" {
+			if _, err := ParseScheduleText(st.Schedule); err != nil {
+				problems = append(problems, fmt.Sprintf("stream %q: schedule %q: %v", st.Key, st.Schedule, err))
+			}
+		}
+	}
+	return problems
 }

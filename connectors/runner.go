@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -124,6 +125,11 @@ type RunOptions struct {
 	Trigger string
 	// Full ignores the cursor and reads everything.
 	Full bool
+	// Streams limits the run to these streams of the sync type (a stream's
+	// own schedule fell due); nil runs them all. A run that leaves some of
+	// the type's streams out keeps the cursor where it was, since those
+	// streams have not read past it.
+	Streams []string
 }
 
 // Outcome is how a run ended.
@@ -175,11 +181,15 @@ func (r *Runner) Claim(ctx context.Context, key store.SyncKey, opts RunOptions) 
 	c, ok := CapabilityOf(key.SyncType)
 	if !ok {
 		return nil, &store.ValidationError{Message: fmt.Sprintf("unknown sync type %q", key.SyncType),
-			Fields: map[string]string{"sync_type": "must be one of orders, items, inventory, fulfillment"}}
+			Fields: map[string]string{"sync_type": "must be one of orders, items, inventory, fulfillment, fulfillment_health"}}
 	}
 	if !info.Supports(c) {
 		return nil, &store.ValidationError{Message: fmt.Sprintf("connector %s does not support %s", key.Connector, c),
 			Fields: map[string]string{"sync_type": "not supported by this connector (capabilities: " + joinCaps(info.Capabilities) + ")"}}
+	}
+	if bad := unknownStreams(info, key.SyncType, opts.Streams); len(bad) > 0 {
+		return nil, &store.ValidationError{Message: fmt.Sprintf("connector %s has no %s stream %s", key.Connector, key.SyncType, strings.Join(bad, ", ")),
+			Fields: map[string]string{"streams": "not streams of this sync type"}}
 	}
 	id := uuid.NewString()
 	claim, err := r.deps.DB.ClaimSync(ctx, key, store.ClaimOptions{RunID: id, StaleAfter: r.cfg.StaleAfter,
@@ -256,6 +266,10 @@ func (run *Run) Execute(parent context.Context) Outcome {
 	if c := run.claim.Previous.Cursor; c != nil && !run.opts.Full {
 		since = c.Add(-r.cfg.Overlap)
 	}
+	partial := partialRun(run.info, run.key.SyncType, run.opts.Streams)
+	if partial && !run.opts.Full {
+		since = r.streamSince(ctx, run, log)
+	}
 	check := func() error {
 		if lost.Load() {
 			return store.ErrRunSuperseded
@@ -263,6 +277,9 @@ func (run *Run) Execute(parent context.Context) Outcome {
 		return nil
 	}
 	env, conn, err := r.build(ctx, run.info, run.factory, run.key.WarehouseID, check)
+	if run.key.SyncType == SyncFulfillmentHealth {
+		err = nil // reads the store only: a connection missing credentials is still checked
+	}
 	scrub := env.HTTP.Scrub
 	if s, ok := env.Sink.(*StoreSink); ok {
 		s.countFor(run.key, run.id) // live progress for the connector page
@@ -278,7 +295,7 @@ func (run *Run) Execute(parent context.Context) Outcome {
 	}
 	if err == nil {
 		retries := r.cfg.Retries
-		if run.key.SyncType == SyncFulfillment {
+		if run.key.SyncType == SyncFulfillment || run.key.SyncType == SyncFulfillmentHealth {
 			retries = 0 // each push keeps its own retry schedule
 		}
 		// The page shows the attempt in progress (or, during the retry
@@ -289,9 +306,10 @@ func (run *Run) Execute(parent context.Context) Outcome {
 			}
 		}
 		attempt(1, "")
+		sctx := WithStreams(ctx, run.opts.Streams)
 		for {
 			out.Attempts++
-			res, err = r.call(ctx, run.key, env, conn, since)
+			res, err = r.call(sctx, run.key, env, conn, since)
 			if err == nil || ctx.Err() != nil || !retryable(err) || out.Attempts > retries {
 				break
 			}
@@ -309,7 +327,7 @@ func (run *Run) Execute(parent context.Context) Outcome {
 
 	rec := store.SyncRunRecord{Trigger: run.opts.Trigger, StartedAt: syncStart, Attempts: out.Attempts,
 		Synced: res.RecordsSynced, Skipped: res.RecordsSkipped, Failed: res.RecordsFailed,
-		Notes: cleanText(scrub, failureNotes(res)), TookOver: run.claim.TookOver,
+		Notes: cleanText(scrub, joinNotes(streamNotes(run.opts.Streams), failureNotes(res))), TookOver: run.claim.TookOver,
 		ErrorThreshold: r.cfg.ErrorThreshold, KeepRuns: r.cfg.KeepRuns}
 	if !since.IsZero() {
 		rec.Since = &since
@@ -327,7 +345,9 @@ func (run *Run) Execute(parent context.Context) Outcome {
 		if !res.MaxSeen.IsZero() && res.MaxSeen.Before(cursor) {
 			cursor = res.MaxSeen
 		}
-		rec.Cursor = &cursor
+		if !partial {
+			rec.Cursor = &cursor
+		}
 		out.Cursor = &cursor
 		res.Success = true
 	default:
@@ -350,6 +370,14 @@ func (run *Run) Execute(parent context.Context) Outcome {
 			if out.Error == "" {
 				out.Error = "record outcome: " + ferr.Error()
 			}
+		}
+	}
+	if partial && out.Status == store.RunSuccess && out.Cursor != nil {
+		// The type's cursor stayed put; the streams that ran remember how
+		// far they read, so their next limited run starts there.
+		if err := r.deps.DB.AdvanceStreamCursors(fctx, store.ConnectionKey{Connector: run.key.Connector,
+			WarehouseID: run.key.WarehouseID}, run.opts.Streams, *out.Cursor); err != nil {
+			log.Error("record stream cursors", slog.Any("error", err))
 		}
 	}
 	out.Result = res
@@ -411,8 +439,80 @@ func (r *Runner) call(ctx context.Context, key store.SyncKey, env Env, conn Conn
 		return conn.SyncInventory(ctx, since)
 	case SyncFulfillment:
 		return r.pushDue(ctx, key, env, conn)
+	case SyncFulfillmentHealth:
+		return r.checkFulfillmentHealth(ctx, key)
 	}
 	return SyncResult{}, fmt.Errorf("unknown sync type %q", key.SyncType)
+}
+
+// unknownStreams returns the names in streams that are not streams of
+// syncType in info.
+func unknownStreams(info Info, syncType string, streams []string) []string {
+	var bad []string
+	for _, name := range streams {
+		if !slices.ContainsFunc(info.Streams, func(s StreamInfo) bool { return s.Key == name && s.SyncType == syncType }) {
+			bad = append(bad, name)
+		}
+	}
+	return bad
+}
+
+// partialRun reports whether a run limited to streams leaves out some
+// stream of syncType: its cursor must then stay put.
+func partialRun(info Info, syncType string, streams []string) bool {
+	if len(streams) == 0 {
+		return false
+	}
+	for _, s := range info.Streams {
+		if s.SyncType == syncType && !slices.Contains(streams, s.Key) {
+			return true
+		}
+	}
+	return false
+}
+
+// streamSince is where a run limited to some of its type's streams starts
+// reading: each stream has read through the later of the type's cursor
+// (every stream has) and its own (from its last limited run); the run
+// starts at the earliest of those, minus the overlap. Zero (read
+// everything) when one of them has read nothing yet.
+func (r *Runner) streamSince(ctx context.Context, run *Run, log *slog.Logger) time.Time {
+	rows, err := r.deps.DB.ListStreamSchedules(ctx, run.key.Connector, run.key.WarehouseID)
+	if err != nil {
+		log.Warn("stream cursors unknown; reading from the sync's cursor", slog.Any("error", err))
+		rows = nil
+	}
+	var since time.Time
+	for i, name := range run.opts.Streams {
+		var read time.Time
+		if c := run.claim.Previous.Cursor; c != nil {
+			read = *c
+		}
+		for _, row := range rows {
+			if row.Stream == name && row.Cursor != nil && row.Cursor.After(read) {
+				read = *row.Cursor
+			}
+		}
+		if read.IsZero() {
+			return time.Time{}
+		}
+		if i == 0 || read.Before(since) {
+			since = read
+		}
+	}
+	return since.Add(-r.cfg.Overlap)
+}
+
+// streamNotes names the streams of a limited run in its history.
+func streamNotes(streams []string) string {
+	if len(streams) == 0 {
+		return ""
+	}
+	return "streams: " + strings.Join(streams, ", ")
+}
+
+func joinNotes(parts ...string) string {
+	return strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), "; ")
 }
 
 // failureNotes summarizes refused records for the run history.

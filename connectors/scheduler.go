@@ -211,12 +211,106 @@ func (s *Scheduler) tick(ctx context.Context) (time.Time, error) {
 		if nr.Before(next) {
 			next = nr
 		}
-		s.launch(sc.SyncKey)
+		s.launch(sc.SyncKey, nil)
+	}
+	// After the connection schedules: a run of a whole sync type launched
+	// above covers its streams, and the stream run is then skipped.
+	sn, err := s.tickStreams(ctx, now, schedules)
+	if sn.Before(next) {
+		next = sn
+	}
+	return next, err
+}
+
+// tickStreams starts the due streams of every configured connection whose
+// connector declares streams with schedules of their own, and returns when
+// the next one is due. The due streams of one sync type start as one run
+// of that type limited to them, so the sync state machine (one run at a
+// time per connection and sync type, its history, cursor and errors) is
+// the same as for every other run. A connection schedule of that type that
+// is disabled pauses its streams too.
+func (s *Scheduler) tickStreams(ctx context.Context, now time.Time, schedules []store.ConnectorSchedule) (time.Time, error) {
+	next := now.Add(s.cfg.Refresh)
+	conns, err := s.db.ConfiguredConnections(ctx)
+	if err != nil || len(conns) == 0 {
+		return next, err
+	}
+	stored, err := s.db.ListStreamSchedules(ctx, "", 0)
+	if err != nil {
+		return next, err
+	}
+	type streamKey struct {
+		store.ConnectionKey
+		stream string
+	}
+	rows := make(map[streamKey]store.StreamSchedule, len(stored))
+	for _, r := range stored {
+		rows[streamKey{r.ConnectionKey, r.Stream}] = r
+	}
+	paused := map[store.SyncKey]bool{}
+	for _, sc := range schedules {
+		if !sc.Enabled {
+			paused[sc.SyncKey] = true
+		}
+	}
+	for _, conn := range conns {
+		info, _, ok := s.runner.deps.Registry.Lookup(conn.Connector)
+		if !ok {
+			continue
+		}
+		due := map[string][]string{} // sync type -> due streams
+		for _, st := range info.Streams {
+			k := store.SyncKey{Connector: conn.Connector, WarehouseID: conn.WarehouseID, SyncType: st.SyncType}
+			if st.Schedule == "" || paused[k] {
+				continue
+			}
+			spec, err := ParseScheduleText(st.Schedule)
+			if err != nil { // refused at registration; never here
+				continue
+			}
+			row, ok := rows[streamKey{conn, st.Key}]
+			if !ok || row.Schedule != st.Schedule || row.SyncType != st.SyncType {
+				// First sight of this stream here, or its schedule changed.
+				nr := s.NextRun(spec, now)
+				if err := s.db.PutStreamSchedule(ctx, store.StreamSchedule{ConnectionKey: conn, Stream: st.Key,
+					SyncType: st.SyncType, Schedule: st.Schedule, NextRunAt: nr}); err != nil {
+					return next, err
+				}
+				next = earliest(next, nr)
+				continue
+			}
+			if row.NextRunAt.After(now) {
+				next = earliest(next, row.NextRunAt)
+				continue
+			}
+			nr := s.NextRun(spec, now)
+			won, err := s.db.AdvanceStreamSchedule(ctx, conn, st.Key, row.NextRunAt, nr)
+			if err != nil {
+				return next, err
+			}
+			if won {
+				next = earliest(next, nr)
+				due[st.SyncType] = append(due[st.SyncType], st.Key)
+			}
+		}
+		for _, t := range info.SyncTypes { // canonical order
+			if streams := due[t]; len(streams) > 0 {
+				s.launch(store.SyncKey{Connector: conn.Connector, WarehouseID: conn.WarehouseID, SyncType: t}, streams)
+			}
+		}
 	}
 	return next, nil
 }
 
-func (s *Scheduler) launch(k store.SyncKey) {
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// launch starts a scheduled run of k, limited to streams when not nil.
+func (s *Scheduler) launch(k store.SyncKey, streams []string) {
 	s.mu.Lock()
 	if s.inflight[k] {
 		s.mu.Unlock()
@@ -231,7 +325,7 @@ func (s *Scheduler) launch(k store.SyncKey) {
 			delete(s.inflight, k)
 			s.mu.Unlock()
 		}()
-		_, err := s.runner.Run(ctx, k, RunOptions{Trigger: "schedule"})
+		_, err := s.runner.Run(ctx, k, RunOptions{Trigger: "schedule", Streams: streams})
 		var dup *store.DuplicateRunError
 		switch {
 		case errors.As(err, &dup):

@@ -281,6 +281,9 @@ type SyncStatus struct {
 	Runs        []store.SyncRun           `json:"recent_runs"`
 	Schedules   []store.ConnectorSchedule `json:"schedules"`
 	Circuit     BreakerStatus             `json:"circuit"`
+	// Streams are the poll streams of a connector made of streams, with
+	// the timing of their own schedules in this connection.
+	Streams []StreamStatus `json:"streams,omitempty"`
 }
 
 // SyncStatus returns the sync state of every sync type the connector
@@ -312,6 +315,9 @@ func (s *Service) SyncStatus(ctx context.Context, name string, warehouseID int64
 		return SyncStatus{}, err
 	}
 	out.Circuit = s.cfg.HTTP.Breaker(name, warehouseID)
+	if out.Streams, err = streamStatus(ctx, s.cfg.DB, info, warehouseID, out.Schedules); err != nil {
+		return SyncStatus{}, err
+	}
 	return out, nil
 }
 

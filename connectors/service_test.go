@@ -175,7 +175,7 @@ func TestTriggerSync(t *testing.T) {
 		t.Fatalf("%+v", o)
 	}
 	status, err := svc.SyncStatus(h.ctx, "scripted", h.wh)
-	if err != nil || len(status.States) != 3 || status.Runs[0].RunID != ticket.RunID || status.Circuit.State != connectors.BreakerClosed {
+	if err != nil || len(status.States) != 4 || status.Runs[0].RunID != ticket.RunID || status.Circuit.State != connectors.BreakerClosed {
 		t.Fatalf("status %+v %v", status, err)
 	}
 	cancel()

@@ -109,6 +109,7 @@ type connectorSyncRow struct {
 	LastError   string
 	LastErrorAt when
 	Schedule    connectorScheduleForm
+	Streams     []connectorStreamRow
 	// Progress of the run in progress; nil when none runs.
 	Progress *connectorProgress
 }
@@ -189,7 +190,7 @@ func (u *connectorUI) detailPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d.ConfirmDelete = d.CanWrite && d.Configured && r.URL.Query().Get("confirm") == "delete"
-	d.Manifest = u.s.manifests.panel(r.Context(), info.Name, d.WarehouseID, d.CanWrite)
+	d.Manifest = u.s.manifests.panel(r.Context(), w, info.Name, d.WarehouseID, d.CanWrite)
 	u.placeFlashes(&d, fs)
 	return u.s.render(w, r, http.StatusOK, connectorDetailPage(d))
 }
@@ -384,6 +385,7 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 			row.Schedule.Summary, row.Schedule.NextRun, row.Schedule.LastRun, row.Schedule.UpdatedBy =
 				keep.Summary, keep.NextRun, keep.LastRun, keep.UpdatedBy
 		}
+		row.Streams = u.streamRows(st.Streams, s.SyncType)
 		d.Syncs = append(d.Syncs, row)
 		if s.Status == store.SyncRunning {
 			// A run is written to the history when it ends; until then

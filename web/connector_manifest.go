@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -51,7 +52,7 @@ func (s *Server) SetConnectorManifests(svc ConnectorManifests, baseURL string) {
 // SQL breaks this schema's run-id rule).
 func (s *Server) resetSync(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := connectors.CapabilityOf(r.PathValue("sync_type")); !ok {
-		return badRequest("unknown sync type", map[string]string{"sync_type": "must be orders, items, inventory or fulfillment"})
+		return badRequest("unknown sync type", map[string]string{"sync_type": "must be orders, items, inventory, fulfillment or fulfillment_health"})
 	}
 	wh, err := warehouseParam(r, 0)
 	if err != nil {
@@ -109,6 +110,9 @@ func (u *connectorManifestUI) callback(w http.ResponseWriter, r *http.Request) e
 	}
 }
 
+// cspOriginRE is an origin safe to put in a CSP header.
+var cspOriginRE = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
+
 // connectorManifestView is the setup panel's data.
 type connectorManifestView struct {
 	Name, Provider, Version, Docs string
@@ -139,7 +143,7 @@ func paragraphs(s string) []string {
 
 // panel returns the setup panel of connector name, or nil when it is not a
 // manifest connector.
-func (u *connectorManifestUI) panel(ctx context.Context, name string, wh int64, canWrite bool) templ.Component {
+func (u *connectorManifestUI) panel(ctx context.Context, w http.ResponseWriter, name string, wh int64, canWrite bool) templ.Component {
 	if u == nil {
 		return nil
 	}
@@ -154,6 +158,11 @@ func (u *connectorManifestUI) panel(ctx context.Context, name string, wh int64, 
 	}
 	if v.OAuth && wh > 0 {
 		v.OAuthStatus = u.svc.OAuthStatus(ctx, name, wh)
+		if o := v.OAuthStatus.AuthorizeOrigin; canWrite && cspOriginRE.MatchString(o) {
+			// Connect posts here and is redirected to the provider's
+			// consent page: form-action must allow that one origin.
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self' "+o)
+		}
 	}
 	if wh > 0 {
 		for _, s := range streams {

@@ -211,7 +211,7 @@ func TestConnectorAdminAPIEndToEnd(t *testing.T) {
 	for _, st := range status.States {
 		states[st.SyncType] = st
 	}
-	if len(status.States) != 4 || states["orders"].LastSuccessAt == nil || states["orders"].Status != store.SyncIdle ||
+	if len(status.States) != 5 || states["orders"].LastSuccessAt == nil || states["orders"].Status != store.SyncIdle ||
 		states["fulfillment"].LastSuccessAt != nil || len(status.Runs) != 4 || status.Circuit.State != connectors.BreakerClosed {
 		t.Fatalf("status %+v", status)
 	}

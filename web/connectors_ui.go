@@ -118,6 +118,8 @@ func connectorSyncPurpose(syncType string) string {
 		return "Pulls inventory levels at this warehouse's location."
 	case connectors.SyncFulfillment:
 		return "Pushes shipment confirmations of shipped orders back upstream (the queue below)."
+	case connectors.SyncFulfillmentHealth:
+		return "Checks every few minutes that no shipment confirmation has failed or waited over an hour."
 	}
 	return ""
 }

@@ -159,6 +159,10 @@ func (c *Conn) Manifest() *Manifest { return c.m }
 // ConfigSchema is the manifest's settings schema.
 func (c *Conn) ConfigSchema() connectors.Schema { return c.m.Schema }
 
+// ReceivesWebhooks reports whether the manifest has webhook streams: a
+// manifest with only those registers without capabilities.
+func (c *Conn) ReceivesWebhooks() bool { return len(c.m.WebhookStreams()) > 0 }
+
 // Capabilities are derived from the manifest's streams and writes.
 func (c *Conn) Capabilities() []connectors.Capability { return slices.Clone(c.m.Caps) }
 
@@ -367,6 +371,9 @@ func (c *Conn) TestConnection(ctx context.Context) (connectors.ConnectionResult,
 	if err := c.missing(); err != nil {
 		return connectors.NewConnectionResult(false, err.Error()), nil
 	}
+	if c.m.Test == nil { // webhook-only: there is no API to call
+		return connectors.NewConnectionResult(true, c.m.Name+" only sends webhooks: settings are complete; send a test event from "+c.m.Provider), nil
+	}
 	if _, err := c.send(ctx, c.m.Test, nil, nil); err != nil {
 		return connectors.NewConnectionResult(false, c.http.Scrub(err.Error())), nil
 	}
@@ -399,7 +406,11 @@ func (c *Conn) syncRecord(ctx context.Context, record string, cp connectors.Capa
 	// Streams of one record kind share the sync's cursor: each reads what
 	// changed since it, and the latest change any of them saw moves it on.
 	var res connectors.SyncResult
+	// A scheduled run of some of the kind's streams skips the others.
 	for _, s := range streams {
+		if !connectors.StreamWanted(ctx, s.Key) {
+			continue
+		}
 		r, err := c.poll(ctx, s, since)
 		res = mergeResults(res, r)
 		if err != nil {
@@ -421,4 +432,29 @@ func mergeResults(a, b connectors.SyncResult) connectors.SyncResult {
 	a.Notes = strings.TrimSpace(a.Notes + " " + b.Notes)
 	a.Failures = append(a.Failures, b.Failures...)
 	return a
+}
+
+// Streams lists the poll streams with the sync type each feeds and its
+// own schedule: the scheduler runs each on it.
+func (c *Conn) Streams() []connectors.StreamInfo {
+	var out []connectors.StreamInfo
+	for _, s := range c.m.Streams {
+		if s.Mode != "poll" {
+			continue
+		}
+		out = append(out, connectors.StreamInfo{Key: s.Key, SyncType: syncTypeOfRecord(s.Record), Schedule: s.Schedule})
+	}
+	return out
+}
+
+func syncTypeOfRecord(record string) string {
+	switch record {
+	case RecordOrder:
+		return connectors.SyncOrders
+	case RecordItem:
+		return connectors.SyncItems
+	case RecordInventoryLevel:
+		return connectors.SyncInventory
+	}
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -163,10 +164,20 @@ func (c *Conn) adopt(ctx context.Context, tok *oauth2.Token) {
 type OAuthStatus struct {
 	Connected       bool
 	ReconnectNeeded bool
+	// AuthorizeOrigin is scheme://host of the provider's consent page: the
+	// page with the Connect button must let its form be redirected there.
+	AuthorizeOrigin string
 }
 
 // OAuthStatus reads the connection's state from its stored credentials.
 func (c *Conn) OAuthStatus() OAuthStatus {
-	return OAuthStatus{Connected: !c.env.Secret(KeyRefreshToken).IsZero() || !c.env.Secret(KeyAccessToken).IsZero(),
+	st := OAuthStatus{Connected: !c.env.Secret(KeyRefreshToken).IsZero() || !c.env.Secret(KeyAccessToken).IsZero(),
 		ReconnectNeeded: string(c.env.Secret(KeyReconnect).Reveal()) == "true"}
+	if c.m.Auth.Kind == AuthOAuth2AuthorizationCode {
+		if u, err := url.Parse(c.override(c.render(c.m.Auth.AuthorizeURL, nil))); err == nil && u.Host != "" &&
+			(u.Scheme == "https" || u.Scheme == "http") {
+			st.AuthorizeOrigin = u.Scheme + "://" + u.Host
+		}
+	}
+	return st
 }

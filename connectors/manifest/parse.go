@@ -132,15 +132,27 @@ func (v *validator) manifest(f *manifestFile) *Manifest {
 		}
 	}
 	v.settings(&f.Settings)
-	v.baseURL(f.BaseURL)
-	v.hosts(f.Hosts)
+	// A connector that only receives provider webhooks calls nothing, so it
+	// needs no base URL, hosts or test request (it may still declare them).
+	hooksOnly := webhookOnly(f)
+	if !hooksOnly || f.BaseURL != "" {
+		v.baseURL(f.BaseURL)
+	}
+	if !hooksOnly || len(f.Hosts) > 0 {
+		v.hosts(f.Hosts)
+	}
+	if hooksOnly && f.Auth.Kind == "" {
+		f.Auth.Kind, m.Auth.Kind = AuthNone, AuthNone
+	}
 	v.auth(&f.Auth)
 	v.rate(f.RateLimit)
 	if f.Errors != nil && f.Errors.FieldsPath == "" {
 		p.add("errors.fields_path", "is required")
 	}
-	if f.Test == nil {
+	if f.Test == nil && !hooksOnly {
 		p.add("test", "is required: the request the Test button sends")
+	} else if f.Test == nil {
+		// nothing to test upstream: TestConnection says so
 	} else {
 		v.request("test", f.Test, scopeConfig, false)
 	}
@@ -472,14 +484,12 @@ func (v *validator) stream(i int, f *streamFile) {
 				p.addf(at+".source_prefix", "poll stream %s also reads %s records with source_prefix %q: give each stream its own prefix so their ids cannot collide", o.Key, f.Record, f.SourcePrefix)
 			}
 		}
-		if f.Schedule == "" {
-			s.Schedule = "15m"
-		} else if d, err := time.ParseDuration(f.Schedule); err == nil {
-			if d < time.Minute {
-				p.add(at+".schedule", "an interval must be at least 1m")
+		// Empty: the stream runs on the connection's schedule of its sync
+		// type (and on "Sync now"), like a Go connector's syncs.
+		if f.Schedule != "" {
+			if _, err := connectors.ParseScheduleText(f.Schedule); err != nil {
+				p.add(at+".schedule", err.Error())
 			}
-		} else if _, err := connectors.ParseCron(f.Schedule); err != nil {
-			p.add(at+".schedule", "must be a duration like 15m or a 5-field cron expression: "+err.Error())
 		}
 		if f.Request == nil {
 			p.add(at+".request", "is required for a poll stream")
@@ -770,6 +780,19 @@ func (v *validator) write(i int, f *writeFile) {
 	v.m.Writes = append(v.m.Writes, w)
 }
 
+// webhookOnly reports whether f has webhook streams and nothing that calls
+// the provider: no poll stream and no write action.
+func webhookOnly(f *manifestFile) bool {
+	hooks := false
+	for _, s := range f.Streams {
+		if s.Mode != "webhook" {
+			return false
+		}
+		hooks = true
+	}
+	return hooks && len(f.Write) == 0
+}
+
 // capabilities derives the connector's capabilities, and applies the
 // registry's refusal of a connector that declares none.
 func (v *validator) capabilities() {
@@ -785,8 +808,8 @@ func (v *validator) capabilities() {
 	if v.m.write("fulfillment", "create") != nil {
 		caps = append(caps, connectors.CapPushFulfillment)
 	}
-	if len(caps) == 0 {
-		v.p.add("streams", "declares no capabilities: add a poll stream or a fulfillment create action (webhook streams ride along with them)")
+	if len(caps) == 0 && len(v.m.WebhookStreams()) == 0 {
+		v.p.add("streams", "declares nothing to do: add a poll stream, a webhook stream or a fulfillment create action")
 	}
 	v.m.Caps = caps
 }

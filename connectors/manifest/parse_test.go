@@ -60,7 +60,7 @@ func TestParseValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Key != "demo" || len(m.Streams) != 1 || m.Streams[0].Mapping == nil || m.Streams[0].Schedule != "15m" {
+	if m.Key != "demo" || len(m.Streams) != 1 || m.Streams[0].Mapping == nil || m.Streams[0].Schedule != "" {
 		t.Fatalf("manifest = %+v", m)
 	}
 	if len(m.Caps) != 1 || m.Caps[0] != connectors.CapSyncItems {
@@ -88,7 +88,7 @@ func TestParseRefusals(t *testing.T) {
 		{"pagination kind", "kind: cursor,", "kind: sideways,", nil, `demo/manifest.yaml:26:24: streams[0].pagination.kind: unknown pagination kind "sideways"`},
 		{"cursor needs a path", "cursor_path: next, ", "", nil, "streams[0].pagination.cursor_path: is required"},
 		{"no hosts", "hosts: [api.demo.example]", "hosts: []", nil, "demo/manifest.yaml:6:8: hosts: list the hosts"},
-		{"schedule", "mode: poll", "mode: poll\n    schedule: 10s", nil, "streams[0].schedule: an interval must be at least 1m"},
+		{"schedule", "mode: poll", "mode: poll\n    schedule: 10s", nil, "streams[0].schedule: an interval must be between 1m"},
 		{"settings type", "api_key: {type: string,", "api_key: {type: number,", nil, `settings.properties.api_key.type: unsupported type "number"`},
 		{"secret default (registry refusal)", "x-secret: true}", "x-secret: true, default: x}", nil, "a secret field cannot have a default"},
 		{"mapping missing", "mapping: items.mapping.yaml", "mapping: nope.yaml", nil, "streams[0].mapping: cannot read demo/nope.yaml"},

@@ -234,6 +234,20 @@ func TestQuickBooksInvoices(t *testing.T) {
 		t.Fatalf("max seen %v, want %v", res.MaxSeen, latest)
 	}
 
+	// A scheduled run of the invoice stream alone (its own schedule) reads
+	// invoices only: the receipts wait for their own run.
+	only := connectors.WithStreams(ctx, []string{"invoices"})
+	part, err := c.SyncOrders(only, time.Time{})
+	invoices := 0
+	for _, s := range fake.Sales() {
+		if s.Kind == "Invoice" {
+			invoices++
+		}
+	}
+	if err != nil || part.RecordsSynced+part.RecordsSkipped != invoices {
+		t.Fatalf("invoice stream alone: %+v %v, want %d invoices", part, err, invoices)
+	}
+
 	tracking := func(kind, id string) string {
 		for _, s := range fake.Sales() {
 			if s.Kind == kind && s.ID == id {
