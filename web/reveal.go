@@ -49,15 +49,24 @@ func seeOtherRevealing[T any](s *Server, w http.ResponseWriter, r *http.Request,
 // value that expired or belongs to someone else adds rs's gone message.
 func takeRevealed[T any](s *Server, w http.ResponseWriter, r *http.Request, rs *revealStore[T]) ([]flash, T, bool) {
 	fs, nonce := s.takeFlashes(w, r)
+	v, ok := revealed(s, r, rs, nonce, &fs)
+	return fs, v, ok
+}
+
+// revealed is takeRevealed for a page that shows values of several
+// stores: nonce and fs come from one takeFlashes, and each store takes
+// only its own nonces.
+func revealed[T any](s *Server, r *http.Request, rs *revealStore[T], nonce string, fs *[]flash) (T, bool) {
 	var zero T
 	nonce, ok := strings.CutPrefix(nonce, rs.prefix)
 	if !ok || nonce == "" {
-		return fs, zero, false
+		return zero, false
 	}
 	if v, ok := rs.take(s.clock.Now(), nonce, principal(r.Context()).User.ID); ok {
-		return fs, v, true
+		return v, true
 	}
-	return append(fs, flash{Kind: "warn", Text: rs.gone}), zero, false
+	*fs = append(*fs, flash{Kind: "warn", Text: rs.gone})
+	return zero, false
 }
 
 // put stores v for user and returns the nonce that takes it back.
