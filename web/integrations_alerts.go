@@ -75,7 +75,7 @@ func (u *integrationUI) createAlert(w http.ResponseWriter, r *http.Request) erro
 		_, err = u.svc.CreateAlertRule(r.Context(), principal(r.Context()).Actor(), in)
 	}
 	if err != nil {
-		return refuse(u.s, w, r, "/settings/alerts", u.forms, refusedForm{Form: "alert", Values: f}, "Rule not created", err)
+		return seeOtherRefused(u.s, w, r, "/settings/alerts", u.forms, refusedForm{Form: "alert", Values: f}, "Rule not created", err)
 	}
 	return u.s.seeOther(w, r, "/settings/alerts", flash{Kind: "ok", Text: fmt.Sprintf(
 		"Rule “%s” created: it is checked now, every 30 seconds and after every change.", in.Name)})
@@ -98,7 +98,7 @@ func (u *integrationUI) deleteAlert(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	if err := u.svc.DB().DeleteAlertRule(r.Context(), principal(r.Context()).Actor(), id); err != nil {
-		return u.s.failed(w, r, "/settings/alerts", "Rule not deleted", err)
+		return u.s.seeOtherFailure(w, r, "/settings/alerts", "Rule not deleted", err)
 	}
 	return u.s.seeOther(w, r, "/settings/alerts", flash{Kind: "ok", Text: fmt.Sprintf("Rule “%s” deleted.", rules[i].Name)})
 }

@@ -135,7 +135,7 @@ func (u *integrationUI) create(w http.ResponseWriter, r *http.Request) error {
 	spec, _ := specFromForm(r.PostForm)
 	c, err := u.svc.Create(r.Context(), principal(r.Context()).Actor(), spec)
 	if err != nil {
-		return refuse(u.s, w, r, "/settings/developer", u.forms, refusedForm{Form: "create", Values: r.PostForm}, "Integration not created", err)
+		return seeOtherRefused(u.s, w, r, "/settings/developer", u.forms, refusedForm{Form: "create", Values: r.PostForm}, "Integration not created", err)
 	}
 	it := c.Integration
 	text := fmt.Sprintf("Integration “%s” created and installed, with its first token below.", it.Name)
@@ -200,7 +200,7 @@ func (u *integrationUI) update(w http.ResponseWriter, r *http.Request) error {
 	spec, _ := specFromForm(r.PostForm)
 	it, err := u.svc.Update(r.Context(), principal(r.Context()).Actor(), slug, spec)
 	if err != nil {
-		return refuse(u.s, w, r, integrationURL(slug), u.forms, refusedForm{Form: "edit", Values: r.PostForm}, "Not saved", err)
+		return seeOtherRefused(u.s, w, r, integrationURL(slug), u.forms, refusedForm{Form: "edit", Values: r.PostForm}, "Not saved", err)
 	}
 	return u.s.seeOther(w, r, integrationURL(slug), flash{Kind: "ok", Text: fmt.Sprintf("Settings of “%s” saved.", it.Name)})
 }
@@ -225,7 +225,7 @@ func (u *integrationUI) newToken(w http.ResponseWriter, r *http.Request) error {
 	slug := r.PathValue("slug")
 	plain, t, err := u.svc.DB().CreateIntegrationToken(r.Context(), principal(r.Context()).Actor(), slug)
 	if err != nil {
-		return u.s.failed(w, r, integrationURL(slug), "No token created", err)
+		return u.s.seeOtherFailure(w, r, integrationURL(slug), "No token created", err)
 	}
 	return seeOtherRevealing(u.s, w, r, integrationURL(slug), u.secrets, integrationSecrets{slug: slug, token: plain},
 		flash{Kind: "ok", Text: fmt.Sprintf("Token %s… created; the integration sends it as Authorization: Bearer.", t.Prefix)})
@@ -287,7 +287,7 @@ func (u *integrationUI) approve(w http.ResponseWriter, r *http.Request) error {
 	slug := r.PathValue("slug")
 	in, err := u.svc.Install(r.Context(), principal(r.Context()).Actor(), slug)
 	if err != nil {
-		return u.s.failed(w, r, integrationURL(slug), "Not installed", err)
+		return u.s.seeOtherFailure(w, r, integrationURL(slug), "Not installed", err)
 	}
 	if in.RedirectTo != "" {
 		http.Redirect(w, r, in.RedirectTo, http.StatusSeeOther)

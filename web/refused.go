@@ -66,10 +66,11 @@ func refusal(err error) (msg string, fields map[string]string, ok bool) {
 	return "", nil, false
 }
 
-// refuse answers a form that failed with err: a refusal (see refusal)
-// goes back to the page at to, saying what not done and why in an error
-// flash, with f kept in rs; any other error is returned.
-func refuse(s *Server, w http.ResponseWriter, r *http.Request, to string, rs *revealStore[refusedForm], f refusedForm, notDone string, err error) error {
+// seeOtherRefused answers a form that failed with err: a refusal (see
+// refusal) goes back to the page at to with an error flash saying what was
+// not done (notDone) and why, and f kept in rs; any other error is
+// returned, for the error page.
+func seeOtherRefused(s *Server, w http.ResponseWriter, r *http.Request, to string, rs *revealStore[refusedForm], f refusedForm, notDone string, err error) error {
 	msg, fields, ok := refusal(err)
 	if !ok {
 		return err
@@ -82,9 +83,9 @@ func refuse(s *Server, w http.ResponseWriter, r *http.Request, to string, rs *re
 	return seeOtherRevealing(s, w, r, to, rs, f, flash{Kind: "error", Topic: f.Form, Text: text})
 }
 
-// failed answers an action that failed with err without a form to keep
-// (a button): a refusal goes back to to as an error flash.
-func (s *Server) failed(w http.ResponseWriter, r *http.Request, to, notDone string, err error) error {
+// seeOtherFailure answers a button (a form with nothing typed to keep)
+// that failed with err: a refusal goes back to to as an error flash.
+func (s *Server) seeOtherFailure(w http.ResponseWriter, r *http.Request, to, notDone string, err error) error {
 	msg, _, ok := refusal(err)
 	if !ok {
 		return err
