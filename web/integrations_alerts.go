@@ -36,7 +36,7 @@ func (u *integrationUI) alerts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := alertRulesData{Layout: u.s.layoutFor(r, "Alert rules", "/settings/alerts"), Integrations: its, CanWrite: canWrite(r)}
+	d := alertRulesData{Layout: u.s.layoutFor(r, "Alert rules", "/settings/developer"), Integrations: its, CanWrite: canWrite(r)}
 	for _, rule := range rules {
 		d.Rules = append(d.Rules, alertRow{AlertRule: rule, Since: u.s.atTextPtr(rule.FiredAt)})
 	}

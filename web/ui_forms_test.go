@@ -100,3 +100,22 @@ func flashOf(page, kind, text string) bool {
 	}
 	return false
 }
+
+func TestBackFor(t *testing.T) {
+	for path, want := range map[string]string{
+		"/":                              "/",
+		"/nope":                          "/",
+		"/tokens":                        "/tokens",
+		"/tokens/3/revoke":               "/tokens",
+		"/tokensx":                       "/",
+		"/inbound/erp/sales_orders":      "/inbound",
+		"/settings/developer/erp/delete": "/settings/developer",
+		"/settings/developer":            "/settings/developer",
+		"/settings/alerts/1/delete":      "/",
+		"/webhooks/errors":               "/webhooks",
+	} {
+		if got := backFor(path); got != want {
+			t.Errorf("backFor(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
