@@ -46,6 +46,12 @@ func (s *Server) inboundUIRoutes() {
 	// A dry run changes nothing, so viewers may run one; it answers with
 	// the editor itself, which keeps what was typed for the next try.
 	m.Handle("POST /inbound/{source}/{resource}/test", s.page(u.dryRun))
+	// The dry run's URL stays in the address bar: opening it goes back
+	// to the editor.
+	m.Handle("GET /inbound/{source}/{resource}/test", s.page(func(w http.ResponseWriter, r *http.Request) error {
+		http.Redirect(w, r, editorURL(r.PathValue("source"), r.PathValue("resource")), http.StatusSeeOther)
+		return nil
+	}))
 }
 
 func resourceNames() []string {

@@ -93,6 +93,10 @@ func TestInboundPages(t *testing.T) {
 	if code != 200 || !strings.Contains(html, "WEB-5") || countAll(t, e.db) != before {
 		t.Fatalf("dry run page: %d", code)
 	}
+	if resp := e.do(admin.c, "GET", "/inbound/shop/sales_orders/test", nil, nil); resp.StatusCode != http.StatusSeeOther ||
+		resp.Header.Get("Location") != "/inbound/shop/sales_orders" {
+		t.Errorf("opening the dry run's URL: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
 
 	// A refused save goes back to the editor with the YAML typed and its
 	// problem marked; a reload shows the saved mapping again.
