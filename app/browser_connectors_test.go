@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"regexp"
@@ -12,7 +11,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"sentryhub/connectors/shopify"
-	"sentryhub/store"
 )
 
 // TestBrowserConnectors drives the connector pages in headless Chromium
@@ -276,21 +274,5 @@ func TestBrowserConnectors(t *testing.T) {
 // warehouse 1.
 func startServeWithShop(t *testing.T, getenv func(string) string, shopURL string) string {
 	t.Helper()
-	ctx := context.Background()
-	cfg, err := loadConfig(Main{}.flagSet("serve", "serve"), nil, getenv, loadOptions{requireKey: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := testMain().openStore(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = db.CreateWarehouse(ctx, store.OpMeta{}, store.WarehouseInput{Code: "W1", Name: "Main"})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return startServeMain(t, getenv, func(m *Main) {
-		m.connectors = connectorOptions{shopify: shopify.Options{BaseURL: func(string) string { return shopURL }}}
-	})
+	return startServeWithConnectors(t, getenv, connectorOptions{shopify: shopify.Options{BaseURL: func(string) string { return shopURL }}})
 }

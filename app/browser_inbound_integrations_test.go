@@ -261,10 +261,30 @@ func TestBrowserInboundIntegrationsWithoutJavaScript(t *testing.T) {
 		t.Fatal("not revoked after the confirmation page")
 	}
 
+	// A refused form comes back at the page's own URL with what was typed
+	// (events need the events permission); a reload shows it no more.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/settings/developer"),
 		chromedp.WaitVisible("#integration-form"),
 		chromedp.SendKeys("#name", "ERP"),
+		chromedp.Click(`input[name="event_types"][value="ship.confirmed"]`),
+		chromedp.Click("#save-integration"),
+		chromedp.WaitVisible("#integration-form-refused"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	at(t, ctx, base, "/settings/developer#integration-form")
+	if v, err := chromedp.Run(ctx, chromedp.Value("#name")); err != nil || v != "ERP" || !whPresent(t, ctx, "#problem-event_types") {
+		t.Fatalf("refused form: name %q %v, problem shown %v", v, err, whPresent(t, ctx, "#problem-event_types"))
+	}
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible("#integration-form")); err != nil {
+		t.Fatal(err)
+	}
+	if whPresent(t, ctx, "#integration-form-refused") {
+		t.Fatal("a reload shows the refused form again")
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue("#name", "ERP"),
 		chromedp.Click("#save-integration"),
 		chromedp.WaitVisible("#client-secret-value"),
 		chromedp.Reload(),
@@ -280,7 +300,7 @@ func TestBrowserInboundIntegrationsWithoutJavaScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	at(t, ctx, base, "/settings/developer")
-	if txt := whText(t, ctx, `div.flash[data-flash="ok"]`); !strings.Contains(txt, "deleted") || rowsNamed(t, ctx, "#integrations", "ERP") != 0 {
+	if txt := whText(t, ctx, `div.flash[data-flash="ok"]`); !strings.Contains(txt, "“ERP” deleted") || rowsNamed(t, ctx, "#integrations", "ERP") != 0 {
 		t.Fatalf("after delete %q", txt)
 	}
 	screenshot(t, ctx, "nojs-integration-deleted")

@@ -23,6 +23,8 @@ type connectorOptions struct {
 	// manifestDir is SENTRY_CONNECTOR_MANIFEST_DIR: operator manifests
 	// loaded after the built-in catalogue.
 	manifestDir string
+	// runner tunes the sync runner (tests shorten the retry delay).
+	runner connectors.RunnerConfig
 }
 
 // registerConnectors registers every first-party connector, explicitly and
@@ -81,7 +83,7 @@ func wireConnectors(ctx context.Context, h *hub, reg *prometheus.Registry) error
 	if err != nil {
 		return err
 	}
-	runner, err := connectors.NewRunner(connectors.RunnerConfig{}, connectors.RunnerDeps{
+	runner, err := connectors.NewRunner(opts.runner, connectors.RunnerDeps{
 		Registry: registry, DB: h.db, Vault: h.vault, HTTP: pool, Clock: clk, Log: log, Metrics: metrics})
 	if err != nil {
 		return err

@@ -182,7 +182,8 @@ func (r *Runner) Claim(ctx context.Context, key store.SyncKey, opts RunOptions) 
 			Fields: map[string]string{"sync_type": "not supported by this connector (capabilities: " + joinCaps(info.Capabilities) + ")"}}
 	}
 	id := uuid.NewString()
-	claim, err := r.deps.DB.ClaimSync(ctx, key, store.ClaimOptions{RunID: id, StaleAfter: r.cfg.StaleAfter, MaxRunAge: r.cfg.MaxRunAge})
+	claim, err := r.deps.DB.ClaimSync(ctx, key, store.ClaimOptions{RunID: id, StaleAfter: r.cfg.StaleAfter,
+		MaxRunAge: r.cfg.MaxRunAge, Trigger: opts.Trigger})
 	if err != nil {
 		return nil, err
 	}
@@ -263,6 +264,9 @@ func (run *Run) Execute(parent context.Context) Outcome {
 	}
 	env, conn, err := r.build(ctx, run.info, run.factory, run.key.WarehouseID, check)
 	scrub := env.HTTP.Scrub
+	if s, ok := env.Sink.(*StoreSink); ok {
+		s.countFor(run.key, run.id) // live progress for the connector page
+	}
 	var res SyncResult
 	if err != nil && run.key.SyncType == SyncFulfillment {
 		// Not configured (yet): the due pushes wait and count an attempt,
@@ -277,14 +281,24 @@ func (run *Run) Execute(parent context.Context) Outcome {
 		if run.key.SyncType == SyncFulfillment {
 			retries = 0 // each push keeps its own retry schedule
 		}
+		// The page shows the attempt in progress (or, during the retry
+		// delay, the one due next) and the error that ended the last.
+		attempt := func(n int, prevErr string) {
+			if perr := r.deps.DB.StartSyncAttempt(ctx, run.key, run.id, n, prevErr); perr != nil && ctx.Err() == nil {
+				log.Warn("record sync attempt", slog.Any("error", perr)) // only the display suffers
+			}
+		}
+		attempt(1, "")
 		for {
 			out.Attempts++
 			res, err = r.call(ctx, run.key, env, conn, since)
 			if err == nil || ctx.Err() != nil || !retryable(err) || out.Attempts > retries {
 				break
 			}
+			prevErr := cleanError(scrub, err)
 			log.Warn("sync attempt failed; retrying", slog.Int("attempt", out.Attempts),
-				slog.Duration("delay", r.cfg.RetryDelay), slog.String("error", cleanError(scrub, err)))
+				slog.Duration("delay", r.cfg.RetryDelay), slog.String("error", prevErr))
+			attempt(out.Attempts+1, prevErr)
 			if clock.Sleep(ctx, r.deps.Clock, r.cfg.RetryDelay) != nil {
 				break
 			}

@@ -139,7 +139,20 @@ type StoreSink struct {
 	// check, when set, runs before each write; a non-nil error (the run
 	// lost its lease) is returned instead of writing.
 	check func() error
+	// run, when set, is the sync run whose progress each page adds to.
+	run *sinkRun
 }
+
+// sinkRun names the running sync a sink writes for.
+type sinkRun struct {
+	key store.SyncKey
+	id  string
+}
+
+// countFor makes every later page add its outcome to the progress of run
+// id of key (store.UpsertSyncPage). The runner calls it before the sync
+// starts writing.
+func (s *StoreSink) countFor(key store.SyncKey, id string) { s.run = &sinkRun{key: key, id: id} }
 
 // NewStoreSink returns the sink of connector in warehouseID. check may be
 // nil.
@@ -161,7 +174,14 @@ func (s *StoreSink) write(ctx context.Context, recs []store.SourceRecord) ([]err
 	if err := s.before(); err != nil {
 		return nil, err
 	}
-	res, err := s.db.UpsertRecords(ctx, store.OpMeta{Actor: "connector:" + s.connector}, recs)
+	meta := store.OpMeta{Actor: "connector:" + s.connector}
+	var res []store.RecordResult
+	var err error
+	if s.run != nil {
+		res, err = s.db.UpsertSyncPage(ctx, meta, s.run.key, s.run.id, recs)
+	} else {
+		res, err = s.db.UpsertRecords(ctx, meta, recs)
+	}
 	if err != nil {
 		return nil, err
 	}

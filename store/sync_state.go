@@ -84,6 +84,8 @@ type SyncState struct {
 	LastErrorMessage  string     `json:"last_error_message,omitempty"`
 	LastErrorAt       *time.Time `json:"last_error_at,omitempty"`
 	UpdatedAt         time.Time  `json:"updated_at"`
+	// Progress is how far the running sync has come; nil unless running.
+	Progress *SyncProgress `json:"progress,omitempty"`
 }
 
 // DuplicateRunError refuses a claim while another run of the same key holds
@@ -115,6 +117,9 @@ type ClaimOptions struct {
 	// over whatever its heartbeat (the seed's one-hour threshold). Zero
 	// means one hour.
 	MaxRunAge time.Duration
+	// Trigger says why the run starts ("manual", "schedule", ...), shown
+	// while it runs.
+	Trigger string
 }
 
 // SyncClaim is the outcome of a successful ClaimSync.
@@ -130,16 +135,20 @@ type SyncClaim struct {
 
 const syncStateCols = `connector_name, warehouse_id, sync_type, sync_status, run_id, started_at,
 	heartbeat_at, last_synced_at, last_success_at, cursor, consecutive_errors, last_error_message,
-	last_error_at, updated_at`
+	last_error_at, updated_at, run_trigger, run_attempt, run_records_synced, run_records_failed, run_error`
 
 func scanSyncState(sc interface{ Scan(...any) error }) (SyncState, error) {
 	var s SyncState
 	var runID, started, heartbeat, synced, success, cursor, errAt sql.NullString
 	var updated string
+	var p SyncProgress
 	if err := sc.Scan(&s.Connector, &s.WarehouseID, &s.SyncType, &s.Status, &runID, &started,
 		&heartbeat, &synced, &success, &cursor, &s.ConsecutiveErrors, &s.LastErrorMessage,
-		&errAt, &updated); err != nil {
+		&errAt, &updated, &p.Trigger, &p.Attempt, &p.RecordsSynced, &p.RecordsFailed, &p.Error); err != nil {
 		return SyncState{}, interpretError(err)
+	}
+	if s.Status == SyncRunning {
+		s.Progress = &p
 	}
 	s.RunID = runID.String
 	var err error
@@ -245,15 +254,17 @@ func (db *DB) ClaimSync(ctx context.Context, k SyncKey, opt ClaimOptions) (SyncC
 			claim.TookOver = prev.RunID
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sync_state SET sync_status = 'running', run_id = ?,
-			started_at = ?, heartbeat_at = ?, updated_at = ?
+			started_at = ?, heartbeat_at = ?, updated_at = ?, run_trigger = ?, run_attempt = 0,
+			run_records_synced = 0, run_records_failed = 0, run_error = ''
 			WHERE connector_name = ? AND warehouse_id = ? AND sync_type = ?`,
-			opt.RunID, ts, ts, ts, k.Connector, k.WarehouseID, k.SyncType); err != nil {
+			opt.RunID, ts, ts, ts, capText(opt.Trigger, maxCodeLen), k.Connector, k.WarehouseID, k.SyncType); err != nil {
 			return interpretError(err)
 		}
 		claim.Previous = prev
 		claim.State = prev
 		claim.State.Status, claim.State.RunID = SyncRunning, opt.RunID
 		claim.State.StartedAt, claim.State.HeartbeatAt, claim.State.UpdatedAt = &now, &now, now
+		claim.State.Progress = &SyncProgress{Trigger: capText(opt.Trigger, maxCodeLen)}
 		return nil
 	})
 	if err != nil {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"sentryhub/connectors"
@@ -37,6 +39,9 @@ func (u *connectorUI) saveCredentials(w http.ResponseWriter, r *http.Request) er
 	raw, typed, secretTyped, emptied := credentialsFromForm(info, r)
 	view, err := u.svc.PutCredentials(r.Context(), principal(r.Context()).Actor(), info.Name, wh, raw)
 	var ve *store.ValidationError
+	if errors.As(err, &ve) && ve.Fields["warehouse_id"] != "" {
+		return err // no such warehouse: there is no form to go back to
+	}
 	if errors.As(err, &ve) {
 		in := &connectorCredentialsInput{values: typed, errors: map[string]string{}}
 		n := 0
@@ -59,7 +64,14 @@ func (u *connectorUI) saveCredentials(w http.ResponseWriter, r *http.Request) er
 		if secretTyped {
 			in.notes = append(in.notes, "Secret values are never sent back to the browser: type them again.")
 		}
-		return u.rerender(w, r, info, wh, in, nil)
+		// Post/redirect/get: the page shows the errors and the typed
+		// settings; secrets are not kept (typed holds none).
+		values := url.Values{}
+		for k, v := range typed {
+			values.Set(k, v)
+		}
+		return u.s.seeOtherRefused(w, r, connectorURL(info.Name, wh, "credentials"),
+			refusedForm{Form: connectorCredentialsForm(info.Name, wh), Values: values, Errors: in.errors, Notes: in.notes})
 	}
 	if err != nil {
 		return err
@@ -78,6 +90,25 @@ func (u *connectorUI) saveCredentials(w http.ResponseWriter, r *http.Request) er
 			"a saved setting cannot be emptied on its own. Delete the credentials and save them again to clear it."
 	}
 	return u.redirect(w, r, info.Name, wh, "credentials", f)
+}
+
+// connectorCredentialsForm names the credentials form of a connector at a
+// warehouse, for a refusal to come back to.
+func connectorCredentialsForm(name string, wh int64) string {
+	return "connector-credentials:" + name + ":" + strconv.FormatInt(wh, 10)
+}
+
+// refusedCredentials turns a refused credentials form back into the form's
+// input.
+func refusedCredentials(rf *refusedForm) *connectorCredentialsInput {
+	if rf == nil {
+		return nil
+	}
+	in := &connectorCredentialsInput{values: map[string]string{}, errors: rf.Errors, notes: rf.Notes}
+	for k := range rf.Values {
+		in.values[k] = rf.Values.Get(k)
+	}
+	return in
 }
 
 // credentialsFromForm reads the generated form as the API's submission

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -108,6 +109,18 @@ type connectorSyncRow struct {
 	LastError   string
 	LastErrorAt when
 	Schedule    connectorScheduleForm
+	// Progress of the run in progress; nil when none runs.
+	Progress *connectorProgress
+}
+
+// connectorProgress is how far a running sync has come.
+type connectorProgress struct {
+	Attempt        int
+	Synced, Failed int    // records of this attempt so far
+	RunError       string // what ended the previous attempt
+	// Records: the sync writes records page by page (not the
+	// fulfillment push loop, whose pushes show in their queue).
+	Records bool
 }
 
 type connectorRunRow struct {
@@ -169,13 +182,15 @@ func (u *connectorUI) detailPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := u.detail(r, info, whs, wh, nil, nil)
+	// A refused credentials form comes back here (post/redirect/get).
+	fs, rf := u.s.takeRefused(w, r, connectorCredentialsForm(info.Name, wh))
+	d, err := u.detail(r, info, whs, wh, refusedCredentials(rf), nil)
 	if err != nil {
 		return err
 	}
 	d.ConfirmDelete = d.CanWrite && d.Configured && r.URL.Query().Get("confirm") == "delete"
 	d.Manifest = u.s.manifests.panel(r.Context(), info.Name, d.WarehouseID, d.CanWrite)
-	u.placeFlashes(&d, u.takeFlashes(w, r))
+	u.placeFlashes(&d, fs)
 	return u.s.render(w, r, http.StatusOK, connectorDetailPage(d))
 }
 
@@ -343,6 +358,10 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 		if s.Status == store.SyncRunning {
 			d.Running = true
 			row.StartedAt = u.s.atPtr(s.StartedAt)
+			if p := s.Progress; p != nil {
+				row.Progress = &connectorProgress{Attempt: p.Attempt, Synced: p.RecordsSynced, Failed: p.RecordsFailed,
+					RunError: connectorErrorText(p.Error), Records: s.SyncType != connectors.SyncFulfillment}
+			}
 		}
 		row.Schedule = connectorScheduleForm{Mode: "off", IntervalValue: "15", IntervalUnit: "minutes", Enabled: true, Summary: "off"}
 		for _, sc := range st.Schedules {
@@ -374,9 +393,17 @@ func (u *connectorUI) detail(r *http.Request, info connectors.Info, whs []store.
 			if len(run.Short) > 8 {
 				run.Short = run.Short[:8]
 			}
-			if s.HeartbeatAt != nil {
-				run.Message = "alive: last heartbeat " + relTime(u.s.clock.Now(), *s.HeartbeatAt)
+			var notes []string
+			if p := row.Progress; p != nil {
+				run.Trigger, run.Synced, run.Failed = s.Progress.Trigger, p.Synced, p.Failed
+				if p.Attempt > 1 {
+					notes = append(notes, fmt.Sprintf("attempt %d", p.Attempt))
+				}
 			}
+			if s.HeartbeatAt != nil {
+				notes = append(notes, "alive: last heartbeat "+relTime(u.s.clock.Now(), *s.HeartbeatAt))
+			}
+			run.Message = strings.Join(notes, "; ")
 			running = append(running, run)
 		}
 	}

@@ -15,6 +15,12 @@ type ConnectorWebhookReceiver interface {
 	Receive(ctx context.Context, name string, warehouseID int64, stream string, h http.Header, body []byte) manifest.Reply
 }
 
+// connectorHandshaker answers provider endpoint validations before any
+// signature (manifest.Receiver implements it).
+type connectorHandshaker interface {
+	Handshake(ctx context.Context, name string, warehouseID int64, stream string, query map[string][]string, body []byte) (manifest.Reply, bool)
+}
+
 // maxConnectorWebhookBody bounds a provider delivery read before its
 // signature is checked.
 const maxConnectorWebhookBody = 1 << 20
@@ -41,6 +47,16 @@ func (s *Server) SetConnectorWebhooks(rx ConnectorWebhookReceiver) {
 		}
 		if len(body) > maxConnectorWebhookBody {
 			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "body is larger than 1 MiB"}
+		}
+		if hs, ok := rx.(connectorHandshaker); ok {
+			if rep, ok := hs.Handshake(r.Context(), r.PathValue("name"), wh, r.PathValue("stream"), r.URL.Query(), body); ok {
+				// A provider's endpoint validation: the token as plain text.
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.Header().Set("X-Content-Type-Options", "nosniff")
+				w.WriteHeader(rep.Status)
+				_, _ = io.WriteString(w, rep.Message)
+				return nil
+			}
 		}
 		rep := rx.Receive(r.Context(), r.PathValue("name"), wh, r.PathValue("stream"), r.Header, body)
 		writeJSON(w, rep.Status, map[string]string{"message": rep.Message})

@@ -51,7 +51,7 @@ func (u *connectorUI) syncNow(w http.ResponseWriter, r *http.Request) error {
 	if full {
 		kind = "full sync"
 	}
-	msg := fmt.Sprintf("%s %s started (run %s). It runs in the background: reload this page to see it finish in the run history.",
+	msg := fmt.Sprintf("%s %s started (run %s). It runs in the background: this page shows its progress and, once it ends, the outcome in the run history (without JavaScript, reload to follow it).",
 		connectorTitle(syncType), kind, t.RunID)
 	if t.TookOver != "" {
 		msg += " It took over stale run " + t.TookOver + "."

@@ -26,6 +26,7 @@ type ConnectorService interface {
 	Runs(ctx context.Context, name string, warehouseID int64, syncType string, limit int) ([]store.SyncRun, error)
 	Fulfillments(ctx context.Context, name string, warehouseID int64, status string, limit int) ([]store.FulfillmentPush, error)
 	RetryFulfillment(ctx context.Context, actor, name string, id int64) (store.FulfillmentPush, error)
+	OpenCircuits() []connectors.Circuit
 }
 
 // SetConnectors registers the connector admin API over svc: the eight
@@ -34,6 +35,7 @@ type ConnectorService interface {
 // Call it once, before the server starts.
 func (s *Server) SetConnectors(svc ConnectorService) {
 	h := &connectorAPI{svc: svc}
+	s.circuits = svc // the dashboard lists open circuits
 	m := s.mux
 	const base = "/api/admin/connectors"
 	m.Handle("GET "+base, s.api(store.ScopeAdmin, h.list))

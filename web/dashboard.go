@@ -45,6 +45,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d.Warehouses = len(whs)
+	d.OpenCircuits = s.openCircuits(whs)
 	switch ev, err := s.db.LatestEvent(ctx); {
 	case err == nil:
 		d.LastEvent = &dashboardEvent{ID: ev.ID, Type: ev.EventType, At: s.at(ev.VisibleAt)}

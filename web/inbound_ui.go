@@ -22,9 +22,8 @@ import (
 type inboundUI struct {
 	s *Server
 	// tokens holds push tokens between their creation and the page that
-	// shows them once; forms holds refused forms (see refusedForm).
+	// shows them once.
 	tokens *revealStore[pushToken]
-	forms  *revealStore[refusedForm]
 }
 
 // pushToken is a push token just created, waiting to be shown once.
@@ -34,8 +33,7 @@ type pushToken struct{ source, name, plain string }
 func (s *Server) inboundUIRoutes() {
 	u := &inboundUI{s: s,
 		tokens: newRevealStore[pushToken]("push-token", "The new push token can no longer be shown: it is shown once, "+
-			"within 10 minutes, to the admin who created it. Revoke it and create another."),
-		forms: newRefusedForms("inbound-form")}
+			"within 10 minutes, to the admin who created it. Revoke it and create another.")}
 	m := s.mux
 	m.Handle("GET /inbound", s.page(u.sources))
 	m.Handle("POST /inbound/sources", s.page(s.adminOnly(u.createSource)))
@@ -75,6 +73,13 @@ func mappingVersionOf(ms []store.MappingVersion, res string) int {
 func editorURL(source, resource string) string {
 	return "/inbound/" + url.PathEscape(source) + "/" + url.PathEscape(resource)
 }
+
+// The names of the inbound pages' forms that come back after a refusal
+// (formrefusal.go).
+const sourceForm = "inbound-source"
+
+func pushTokenForm(source string) string         { return "push-token:" + source }
+func mappingForm(source, resource string) string { return "mapping:" + source + "/" + resource }
 
 // revokePushTokenQuestion is asked before a push token is revoked, in the
 // dialog and on the confirmation page alike.
@@ -123,8 +128,8 @@ func (u *inboundUI) sources(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	fs, nonce := u.s.takeFlashes(w, r)
-	d.NewToken, _ = revealed(u.s, r, u.tokens, nonce, &fs)
-	d.Form, _ = revealed(u.s, r, u.forms, nonce, &fs)
+	d.NewToken, _ = claimInto(u.s, r, u.tokens, nonce, &fs)
+	d.Form = u.s.claimRefused(r, nonce, &fs)
 	d.Flashes = fs
 	return u.s.render(w, r, http.StatusOK, inboundPage(d))
 }
@@ -132,7 +137,7 @@ func (u *inboundUI) sources(w http.ResponseWriter, r *http.Request) error {
 func (u *inboundUI) createSource(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	if _, err := u.s.db.CreateInboundSource(r.Context(), principal(r.Context()).Actor(), name); err != nil {
-		return seeOtherRefused(u.s, w, r, "/inbound", u.forms, refusedForm{Form: "source", Values: url.Values{"name": {name}}}, "Source not added", err)
+		return u.s.refuseForm(w, r, "/inbound#source-form", refusedForm{Form: sourceForm, Values: url.Values{"name": {name}}}, err)
 	}
 	return u.s.seeOther(w, r, "/inbound", flash{Kind: "ok", Text: fmt.Sprintf(
 		"Source “%s” added. Save a mapping for each resource it pushes, then create its push token.", name)})
@@ -146,7 +151,7 @@ func (u *inboundUI) createToken(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	plain, t, err := u.s.db.CreateSourceToken(r.Context(), principal(r.Context()).Actor(), source, name)
 	if err != nil {
-		return seeOtherRefused(u.s, w, r, "/inbound", u.forms, refusedForm{Form: "token:" + source, Values: url.Values{"name": {name}}}, "Push token not created", err)
+		return u.s.refuseForm(w, r, "/inbound#source-"+source, refusedForm{Form: pushTokenForm(source), Values: url.Values{"name": {name}}}, err)
 	}
 	return seeOtherRevealing(u.s, w, r, "/inbound", u.tokens, pushToken{source: source, name: t.Name, plain: plain}, flash{Kind: "ok",
 		Text: fmt.Sprintf("Push token “%s” created for source “%s”: it pushes as this source and can do nothing else.", t.Name, source)})
@@ -260,9 +265,9 @@ func (u *inboundUI) editor(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	fs, nonce := u.s.takeFlashes(w, r)
-	if f, ok := revealed(u.s, r, u.forms, nonce, &fs); ok && f.For("mapping") {
+	if d.Refused = u.s.claimRefused(r, nonce, &fs); d.Refused.is(mappingForm(d.Source, d.Resource)) && d.Refused.Values != nil {
 		// A refused save: its YAML again, with its problems marked.
-		d.YAML, d.Sample = f.Values.Get("mapping"), f.Values.Get("sample")
+		d.YAML, d.Sample = d.Refused.Values.Get("mapping"), d.Refused.Values.Get("sample")
 		d.compile()
 	}
 	d.Flashes = fs
@@ -308,14 +313,15 @@ func (u *inboundUI) save(w http.ResponseWriter, r *http.Request) error {
 	}
 	d.read(r)
 	to := editorURL(d.Source, d.Resource)
-	keep := refusedForm{Form: "mapping", Values: url.Values{"mapping": {d.YAML}, "sample": {d.Sample}}}
+	keep := refusedForm{Form: mappingForm(d.Source, d.Resource), Values: url.Values{"mapping": {d.YAML}, "sample": {d.Sample}}}
 	if d.compile() == nil {
-		text := "Not saved: " + cmp.Or(d.Error, "the mapping has "+count(int64(len(d.MappingErrors)), "problem", "problems")+", listed below.")
-		return seeOtherRevealing(u.s, w, r, to, u.forms, keep, flash{Kind: "error", Topic: "mapping", Text: text})
+		keep.Notes = []string{"Not saved: " + cmp.Or(d.Error, "the mapping has "+count(int64(len(d.MappingErrors)), "problem", "problems")+", listed below.")}
+		return u.s.seeOtherRefused(w, r, to+"#editor", keep)
 	}
 	mv, err := u.s.db.SaveMapping(r.Context(), principal(r.Context()).Actor(), d.Source, d.Resource, d.YAML)
 	if err != nil {
-		return seeOtherRefused(u.s, w, r, to, u.forms, keep, "Not saved", err)
+		keep.Notes = []string{"Not saved."}
+		return u.s.refuseForm(w, r, to+"#editor", keep, err)
 	}
 	return u.s.seeOther(w, r, to, flash{Kind: "ok", Text: fmt.Sprintf(
 		"Saved as version %d: pushes of %s from %s use it from now on.", mv.Version, d.Resource, d.Source)})

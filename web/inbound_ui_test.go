@@ -28,20 +28,20 @@ func TestInboundPages(t *testing.T) {
 		"/inbound/shop/sales_orders")
 
 	// A refused name comes back on the page with what was typed, once.
-	html = admin.submit("/inbound/sources", url.Values{"name": {"Not Valid"}}, "/inbound")
-	if !flashOf(html, "error", "Source not added") || !strings.Contains(html, "lowercase") ||
+	html = admin.submit("/inbound/sources", url.Values{"name": {"Not Valid"}}, "/inbound#source-form")
+	if !strings.Contains(html, `id="source-form-refused"`) || !strings.Contains(html, "lowercase") ||
 		!strings.Contains(html, `value="Not Valid"`) || !strings.Contains(html, `id="source-name-error"`) {
 		t.Errorf("refused source: %s", html)
 	}
-	if _, again := admin.get("/inbound"); strings.Contains(again, "Not Valid") || strings.Contains(again, `data-flash="error"`) {
+	if _, again := admin.get("/inbound"); strings.Contains(again, "Not Valid") || strings.Contains(again, `id="source-form-refused"`) {
 		t.Error("the refused form is shown again on reload")
 	}
 	html = admin.submit("/inbound/sources", url.Values{"name": {"erp"}}, "/inbound")
 	if !flashOf(html, "ok", "Source “erp” added") || !strings.Contains(html, `id="source-erp"`) {
 		t.Errorf("created source: %s", html)
 	}
-	html = admin.submit("/inbound/sources", url.Values{"name": {"erp"}}, "/inbound")
-	if !flashOf(html, "error", "exists") || !strings.Contains(html, `value="erp"`) {
+	html = admin.submit("/inbound/sources", url.Values{"name": {"erp"}}, "/inbound#source-form")
+	if !strings.Contains(html, `id="source-form-refused"`) || !strings.Contains(html, "exists") || !strings.Contains(html, `value="erp"`) {
 		t.Errorf("taken name: %s", html)
 	}
 
@@ -57,8 +57,8 @@ func TestInboundPages(t *testing.T) {
 	if lt, err := e.db.LookupToken(t.Context(), tok[1]); err != nil || lt.InboundSource != "erp" {
 		t.Fatalf("the token shown is not erp's push token: %v %+v", err, lt)
 	}
-	html = admin.submit("/inbound/sources/erp/tokens", url.Values{"name": {""}}, "/inbound")
-	if !flashOf(html, "error", "Push token not created") || !strings.Contains(html, `id="token-erp-error"`) {
+	html = admin.submit("/inbound/sources/erp/tokens", url.Values{"name": {""}}, "/inbound#source-erp")
+	if !strings.Contains(html, `id="token-erp-refused"`) || !strings.Contains(html, `id="token-erp-error"`) {
 		t.Errorf("nameless token: %s", html)
 	}
 
@@ -100,8 +100,8 @@ func TestInboundPages(t *testing.T) {
 
 	// A refused save goes back to the editor with the YAML typed and its
 	// problem marked; a reload shows the saved mapping again.
-	html = admin.submit("/inbound/shop/sales_orders", url.Values{"mapping": {bad}, "sample": {`{"id":"9"}`}}, "/inbound/shop/sales_orders")
-	if !flashOf(html, "error", "Not saved: the mapping has 1 problem") || !strings.Contains(html, `<li id="L7" class="bad">`) ||
+	html = admin.submit("/inbound/shop/sales_orders", url.Values{"mapping": {bad}, "sample": {`{"id":"9"}`}}, "/inbound/shop/sales_orders#editor")
+	if !strings.Contains(html, `id="editor-refused"`) || !strings.Contains(html, "Not saved: the mapping has 1 problem") || !strings.Contains(html, `<li id="L7" class="bad">`) ||
 		!strings.Contains(html, "[uper]") || !strings.Contains(html, `{&#34;id&#34;:&#34;9&#34;}`) {
 		t.Errorf("refused save: %s", html)
 	}

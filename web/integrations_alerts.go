@@ -23,6 +23,9 @@ func (u *integrationUI) alertRoutes() {
 	m.Handle("POST /settings/alerts/{id}/delete", u.s.page(u.s.adminOnly(u.deleteAlert)))
 }
 
+// alertRuleForm names the new-rule form when it comes back refused.
+const alertRuleForm = "alert-rule"
+
 func deleteAlertQuestion(name string) string {
 	return fmt.Sprintf("Delete alert rule “%s”? It stops notifying at once; if it is firing, no alert.resolved follows.", name)
 }
@@ -41,7 +44,7 @@ func (u *integrationUI) alerts(w http.ResponseWriter, r *http.Request) error {
 		d.Rules = append(d.Rules, alertRow{AlertRule: rule, Since: u.s.atTextPtr(rule.FiredAt)})
 	}
 	fs, nonce := u.s.takeFlashes(w, r)
-	d.Form, _ = revealed(u.s, r, u.forms, nonce, &fs)
+	d.Form = u.s.claimRefused(r, nonce, &fs)
 	d.Flashes = fs
 	return u.s.render(w, r, http.StatusOK, alertRulesPage(d))
 }
@@ -75,7 +78,7 @@ func (u *integrationUI) createAlert(w http.ResponseWriter, r *http.Request) erro
 		_, err = u.svc.CreateAlertRule(r.Context(), principal(r.Context()).Actor(), in)
 	}
 	if err != nil {
-		return seeOtherRefused(u.s, w, r, "/settings/alerts", u.forms, refusedForm{Form: "alert", Values: f}, "Rule not created", err)
+		return u.s.refuseForm(w, r, "/settings/alerts#alert-form", refusedForm{Form: alertRuleForm, Values: f, Notes: []string{"Rule not created."}}, err)
 	}
 	return u.s.seeOther(w, r, "/settings/alerts", flash{Kind: "ok", Text: fmt.Sprintf(
 		"Rule “%s” created: it is checked now, every 30 seconds and after every change.", in.Name)})

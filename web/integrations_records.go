@@ -85,7 +85,7 @@ func (u *integrationUI) record(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	fs, nonce := u.s.takeFlashes(w, r)
-	if a, ok := revealed(u.s, r, u.answers, nonce, &fs); ok && a.page == d.Page && a.key == d.Key {
+	if a, ok := claimInto(u.s, r, u.answers, nonce, &fs); ok && a.page == d.Page && a.key == d.Key {
 		d.Answer, d.AnswerFrom = &a.answer, a.from
 	}
 	d.Flashes = fs

@@ -24,11 +24,9 @@ import (
 type integrationUI struct {
 	s   *Server
 	svc IntegrationService
-	// secrets holds what a new integration or token shows once; forms
-	// refused forms (see refusedForm); answers a UI action's answer for
-	// the record page.
+	// secrets holds what a new integration or token shows once; answers
+	// a UI action's answer for the record page.
 	secrets *revealStore[integrationSecrets]
-	forms   *revealStore[refusedForm]
 	answers *revealStore[actionAnswer]
 }
 
@@ -40,7 +38,6 @@ func (s *Server) integrationUIRoutes(svc IntegrationService) {
 	u := &integrationUI{s: s, svc: svc,
 		secrets: newRevealStore[integrationSecrets]("integration-secret", "The new secret or token can no longer be shown: "+
 			"it is shown once, within 10 minutes, to the admin who made it. Make a new token, or delete the integration and create it again."),
-		forms:   newRefusedForms("integration-form"),
 		answers: newRevealStore[actionAnswer]("action-answer", "The integration's answer can no longer be shown: it is shown once, within 10 minutes."),
 	}
 	s.integrations = svc
@@ -96,9 +93,19 @@ func specFromForm(f url.Values) (integrations.Spec, string) {
 	return spec, ui
 }
 
-// refill puts a refused form named name back into f.
-func (f *integrationForm) refill(rf refusedForm, name string) {
-	if !rf.For(name) {
+// The names of the integration forms that come back after a refusal
+// (formrefusal.go).
+const integrationCreateForm = "integration-create"
+
+func integrationSettingsForm(slug string) string { return "integration-settings:" + slug }
+
+// refill puts the refused form rf back into f when it is this form.
+func (f *integrationForm) refill(rf *refusedForm) {
+	if !rf.is(f.Name) {
+		return
+	}
+	f.Refused = rf
+	if rf.Values == nil { // too long to keep: the stored settings show
 		return
 	}
 	kind := f.Spec.Kind
@@ -106,7 +113,6 @@ func (f *integrationForm) refill(rf refusedForm, name string) {
 	if f.Editing {
 		f.Spec.Kind = kind // not on the edit form: it cannot change
 	}
-	f.Problems = rf.Fields
 }
 
 func (u *integrationUI) listData(r *http.Request) (devSettingsData, error) {
@@ -115,7 +121,7 @@ func (u *integrationUI) listData(r *http.Request) (devSettingsData, error) {
 		return devSettingsData{}, err
 	}
 	return devSettingsData{Layout: u.s.layoutFor(r, "Developer settings", "/settings/developer"), Integrations: its,
-		CanWrite: canWrite(r), Form: integrationForm{Action: "/settings/developer", EventTypes: store.CatalogEventTypes(),
+		CanWrite: canWrite(r), Form: integrationForm{Name: integrationCreateForm, Action: "/settings/developer", EventTypes: store.CatalogEventTypes(),
 			Spec: integrations.Spec{Kind: store.IntegrationInternal}}}, nil
 }
 
@@ -125,8 +131,7 @@ func (u *integrationUI) list(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	fs, nonce := u.s.takeFlashes(w, r)
-	rf, _ := revealed(u.s, r, u.forms, nonce, &fs)
-	d.Form.refill(rf, "create")
+	d.Form.refill(u.s.claimRefused(r, nonce, &fs))
 	d.Flashes = fs
 	return u.s.render(w, r, http.StatusOK, devSettingsPage(d))
 }
@@ -135,7 +140,8 @@ func (u *integrationUI) create(w http.ResponseWriter, r *http.Request) error {
 	spec, _ := specFromForm(r.PostForm)
 	c, err := u.svc.Create(r.Context(), principal(r.Context()).Actor(), spec)
 	if err != nil {
-		return seeOtherRefused(u.s, w, r, "/settings/developer", u.forms, refusedForm{Form: "create", Values: r.PostForm}, "Integration not created", err)
+		return u.s.refuseForm(w, r, "/settings/developer#integration-form", refusedForm{Form: integrationCreateForm, Values: r.PostForm,
+			Notes: []string{"Integration not created."}}, err)
 	}
 	it := c.Integration
 	text := fmt.Sprintf("Integration “%s” created and installed, with its first token below.", it.Name)
@@ -168,7 +174,7 @@ func (u *integrationUI) detailData(r *http.Request, slug string) (integrationDat
 		RedirectURL: it.RedirectURL, VerifyInstall: it.VerifyInstall, Permissions: it.Permissions, EventTypes: it.EventTypes,
 		AlertAction: it.AlertAction}
 	d := integrationData{Layout: s.layoutFor(r, it.Name, "/settings/developer"), It: it, CanWrite: canWrite(r),
-		Form: integrationForm{Action: integrationURL(it.Slug), Editing: true, EventTypes: store.CatalogEventTypes(), Spec: spec,
+		Form: integrationForm{Name: integrationSettingsForm(it.Slug), Action: integrationURL(it.Slug), Editing: true, EventTypes: store.CatalogEventTypes(), Spec: spec,
 			UIComponent: string(it.UIComponents)}}
 	for _, t := range toks {
 		d.Tokens = append(d.Tokens, tokenRow{ID: t.ID, Prefix: t.Prefix, CreatedBy: t.CreatedBy, CreatedAt: s.atText(t.CreatedAt),
@@ -186,11 +192,10 @@ func (u *integrationUI) detail(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	fs, nonce := u.s.takeFlashes(w, r)
-	if sec, ok := revealed(u.s, r, u.secrets, nonce, &fs); ok && sec.slug == d.It.Slug {
+	if sec, ok := claimInto(u.s, r, u.secrets, nonce, &fs); ok && sec.slug == d.It.Slug {
 		d.ClientSecret, d.NewToken = sec.clientSecret, sec.token
 	}
-	rf, _ := revealed(u.s, r, u.forms, nonce, &fs)
-	d.Form.refill(rf, "edit")
+	d.Form.refill(u.s.claimRefused(r, nonce, &fs))
 	d.Flashes = fs
 	return u.s.render(w, r, http.StatusOK, integrationPage(d))
 }
@@ -200,7 +205,8 @@ func (u *integrationUI) update(w http.ResponseWriter, r *http.Request) error {
 	spec, _ := specFromForm(r.PostForm)
 	it, err := u.svc.Update(r.Context(), principal(r.Context()).Actor(), slug, spec)
 	if err != nil {
-		return seeOtherRefused(u.s, w, r, integrationURL(slug), u.forms, refusedForm{Form: "edit", Values: r.PostForm}, "Not saved", err)
+		return u.s.refuseForm(w, r, integrationURL(slug)+"#integration-form", refusedForm{Form: integrationSettingsForm(slug), Values: r.PostForm,
+			Notes: []string{"Not saved."}}, err)
 	}
 	return u.s.seeOther(w, r, integrationURL(slug), flash{Kind: "ok", Text: fmt.Sprintf("Settings of “%s” saved.", it.Name)})
 }

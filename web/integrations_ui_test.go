@@ -194,8 +194,8 @@ func TestIntegrationPages(t *testing.T) {
 	// Refused: events need the events permission. The form comes back
 	// filled in, once.
 	html := admin.submit(dev, url.Values{"kind": {"internal"}, "name": {"ERP Sync"}, "author": {"Ops"},
-		"event_types": {"ship.confirmed"}, "webhook_url": {hook.srv.URL + "/h"}}, dev)
-	if !flashOf(html, "error", "Integration not created") || !strings.Contains(html, `value="ERP Sync"`) ||
+		"event_types": {"ship.confirmed"}, "webhook_url": {hook.srv.URL + "/h"}}, dev+"#integration-form")
+	if !strings.Contains(html, `id="integration-form-refused"`) || !strings.Contains(html, "Integration not created") || !strings.Contains(html, `value="ERP Sync"`) ||
 		!strings.Contains(html, `id="problem-event_types"`) || !strings.Contains(html, `value="ship.confirmed" checked`) {
 		t.Fatalf("refused create: %s", html)
 	}
@@ -237,8 +237,8 @@ func TestIntegrationPages(t *testing.T) {
 	}
 
 	// Settings: refused, then saved.
-	html = admin.submit(page, url.Values{"name": {"ERP Sync"}, "webhook_url": {"ftp://erp.example/h"}, "alert_action": {"1"}}, page)
-	if !flashOf(html, "error", "Not saved") || !strings.Contains(html, `value="ftp://erp.example/h"`) || !strings.Contains(html, `id="problem-webhook_url"`) {
+	html = admin.submit(page, url.Values{"name": {"ERP Sync"}, "webhook_url": {"ftp://erp.example/h"}, "alert_action": {"1"}}, page+"#integration-form")
+	if !strings.Contains(html, `id="integration-form-refused"`) || !strings.Contains(html, "Not saved") || !strings.Contains(html, `value="ftp://erp.example/h"`) || !strings.Contains(html, `id="problem-webhook_url"`) {
 		t.Fatalf("refused settings: %s", html)
 	}
 	html = admin.submit(page, url.Values{"name": {"ERP Sync"}, "author": {"Ops team"}, "perm_warehouses": {"write"},
@@ -250,8 +250,8 @@ func TestIntegrationPages(t *testing.T) {
 	// Alert rules: refused with what was typed, created, deleted after
 	// the question.
 	html = admin.submit("/settings/alerts", url.Values{"name": {"Widgets low"}, "kind": {store.AlertStockBelow}, "integration": {"erp-sync"},
-		"warehouse_id": {"1"}, "threshold": {"5"}}, "/settings/alerts")
-	if !flashOf(html, "error", "Rule not created") || !strings.Contains(html, `value="Widgets low"`) || !strings.Contains(html, `id="problem-alert-sku"`) {
+		"warehouse_id": {"1"}, "threshold": {"5"}}, "/settings/alerts#alert-form")
+	if !strings.Contains(html, `id="alert-form-refused"`) || !strings.Contains(html, "Rule not created") || !strings.Contains(html, `value="Widgets low"`) || !strings.Contains(html, `id="problem-alert-sku"`) {
 		t.Fatalf("refused rule: %s", html)
 	}
 	html = admin.submit("/settings/alerts", url.Values{"name": {"Widgets low"}, "kind": {store.AlertStockBelow}, "integration": {"erp-sync"},

@@ -49,24 +49,23 @@ func seeOtherRevealing[T any](s *Server, w http.ResponseWriter, r *http.Request,
 // value that expired or belongs to someone else adds rs's gone message.
 func takeRevealed[T any](s *Server, w http.ResponseWriter, r *http.Request, rs *revealStore[T]) ([]flash, T, bool) {
 	fs, nonce := s.takeFlashes(w, r)
-	v, ok := revealed(s, r, rs, nonce, &fs)
-	return fs, v, ok
+	v, ok, gone := rs.claim(s, r, nonce)
+	return append(fs, gone...), v, ok
 }
 
-// revealed is takeRevealed for a page that shows values of several
-// stores: nonce and fs come from one takeFlashes, and each store takes
-// only its own nonces.
-func revealed[T any](s *Server, r *http.Request, rs *revealStore[T], nonce string, fs *[]flash) (T, bool) {
+// claim is takeRevealed for a nonce already taken with takeFlashes (a page
+// that may receive values of more than one store): the value when nonce is
+// one of rs's, or rs's gone message when it can no longer be shown.
+func (rs *revealStore[T]) claim(s *Server, r *http.Request, nonce string) (T, bool, []flash) {
 	var zero T
 	nonce, ok := strings.CutPrefix(nonce, rs.prefix)
 	if !ok || nonce == "" {
-		return zero, false
+		return zero, false, nil
 	}
 	if v, ok := rs.take(s.clock.Now(), nonce, principal(r.Context()).User.ID); ok {
-		return v, true
+		return v, true, nil
 	}
-	*fs = append(*fs, flash{Kind: "warn", Text: rs.gone})
-	return zero, false
+	return zero, false, []flash{{Kind: "warn", Text: rs.gone}}
 }
 
 // put stores v for user and returns the nonce that takes it back.

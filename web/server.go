@@ -86,6 +86,8 @@ type Server struct {
 	// integrations is set by SetIntegrations; the dashboard shows its
 	// firing alerts.
 	integrations IntegrationService
+	// circuits is set by SetConnectors; the dashboard lists open circuits.
+	circuits circuitLister
 	// manifests is set by SetConnectorManifests (connector_manifest.go).
 	manifests *connectorManifestUI
 	// newTokens holds each new API token between the POST that made it
@@ -93,6 +95,9 @@ type Server struct {
 	newTokens *revealStore[newToken]
 	// passwords holds each one-time password made on the users page.
 	passwords *revealStore[newPassword]
+	// refused holds a refused form between its POST and the page it
+	// redirects to (formrefusal.go).
+	refused *revealStore[refusedForm]
 }
 
 // routeMux is the server's ServeMux. It remembers every pattern registered
@@ -160,6 +165,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger, c clock.Clock, registry *pr
 		catalog:  catalog,
 		newTokens: newRevealStore[newToken]("token", "The new token can no longer be shown: it is shown once, "+
 			"within 10 minutes, to the admin who created it. Revoke it and create another."),
+		refused: newRefusedStore(),
 		passwords: newRevealStore[newPassword]("password", "The one-time password can no longer be shown: "+
 			"it is shown once, within 10 minutes. Reset the password to make another."),
 	}

@@ -83,9 +83,35 @@ func (u *webhookUI) detail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d.Flashes, d.Secret = u.takeFlash(w, r)
+	fs, nonce := u.s.takeFlashes(w, r)
+	if rv, ok, gone := u.reveals.claim(u.s, r, nonce); ok {
+		d.Secret = u.secretView(rv)
+	} else {
+		fs = append(fs, gone...)
+	}
+	// A refused settings or replay-batch form comes back here
+	// (post/redirect/get) with its values and errors.
+	rf, ok, gone := u.s.refused.claim(u.s, r, nonce)
+	fs = append(fs, gone...)
+	switch {
+	case ok && rf.Form == whSettingsForm(id):
+		if rf.Values != nil { // nil: too long to keep; the stored settings show
+			d.Settings = whFormFromPost(rf.Values)
+		}
+		d.Settings.Errors, d.SettingsError = rf.Errors, append(fieldList(rf.Errors), rf.Notes...)
+	case ok && rf.Form == whBatchFormName(id):
+		if rf.Values != nil {
+			d.Batch = whBatchFormFromPost(rf.Values)
+		}
+		d.Batch.Errors, d.BatchError = rf.Errors, append(fieldList(rf.Errors), rf.Notes...)
+	}
+	d.Flashes = fs
 	return u.s.render(w, r, http.StatusOK, webhookDetailPage(d))
 }
+
+// The names of the detail page's forms that come back after a refusal.
+func whSettingsForm(id int64) string  { return "webhook-settings:" + itoa(id) }
+func whBatchFormName(id int64) string { return "replay-batch:" + itoa(id) }
 
 func (u *webhookUI) update(w http.ResponseWriter, r *http.Request) error {
 	return u.action(w, r, func(id int64) error {
@@ -127,13 +153,8 @@ func (u *webhookUI) update(w http.ResponseWriter, r *http.Request) error {
 				}
 			}
 		}
-		d, err := u.detailData(r, id)
-		if err != nil {
-			return err
-		}
-		f.Errors = fields
-		d.Settings, d.SettingsError = f, fieldList(fields)
-		return u.s.render(w, r, http.StatusUnprocessableEntity, webhookDetailPage(d))
+		return u.s.seeOtherRefused(w, r, "/webhooks/"+itoa(id)+"#settings",
+			refusedForm{Form: whSettingsForm(id), Values: r.PostForm, Errors: fields})
 	})
 }
 
@@ -214,12 +235,7 @@ func (u *webhookUI) replay(w http.ResponseWriter, r *http.Request) error {
 
 func (u *webhookUI) replayBatch(w http.ResponseWriter, r *http.Request) error {
 	return u.action(w, r, func(id int64) error {
-		f := whBatchForm{Mode: r.PostForm.Get("mode"), From: strings.TrimSpace(r.PostForm.Get("from_event_id")),
-			To: strings.TrimSpace(r.PostForm.Get("to_event_id")), EventTypes: r.PostForm["event_type"],
-			WarehouseIDs: r.PostForm.Get("warehouse_ids"), AggregateIDs: r.PostForm.Get("aggregate_ids")}
-		if f.Mode != "range" {
-			f.Mode = "dead"
-		}
+		f := whBatchFormFromPost(r.PostForm)
 		q, fields := f.query()
 		if len(fields) == 0 {
 			ctx := r.Context()
@@ -243,13 +259,8 @@ func (u *webhookUI) replayBatch(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
-		d, err := u.detailData(r, id)
-		if err != nil {
-			return err
-		}
-		f.Errors = fields
-		d.Batch, d.BatchError = f, fieldList(fields)
-		return u.s.render(w, r, http.StatusUnprocessableEntity, webhookDetailPage(d))
+		return u.s.seeOtherRefused(w, r, "/webhooks/"+itoa(id)+"#replay-batch",
+			refusedForm{Form: whBatchFormName(id), Values: r.PostForm, Errors: fields})
 	})
 }
 

@@ -252,6 +252,17 @@ type whBatchForm struct {
 	Errors       map[string]string
 }
 
+// whBatchFormFromPost reads the replay-batch form as typed.
+func whBatchFormFromPost(v url.Values) whBatchForm {
+	f := whBatchForm{Mode: v.Get("mode"), From: strings.TrimSpace(v.Get("from_event_id")),
+		To: strings.TrimSpace(v.Get("to_event_id")), EventTypes: v["event_type"],
+		WarehouseIDs: v.Get("warehouse_ids"), AggregateIDs: v.Get("aggregate_ids")}
+	if f.Mode != "range" {
+		f.Mode = "dead"
+	}
+	return f
+}
+
 func (f whBatchForm) Err(field string) string { return f.Errors[field] }
 
 func (f whBatchForm) HasType(t string) bool { return slices.Contains(f.EventTypes, t) }

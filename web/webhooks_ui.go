@@ -15,8 +15,9 @@ import (
 // The webhook admin pages. Every change goes through the same
 // WebhookService calls as the JSON API, so it is validated and audited the
 // same way; each POST answers with a redirect (post/redirect/get) and a
-// flash message, except a form with invalid input, which is rendered again
-// with its values and an error naming each bad field.
+// flash message. A form with invalid input comes back with its values and
+// an error naming each bad field: the settings and replay-batch forms by a
+// redirect to the page (formrefusal.go), the create form rendered again.
 
 // webhookUI serves the pages over svc.
 type webhookUI struct {

@@ -389,12 +389,36 @@ func (c *Conn) SyncInventory(ctx context.Context, since time.Time) (connectors.S
 }
 
 func (c *Conn) syncRecord(ctx context.Context, record string, cp connectors.Capability, since time.Time) (connectors.SyncResult, error) {
-	s := c.m.pollStream(record)
-	if s == nil {
+	streams := c.m.pollStreams(record)
+	if len(streams) == 0 {
 		return connectors.SyncResult{}, connectors.Unsupported(c.m.Key, cp)
 	}
 	if err := c.missing(); err != nil {
 		return connectors.SyncResult{}, err
 	}
-	return c.poll(ctx, s, since)
+	// Streams of one record kind share the sync's cursor: each reads what
+	// changed since it, and the latest change any of them saw moves it on.
+	var res connectors.SyncResult
+	for _, s := range streams {
+		r, err := c.poll(ctx, s, since)
+		res = mergeResults(res, r)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// mergeResults adds up the results of two streams of one sync.
+func mergeResults(a, b connectors.SyncResult) connectors.SyncResult {
+	a.Success = a.Success || b.Success
+	a.RecordsSynced += b.RecordsSynced
+	a.RecordsSkipped += b.RecordsSkipped
+	a.RecordsFailed += b.RecordsFailed
+	if b.MaxSeen.After(a.MaxSeen) {
+		a.MaxSeen = b.MaxSeen
+	}
+	a.Notes = strings.TrimSpace(a.Notes + " " + b.Notes)
+	a.Failures = append(a.Failures, b.Failures...)
+	return a
 }

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -12,6 +13,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("key: x\nstreams: [{mode: webhook, signature: {kind: hmac}}]"))
 	f.Add([]byte("settings: {properties: {a: [1, 2]}}"))
 	f.Add([]byte("{{"))
+	f.Add([]byte(baseManifest + strings.ReplaceAll(secondStream, "%s", `    source_prefix: "b:"`+"\n") +
+		"    lines: {request: {path: \"/l?in={{ids}}\"}, parent: o}\n"))
 	fsys := fstest.MapFS{"items.mapping.yaml": {Data: []byte(itemsMapping)}}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		m, err := Parse("f/manifest.yaml", src, fsys, ".")

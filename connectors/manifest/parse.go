@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -367,9 +368,15 @@ func (v *validator) checkName(n string, sc scope) string {
 		return ""
 	case !dotted && slices.Contains(requestNames, n) && sc&scopeRequest != 0:
 		return ""
+	case sc&scopeNotify != 0 && dotted && (ns == "notification" || ns == "parent" || ns == "vars") && rest != "":
+		return ""
 	case sc&scopeWrite != 0 && dotted && ns == "record" && slices.Contains(recordNames, rest):
 		return ""
 	case sc&scopeWrite != 0 && dotted && ns == "snapshot" && rest != "":
+		return ""
+	case sc&scopeLines != 0 && n == "ids":
+		return ""
+	case sc&scopeDelta != 0 && n == "delta":
 		return ""
 	case sc&scopeWrite != 0 && !dotted && (n == "ref" || n == "idempotency_key" || n == "now"):
 		return ""
@@ -455,9 +462,14 @@ func (v *validator) stream(i int, f *streamFile) {
 	}
 	switch f.Mode {
 	case "poll":
-		for _, o := range v.m.Streams {
-			if o.Mode == "poll" && o.Record == f.Record {
-				p.addf(at+".record", "a poll stream of %s records already exists (%s)", f.Record, o.Key)
+		// Several poll streams may read one record kind (QuickBooks sales
+		// receipts and invoices as orders), but records are keyed by
+		// connector + upstream id, and two upstream tables number their
+		// rows on their own: each stream after the first needs its own
+		// source_prefix so the ids can never collide.
+		for _, o := range v.m.pollStreams(f.Record) {
+			if o.SourcePrefix == f.SourcePrefix {
+				p.addf(at+".source_prefix", "poll stream %s also reads %s records with source_prefix %q: give each stream its own prefix so their ids cannot collide", o.Key, f.Record, f.SourcePrefix)
 			}
 		}
 		if f.Schedule == "" {
@@ -489,6 +501,16 @@ func (v *validator) stream(i int, f *streamFile) {
 		}
 	default:
 		p.addf(at+".mode", "must be poll or webhook, not %q", f.Mode)
+	}
+	v.webhookExtras(at, f, s)
+	if f.SourcePrefix != "" {
+		s.SourcePrefix = f.SourcePrefix
+		if !prefixRE.MatchString(f.SourcePrefix) {
+			p.add(at+".source_prefix", "must match "+prefixRE.String())
+		}
+	}
+	if f.Lines != nil {
+		s.Lines = v.lines(at+".lines", f.Lines, f)
 	}
 	if f.Mapping == "" {
 		p.add(at+".mapping", "is required: a mapping document next to the manifest")
@@ -636,6 +658,8 @@ func (v *validator) signature(at string, f *signatureFile, s *Stream) {
 		Encoding: cmpOr(f.Encoding, "hex"), Prefix: f.Prefix, Tolerance: 5 * time.Minute}
 	switch f.Kind {
 	case SigStripe, SigStandardWebhooks, SigShopify:
+	case SigSharedSecret, SigBodySecret:
+		v.secretSignature(at, f, sig)
 	case SigHMAC:
 		if !headerRE.MatchString(f.Header) {
 			v.p.add(at+".header", "is required for hmac: the header carrying the signature")
@@ -647,7 +671,7 @@ func (v *validator) signature(at string, f *signatureFile, s *Stream) {
 			v.p.add(at+".encoding", "must be hex or base64")
 		}
 	default:
-		v.p.addf(at+".kind", "unknown signature kind %q: one of stripe, shopify, hmac, standard_webhooks", f.Kind)
+		v.p.addf(at+".kind", "unknown signature kind %q: one of stripe, shopify, hmac, standard_webhooks, shared_secret, body_secret", f.Kind)
 	}
 	if f.Secret == "" {
 		v.p.add(at+".secret", "is required")
@@ -682,10 +706,25 @@ func (v *validator) write(i int, f *writeFile) {
 	if !slices.Contains([]string{"create", "update", "delete"}, f.Action) {
 		p.add(at+".action", "must be create, update or delete")
 	}
-	if v.m.write(f.Object, f.Action) != nil {
-		p.addf(at, "a %s %s action already exists", f.Action, f.Object)
+	for _, o := range v.m.Writes {
+		if o.Object == f.Object && o.Action == f.Action && o.SourcePrefix == f.SourcePrefix {
+			p.addf(at, "a %s %s action with source_prefix %q already exists (%s)", f.Action, f.Object, f.SourcePrefix, o.Key)
+		}
+	}
+	if w.SourcePrefix = f.SourcePrefix; f.SourcePrefix != "" && !slices.ContainsFunc(v.m.Streams, func(s *Stream) bool { return s.SourcePrefix == f.SourcePrefix }) {
+		p.add(at+".source_prefix", "no stream has this source_prefix")
 	}
 	sc := scopeConfig | scopeWrite
+	if f.DeltaFrom != "" {
+		w.DeltaFrom = splitPath(f.DeltaFrom)
+		sc |= scopeDelta
+		if f.Snapshot == nil {
+			p.add(at+".delta_from", "needs a snapshot: the delta is taken from the quantity it reads")
+		}
+		if f.Object != "inventory_level" {
+			p.add(at+".delta_from", "is for inventory_level actions")
+		}
+	}
 	if f.Request == nil {
 		p.add(at+".request", "is required")
 	} else {
@@ -750,4 +789,39 @@ func (v *validator) capabilities() {
 		v.p.add("streams", "declares no capabilities: add a poll stream or a fulfillment create action (webhook streams ride along with them)")
 	}
 	v.m.Caps = caps
+}
+
+// prefixRE is a source_prefix: a word and a colon, so a prefixed id
+// ("invoice:12") reads as what it is.
+var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}:$`)
+
+// lines validates a stream's lines request.
+func (v *validator) lines(at string, f *linesFile, s *streamFile) *Lines {
+	p := v.p
+	l := &Lines{Request: f.Request, Records: splitPath(f.Records), Parent: splitPath(f.Parent),
+		ID: splitPath(cmp.Or(f.ID, "id")), Into: cmp.Or(f.Into, "lines")}
+	if f.Records == "" {
+		l.Records = nil
+	}
+	if s.Mode != "poll" {
+		p.add(at, "is for poll streams")
+	}
+	if s.Hook != "" {
+		p.add(at, "cannot be used with a response hook")
+	}
+	if f.Request == nil {
+		p.add(at+".request", "is required")
+	} else {
+		v.request(at+".request", f.Request, scopeConfig|scopeRequest|scopeLines, false)
+		if !slices.Contains(parseTemplate(f.Request.Path+f.Request.Body+fmt.Sprint(f.Request.Query)).names(), "ids") {
+			p.add(at+".request", "must name {{ids}}, the ids of the page's records")
+		}
+	}
+	if f.Parent == "" {
+		p.add(at+".parent", "is required: the field of a line that holds its record's id")
+	}
+	if pg := s.Pagination; pg != nil && pg.Kind != PageOffset && pg.Kind != PageNone {
+		p.add(at, "needs offset pagination (or none): the lines request is paged like its stream")
+	}
+	return l
 }

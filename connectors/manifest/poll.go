@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +114,11 @@ func (c *Conn) poll(ctx context.Context, s *Stream, since time.Time) (connectors
 					Message: "stream " + s.Key + ": records at " + strings.Join(s.Records, ".") + " is not a list"}
 			}
 			records = list
+		}
+		if s.Lines != nil && len(records) > 0 {
+			if err := c.attachLines(ctx, s, records, vars); err != nil {
+				return res, fmt.Errorf("stream %s: lines: %w", s.Key, err)
+			}
 		}
 		for _, rec := range records {
 			c.handle(s, rec, &res, &buf)
@@ -335,9 +341,10 @@ func (c *Conn) handle(s *Stream, rec any, res *connectors.SyncResult, pg *page) 
 	doc, ferrs := s.Mapping.Apply(rec)
 	if len(ferrs) > 0 {
 		id := text(lookup(rec, []string{"id"}))
-		res.Fail(id, "mapping: "+ferrs.Error())
+		res.Fail(s.SourcePrefix+id, "mapping: "+ferrs.Error())
 		return
 	}
+	doc.SourceID = s.SourcePrefix + doc.SourceID
 	if t := doc.Field("updated_at").Time(); !t.IsZero() {
 		res.See(t)
 	}
@@ -391,4 +398,87 @@ func DocOrder(d *mapping.Document) connectors.Order {
 func DocInventory(d *mapping.Document) connectors.InventoryLevel {
 	return connectors.InventoryLevel{SourceID: d.SourceID, SKU: d.Field("sku").Text(),
 		OnHand: d.Field("on_hand").Int(), UpdatedAt: d.Field("updated_at").Time()}
+}
+
+// idRE is an id that can be put into a lines request as it is (a SuiteQL
+// IN list): anything else could change the query's meaning.
+var idRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// attachLines runs a stream's lines request for the ids of one page's
+// records and puts each record's lines into it (under Lines.Into). The
+// request is paged like its stream (offset and limit until a short page or
+// has_more false), so a page whose lines do not fit one answer costs more
+// than one extra request.
+func (c *Conn) attachLines(ctx context.Context, s *Stream, records []any, vars func(string) string) error {
+	l := s.Lines
+	byID := map[string][]map[string]any{}
+	var ids []string
+	for _, rec := range records {
+		m, ok := rec.(map[string]any)
+		id := text(lookup(rec, l.ID))
+		if !ok || !idRE.MatchString(id) {
+			continue // no lines: the mapping refuses the record if it needs some
+		}
+		if _, seen := byID[id]; !seen {
+			ids = append(ids, id)
+		}
+		byID[id] = append(byID[id], m)
+		m[l.Into] = []any{}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	joined := strings.Join(ids, ",")
+	offset, limit := 0, defaultPageSize
+	if n, err := strconv.Atoi(vars("page_size")); err == nil && n > 0 {
+		limit = n
+	}
+	if s.Pagination.Kind == PageOffset {
+		offset = s.Pagination.Start
+	}
+	lineVars := func(n string) string {
+		switch n {
+		case "ids":
+			return joined
+		case "offset":
+			return strconv.Itoa(offset)
+		case "page_size":
+			return strconv.Itoa(limit)
+		}
+		return vars(n)
+	}
+	for n := 0; n < s.Pagination.MaxPages; n++ {
+		req, err := c.build(l.Request, lineVars, nil)
+		if err != nil {
+			return err
+		}
+		if s.Pagination.Kind == PageOffset && !pagesInTemplates(l.Request) {
+			req.URL = setParam(req.URL, s.Pagination.OffsetParam, strconv.Itoa(offset))
+			req.URL = setParam(req.URL, s.Pagination.LimitParam, strconv.Itoa(limit))
+		}
+		resp, err := c.do(ctx, req)
+		if err != nil {
+			return err
+		}
+		doc := parsed(resp)
+		list, ok := lookup(doc, l.Records).([]any)
+		if !ok && lookup(doc, l.Records) != nil {
+			return fmt.Errorf("records at %s is not a list", strings.Join(l.Records, "."))
+		}
+		for _, line := range list {
+			for _, m := range byID[text(lookup(line, l.Parent))] {
+				m[l.Into] = append(m[l.Into].([]any), line)
+			}
+		}
+		if s.Pagination.Kind != PageOffset || len(list) < limit {
+			return nil
+		}
+		if hm := s.Pagination.HasMorePath; hm != "" {
+			if b, ok := lookup(doc, splitPath(hm)).(bool); ok && !b {
+				return nil
+			}
+		}
+		offset += len(list)
+	}
+	return fmt.Errorf("stopped after %d pages (pagination.max_pages)", s.Pagination.MaxPages)
 }

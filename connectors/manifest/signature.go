@@ -60,6 +60,10 @@ func (sig *Signature) Verify(secret []byte, h http.Header, body []byte, now time
 		return equalEncoded(got, mac(fn, secret, body), sig.Encoding)
 	case SigStandardWebhooks:
 		return verifyStandard(secret, h, body, now, sig.Tolerance)
+	case SigSharedSecret:
+		return verifySharedSecret(secret, strings.TrimSpace(h.Get(sig.Header)), sig.Prefix)
+	case SigBodySecret:
+		return verifyBodySecret(secret, body, sig.Field)
 	}
 	return ErrSignatureInvalid
 }

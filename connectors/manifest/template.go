@@ -86,6 +86,8 @@ const (
 	scopeConfig  scope = 1 << iota // settings.X, secrets.X
 	scopeRequest                   // since, page_size, offset, page, cursor, now
 	scopeWrite                     // record.X, ref, snapshot.X, idempotency_key
+	scopeLines                     // ids (a stream's lines request)
+	scopeDelta                     // delta (a write with delta_from)
 )
 
 var requestNames = []string{"since", "page_size", "offset", "page", "cursor", "now"}

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -134,6 +135,25 @@ type streamFile struct {
 	EventType   string           `yaml:"event_type"`
 	Events      []string         `yaml:"events"`
 	Setup       string           `yaml:"setup"`
+	// Thin webhook streams (webhook_fetch.go) and handshakes.
+	Notifications string             `yaml:"notifications"`
+	Match         map[string]string  `yaml:"match"`
+	Vars          map[string]varFile `yaml:"vars"`
+	Fetch         *RequestSpec       `yaml:"fetch"`
+	Handshake     *Handshake         `yaml:"handshake"`
+	// SourcePrefix namespaces the stream's upstream ids (see Stream).
+	SourcePrefix string     `yaml:"source_prefix"`
+	Lines        *linesFile `yaml:"lines"`
+}
+
+// linesFile is a poll stream's second request per page, reading the lines
+// of the page's records where the upstream keeps them in another table.
+type linesFile struct {
+	Request *RequestSpec `yaml:"request"`
+	Records string       `yaml:"records"`
+	Parent  string       `yaml:"parent"`
+	ID      string       `yaml:"id"`
+	Into    string       `yaml:"into"`
 }
 
 // Pagination is how a poll stream walks its pages.
@@ -178,6 +198,7 @@ type signatureFile struct {
 	Algorithm string `yaml:"algorithm"`
 	Encoding  string `yaml:"encoding"`
 	Prefix    string `yaml:"prefix"`
+	Field     string `yaml:"field"`
 }
 
 type writeFile struct {
@@ -193,6 +214,8 @@ type writeFile struct {
 	Existing          *Existing    `yaml:"existing"`
 	BodyHook          string       `yaml:"body_hook"`
 	RefHeader         string       `yaml:"ref_header"`
+	SourcePrefix      string       `yaml:"source_prefix"`
+	DeltaFrom         string       `yaml:"delta_from"`
 }
 
 // Existing is a check-before-create read for an upstream without an
@@ -254,6 +277,26 @@ type Stream struct {
 	EventType   string
 	Events      []string
 	Setup       string
+	// Thin is set when the stream's notifications carry ids, not records.
+	Thin *Thin
+	// Handshake is the provider's endpoint validation, when it has one.
+	Handshake *Handshake
+	// SourcePrefix is put before every upstream id the stream reads, so
+	// that two streams of one record kind (QuickBooks sales receipts and
+	// invoices, each numbered on its own) never share a source id.
+	SourcePrefix string
+	Lines        *Lines
+}
+
+// Lines is a second request per page that reads the lines of the page's
+// records ({{ids}}: their ids, comma-separated) and attaches to each record,
+// under Into, the lines whose Parent field equals the record's ID field.
+type Lines struct {
+	Request *RequestSpec
+	Records []string
+	Parent  []string
+	ID      []string
+	Into    string
 }
 
 // Incremental is a stream's change cursor.
@@ -274,6 +317,8 @@ type Signature struct {
 	Algorithm string
 	Encoding  string
 	Prefix    string
+	// Field is the wildcard path of the secret in the body (body_secret).
+	Field []string
 }
 
 // Signature kinds.
@@ -282,6 +327,8 @@ const (
 	SigShopify          = "shopify"
 	SigHMAC             = "hmac"
 	SigStandardWebhooks = "standard_webhooks"
+	SigSharedSecret     = "shared_secret" // a header carrying the secret itself
+	SigBodySecret       = "body_secret"   // the secret in every notification of the body
 )
 
 // Write is a validated write action.
@@ -302,16 +349,32 @@ type Write struct {
 	// RefHeader names a response header holding the new record's URL
 	// (NetSuite answers 204 with Location); its last path segment is ref.
 	RefHeader string
+	// SourcePrefix picks the action for records read by the stream of the
+	// same prefix; {{record.source_id}} is rendered without it.
+	SourcePrefix string
+	// DeltaFrom is where the snapshot holds the current quantity, for an
+	// upstream that takes stock changes as adjustments ({{delta}} is
+	// record.on_hand minus it).
+	DeltaFrom []string
 }
 
-// Stream returns the poll stream producing record, or nil.
+// pollStream returns the first poll stream producing record, or nil.
 func (m *Manifest) pollStream(record string) *Stream {
-	for _, s := range m.Streams {
-		if s.Mode == "poll" && s.Record == record {
-			return s
-		}
+	if ss := m.pollStreams(record); len(ss) > 0 {
+		return ss[0]
 	}
 	return nil
+}
+
+// pollStreams returns the poll streams producing record, in manifest order.
+func (m *Manifest) pollStreams(record string) []*Stream {
+	var out []*Stream
+	for _, s := range m.Streams {
+		if s.Mode == "poll" && s.Record == record {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // WebhookStreams returns the manifest's webhook streams.
@@ -325,6 +388,7 @@ func (m *Manifest) WebhookStreams() []*Stream {
 	return out
 }
 
+// write returns the first action for object and action, or nil.
 func (m *Manifest) write(object, action string) *Write {
 	for _, w := range m.Writes {
 		if w.Object == object && w.Action == action {
@@ -332,4 +396,22 @@ func (m *Manifest) write(object, action string) *Write {
 		}
 	}
 	return nil
+}
+
+// writeFor returns the action for object and action that applies to a
+// record whose source id is sourceID: the one whose source_prefix starts
+// it, else the one without a prefix.
+func (m *Manifest) writeFor(object, action, sourceID string) *Write {
+	var plain *Write
+	for _, w := range m.Writes {
+		if w.Object != object || w.Action != action {
+			continue
+		}
+		if w.SourcePrefix == "" {
+			plain = w
+		} else if strings.HasPrefix(sourceID, w.SourcePrefix) {
+			return w
+		}
+	}
+	return plain
 }

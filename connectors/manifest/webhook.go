@@ -34,6 +34,9 @@ func (c *Conn) ProcessWebhook(ctx context.Context, stream string, body []byte) (
 	if s == nil {
 		return res, fmt.Errorf("connector %s has no webhook stream %q", c.m.Key, stream)
 	}
+	if s.Thin != nil {
+		return c.processThin(ctx, s, body)
+	}
 	doc := parsed(&connectors.Response{Body: body})
 	if doc == nil {
 		return res, fmt.Errorf("webhook body is not JSON")
@@ -152,7 +155,10 @@ func (rx *Receiver) Receive(ctx context.Context, name string, warehouseID int64,
 	}
 	doc := parsed(&connectors.Response{Body: body})
 	if doc == nil {
-		return Reply{http.StatusBadRequest, "body is not JSON"}
+		return Reply{Status: http.StatusBadRequest, Message: "body is not JSON"}
+	}
+	if s.Thin != nil {
+		return rx.receiveThin(ctx, name, warehouseID, s, wc, doc)
 	}
 	id := s.eventField(s.EventID, h, doc)
 	if id == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"path"
@@ -105,14 +106,17 @@ func (e *VerificationError) Unwrap() []error {
 // write (with the provider's idempotency header carrying idemKey), the
 // verification read, and the rollback when verification fails.
 func (c *Conn) Write(ctx context.Context, object, action string, rec Record, idemKey string) (WriteResult, error) {
-	w := c.m.write(object, action)
+	w := c.m.writeFor(object, action, rec.SourceID)
 	if w == nil {
 		return WriteResult{}, fmt.Errorf("connector %s has no %s %s write action", c.m.Key, action, object)
 	}
+	// The upstream knows the record by its own id, without the stream's prefix.
+	rec.SourceID = strings.TrimPrefix(rec.SourceID, w.SourcePrefix)
 	if err := c.missing(); err != nil {
 		return WriteResult{}, err
 	}
 	var snapshot any
+	var delta int64
 	ref := ""
 	vars := func(n string) string {
 		ns, rest, _ := strings.Cut(n, ".")
@@ -125,6 +129,8 @@ func (c *Conn) Write(ctx context.Context, object, action string, rec Record, ide
 			return ref
 		case n == "idempotency_key":
 			return idemKey
+		case n == "delta":
+			return strconv.FormatInt(delta, 10)
 		}
 		return ""
 	}
@@ -135,14 +141,24 @@ func (c *Conn) Write(ctx context.Context, object, action string, rec Record, ide
 		}
 		snapshot = parsed(resp)
 	}
-	found := false
+	found, unchanged := false, false
+	if w.DeltaFrom != nil {
+		cur, err := snapshotQuantity(snapshot, w.DeltaFrom)
+		if err != nil {
+			return WriteResult{}, fmt.Errorf("write %s: %w", w.Key, err)
+		}
+		// Nothing to adjust: an adjustment of 0 is not sent (upstreams
+		// refuse empty ones), and the verification read still runs.
+		delta = rec.OnHand - cur
+		unchanged = delta == 0
+	}
 	if w.Existing != nil {
 		var err error
 		if ref, found, err = c.existing(ctx, w.Existing, vars); err != nil {
 			return WriteResult{}, fmt.Errorf("write %s: existing: %w", w.Key, err)
 		}
 	}
-	if !found {
+	if !found && !unchanged {
 		hdr := http.Header{}
 		if w.IdempotencyHeader != "" && idemKey != "" {
 			hdr.Set(w.IdempotencyHeader, idemKey)
@@ -182,7 +198,7 @@ func (c *Conn) Write(ctx context.Context, object, action string, rec Record, ide
 		return res, nil
 	}
 	ve := &VerificationError{Key: w.Key, Reason: reason}
-	if w.Rollback != nil {
+	if w.Rollback != nil && !unchanged {
 		if _, err := c.send(ctx, w.Rollback, vars, nil); err != nil {
 			ve.RollbackErr = err
 		} else {
@@ -290,4 +306,24 @@ func (c *Conn) renderJSON(body string, extra func(string) string) string {
 		b.Write(q[1 : len(q)-1])
 	}
 	return b.String()
+}
+
+// snapshotQuantity reads the current quantity of a delta write from the
+// snapshot: a whole number, or absent (an upstream that leaves a null
+// quantity out, as NetSuite does for a location never stocked) for 0.
+func snapshotQuantity(snapshot any, path []string) (int64, error) {
+	if snapshot == nil {
+		// Taking an unreadable snapshot for 0 would adjust by the whole quantity.
+		return 0, fmt.Errorf("snapshot: the answer is not JSON, so the current quantity is unknown")
+	}
+	v := lookup(snapshot, path)
+	if v == nil {
+		return 0, nil
+	}
+	s := text(v)
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n != math.Trunc(n) {
+		return 0, fmt.Errorf("snapshot: %s is %q, not a whole quantity", strings.Join(path, "."), s)
+	}
+	return int64(n), nil
 }

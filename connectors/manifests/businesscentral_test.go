@@ -3,6 +3,9 @@ package manifests_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,5 +116,68 @@ func TestBusinessCentralWrongSecret(t *testing.T) {
 	_, err := c.SyncItems(context.Background(), time.Time{})
 	if !errors.Is(err, connectors.ErrPermanent) || k.Sink.Changes() != 0 {
 		t.Fatalf("wrong secret: %v", err)
+	}
+}
+
+// Stock is written through the items page's "inventory", which posts an
+// adjustment of the difference; a write the verification read does not
+// confirm is set back to the snapshot's inventory.
+func TestBusinessCentralStockWrites(t *testing.T) {
+	cfg := businesscentral.Config{Seed: 7, Items: 3, Now: cmpNow(nil)}
+	fake := businesscentral.New(cfg)
+	var mu sync.Mutex
+	var afterPatch func()
+	srv := fakekit.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fake.ServeHTTP(w, r)
+		mu.Lock()
+		after := afterPatch
+		mu.Unlock()
+		if after != nil && r.Method == http.MethodPatch {
+			after()
+		}
+	}))
+	reg := connectors.NewRegistry()
+	if err := manifest.Register(reg, manifests.Catalog, "catalog/businesscentral", manifest.Options{BaseURL: map[string]string{"businesscentral": srv.URL}}); err != nil {
+		t.Fatal(err)
+	}
+	k := connectortest.New(t)
+	c := k.Connector(reg, "businesscentral", map[string]string{"tenant": "contoso.onmicrosoft.com", "environment": "production",
+		"company_id": fake.CompanyID(), "client_id": "bc-client"}, map[string]string{"client_secret": "bc-secret"}).(*manifest.Conn)
+	ctx := context.Background()
+	it := fake.Items()[0]
+	inventory := func() float64 { return fake.Items()[0].Inventory }
+	start := it.Inventory
+
+	r, err := c.Write(ctx, "inventory_level", "update", manifest.Record{SourceID: it.ID, SKU: it.Number, OnHand: int64(start) + 5}, "")
+	want := []businesscentral.Entry{{ItemNumber: it.Number, EntryType: "Positive Adjmt.", Quantity: 5}}
+	if err != nil || !r.Verified || r.Ref != it.ID || inventory() != start+5 || !slices.Equal(fake.Entries(), want) {
+		t.Fatalf("set inventory: %+v %v, inventory %v, entries %v", r, err, inventory(), fake.Entries())
+	}
+
+	// A write Business Central drops is not confirmed; the rollback sets
+	// the snapshot's inventory, which is already there: nothing is posted.
+	fake.DropWrites(true)
+	_, err = c.Write(ctx, "inventory_level", "update", manifest.Record{SourceID: it.ID, OnHand: 1}, "")
+	fake.DropWrites(false)
+	var ve *manifest.VerificationError
+	if !errors.As(err, &ve) || !ve.RolledBack || inventory() != start+5 || len(fake.Entries()) != 1 {
+		t.Fatalf("dropped write: %v, inventory %v, entries %v", err, inventory(), fake.Entries())
+	}
+
+	// A shipment posts right after the write: the read shows one less, and
+	// the rollback posts the opposite adjustment back to the snapshot.
+	mu.Lock()
+	afterPatch = func() {
+		mu.Lock()
+		afterPatch = nil // only after the write, not after the rollback
+		mu.Unlock()
+		fake.Touch(it.ID, func(x *businesscentral.Item) { x.Inventory-- })
+	}
+	mu.Unlock()
+	_, err = c.Write(ctx, "inventory_level", "update", manifest.Record{SourceID: it.ID, OnHand: int64(start) + 8}, "")
+	want = append(want, businesscentral.Entry{ItemNumber: it.Number, EntryType: "Positive Adjmt.", Quantity: 3},
+		businesscentral.Entry{ItemNumber: it.Number, EntryType: "Negative Adjmt.", Quantity: 2})
+	if !errors.As(err, &ve) || !ve.RolledBack || inventory() != start+5 || !slices.Equal(fake.Entries(), want) {
+		t.Fatalf("disagreeing read: %v, inventory %v, entries %v", err, inventory(), fake.Entries())
 	}
 }

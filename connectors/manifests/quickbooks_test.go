@@ -18,7 +18,7 @@ import (
 // quickbooksSetup serves a generated company and registers the manifest
 // against it. The connection is already made: the secrets hold the tokens
 // the Connect flow would have stored in the vault.
-func quickbooksSetup(t *testing.T, cfg quickbooks.Config) (*quickbooks.Fake, *connectors.Registry, map[string]string, map[string]string) {
+func quickbooksSetup(t testing.TB, cfg quickbooks.Config) (*quickbooks.Fake, *connectors.Registry, map[string]string, map[string]string) {
 	t.Helper()
 	cfg.Now = cmpNow(cfg.Now)
 	fake := quickbooks.New(cfg)
@@ -89,8 +89,8 @@ func TestQuickBooksSyncsPagesAndRefreshes(t *testing.T) {
 	fake.Tokens.ExpireAll()
 	grants := fake.Tokens.Grants()
 	res, err = c.SyncOrders(ctx, time.Time{})
-	if err != nil || res.RecordsSynced != 20 || fake.Tokens.Grants() != grants+1 {
-		t.Fatalf("receipts after expiry: %+v %v (grants %d→%d)", res, err, grants, fake.Tokens.Grants())
+	if err != nil || res.RecordsSynced != 40 || fake.Tokens.Grants() != grants+1 {
+		t.Fatalf("receipts and invoices after expiry: %+v %v (grants %d→%d)", res, err, grants, fake.Tokens.Grants())
 	}
 	var receipt quickbooks.Sale
 	for _, s := range fake.Sales() {
@@ -181,5 +181,88 @@ func TestQuickBooksWrites(t *testing.T) {
 	res, err := c.SyncItems(ctx, time.Time{})
 	if err != nil || res.RecordsSynced != 4 {
 		t.Fatalf("inactive item still listed: %+v %v", res, err)
+	}
+}
+
+// Invoices are orders beside sales receipts. QuickBooks may give an Invoice
+// the Id of a SalesReceipt; the invoice stream's prefix keeps the two
+// orders apart, and a push for an invoice order updates the invoice.
+func TestQuickBooksInvoices(t *testing.T) {
+	fake, reg, settings, secrets := quickbooksSetup(t, quickbooks.Config{Seed: 4, Items: 5, Orders: 6})
+	k := connectortest.New(t)
+	c := k.Connector(reg, "quickbooks", settings, secrets).(*manifest.Conn)
+	ctx := context.Background()
+	var receipt quickbooks.Sale
+	for _, s := range fake.Sales() {
+		if s.Kind == "SalesReceipt" {
+			receipt = s
+			break
+		}
+	}
+	twin := receipt
+	twin.Kind, twin.DocNumber, twin.Lines = "Invoice", "INV-"+receipt.DocNumber, receipt.Lines[:1]
+	twin.Lines[0].Qty = 7
+	fake.AddSale(twin)
+
+	res, err := c.SyncOrders(ctx, time.Time{})
+	if err != nil || res.RecordsSynced != 7 || res.RecordsFailed != 0 {
+		t.Fatalf("orders: %+v %v", res, err)
+	}
+	orders := k.Sink.Orders()
+	r, inv := orders[receipt.ID], orders["invoice:"+receipt.ID]
+	if r.OrderNumber != receipt.DocNumber || inv.OrderNumber != twin.DocNumber {
+		t.Fatalf("receipt %+v, invoice %+v: the same Id must not collide", r, inv)
+	}
+	if len(inv.Lines) != 1 || inv.Lines[0].SKU != twin.Lines[0].ItemName || inv.Lines[0].Qty != 7 || inv.ShipTo.City != twin.Ship.City {
+		t.Fatalf("invoice order %+v", inv)
+	}
+	for _, s := range fake.Sales() {
+		if s.Kind == "Invoice" && s.ID != twin.ID {
+			if o, ok := orders["invoice:"+s.ID]; !ok || o.OrderNumber != s.DocNumber {
+				t.Fatalf("invoice %s synced as %+v", s.ID, o)
+			}
+		}
+	}
+	// The two streams share the sync's cursor: the latest change seen.
+	var latest time.Time
+	for _, s := range fake.Sales() {
+		if s.Updated.After(latest) {
+			latest = s.Updated
+		}
+	}
+	if !res.MaxSeen.Equal(latest) {
+		t.Fatalf("max seen %v, want %v", res.MaxSeen, latest)
+	}
+
+	tracking := func(kind, id string) string {
+		for _, s := range fake.Sales() {
+			if s.Kind == kind && s.ID == id {
+				return s.TrackingNum
+			}
+		}
+		return "(none)"
+	}
+	push := connectors.FulfillmentRequest{SourceID: "invoice:" + receipt.ID, Carrier: "UPS", Tracking: "1ZINV", IdempotencyKey: "k-inv"}
+	if got, err := c.PushFulfillment(ctx, push); err != nil || !got.Success {
+		t.Fatalf("invoice push: %+v %v", got, err)
+	}
+	if tracking("Invoice", receipt.ID) != "1ZINV" || tracking("SalesReceipt", receipt.ID) != "" {
+		t.Fatalf("invoice push wrote receipt %q invoice %q", tracking("SalesReceipt", receipt.ID), tracking("Invoice", receipt.ID))
+	}
+	if n := fake.Calls("POST", "/v3/company/9130350000000000/salesreceipt"); n != 0 {
+		t.Fatalf("%d receipt writes for an invoice push", n)
+	}
+
+	// A write QuickBooks drops is not confirmed; the invoice keeps its
+	// earlier value.
+	fake.DropWrites(true)
+	push.Tracking = "1ZLOST"
+	_, err = c.PushFulfillment(ctx, push)
+	var ve *manifest.VerificationError
+	if !errors.As(err, &ve) || (!ve.RolledBack && ve.RollbackErr == nil) || tracking("Invoice", receipt.ID) != "1ZINV" {
+		t.Fatalf("dropped invoice push: %v (tracking %q)", err, tracking("Invoice", receipt.ID))
+	}
+	if n := fake.Calls("POST", "/v3/company/9130350000000000/invoice"); n != 3 {
+		t.Fatalf("%d invoice writes, want the push, the dropped push and its rollback", n)
 	}
 }

@@ -24,10 +24,12 @@
 //     carry "@odata.etag", which PATCH and DELETE must send back in
 //     If-Match ("*" allowed), or get 412 Request_EntityChanged.
 //
-// As in Business Central, an item's inventory is read-only (it is the sum
-// of posted item ledger entries; the standard API has no stock
-// adjustment), and shipping a sales order in full with shipAndInvoice
-// posts it: the order leaves salesOrders and a salesShipment remains.
+// An item's inventory is the sum of posted item ledger entries. As in the
+// API v2.0 items page, a PATCH of "inventory" posts a positive or negative
+// adjustment of the difference at once (Entries lists them), and a POST
+// that sets it is refused. Shipping a sales order in full with
+// shipAndInvoice posts it: the order leaves salesOrders and a
+// salesShipment remains.
 //
 // Faults: 401 Authentication_InvalidCredentials with WWW-Authenticate once
 // a token expires, 429 Application_TooManyRequests with Retry-After when

@@ -94,6 +94,15 @@ type Fake struct {
 	orders    []*Order
 	shipments []*Shipment
 	shipSeq   int
+	entries   []Entry
+}
+
+// Entry is an item ledger entry the fake posted for a change of an item's
+// inventory through the API (the item journal line the items page posts).
+type Entry struct {
+	ItemNumber string
+	EntryType  string // "Positive Adjmt." or "Negative Adjmt."
+	Quantity   float64
 }
 
 // New builds a tenant with one company from cfg.Seed.
@@ -193,6 +202,14 @@ func (f *Fake) Shipments() []Shipment {
 		out[i].Lines = slices.Clone(s.Lines)
 	}
 	return out
+}
+
+// Entries returns the adjustments posted through the items API, oldest
+// first.
+func (f *Fake) Entries() []Entry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.entries)
 }
 
 // Touch changes an item through fn and bumps its version and
@@ -504,9 +521,10 @@ type itemPatch struct {
 	UnitPrice   *float64 `json:"unitPrice"`
 	Blocked     *bool    `json:"blocked"`
 	GTIN        *string  `json:"gtin"`
+	Inventory   *float64 `json:"inventory"`
 }
 
-var readOnly = []string{"id", "inventory", "lastModifiedDateTime", "type", "@odata.etag"}
+var readOnly = []string{"id", "lastModifiedDateTime", "type", "@odata.etag"}
 
 // decodePatch refuses read-only and unknown properties by name, as Business
 // Central does.
@@ -538,6 +556,10 @@ func (f *Fake) createItem(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	it := &Item{ID: f.guid(), Modified: f.cfg.Now()}
+	if in.Inventory != nil {
+		writeError(w, 400, "BadRequest", "Inventory cannot be set when an item is created; change it with a PATCH.")
+		return
+	}
 	if in.Number == nil || *in.Number == "" {
 		writeError(w, 400, "BadRequest", "The property 'number' must have a value.")
 		return
@@ -615,10 +637,24 @@ func (f *Fake) itemByID(w http.ResponseWriter, r *http.Request, id string) {
 			next.Number = *in.Number
 		}
 		applyItem(&next, in)
+		// A new inventory posts an adjustment of the difference, positive
+		// or negative, at once (there is no journal left to post).
+		var entry *Entry
+		if in.Inventory != nil && *in.Inventory != it.Inventory {
+			e := Entry{ItemNumber: next.Number, EntryType: "Positive Adjmt.", Quantity: *in.Inventory - it.Inventory}
+			if e.Quantity < 0 {
+				e.EntryType, e.Quantity = "Negative Adjmt.", -e.Quantity
+			}
+			next.Inventory = *in.Inventory
+			entry = &e
+		}
 		next.Version++
 		next.Modified = f.cfg.Now()
 		if !f.Dropping() {
 			*it = next
+			if entry != nil {
+				f.entries = append(f.entries, *entry)
+			}
 		}
 		fakekit.WriteJSON(w, 200, renderItem(&next))
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -239,7 +240,7 @@ func TestItemWrites(t *testing.T) {
 	}{
 		{"no If-Match", false, "", map[string]any{"displayName": "A"}, 400, "BadRequest", it.DisplayName},
 		{"stale etag", false, `W/"old"`, map[string]any{"displayName": "A"}, 412, "Request_EntityChanged", it.DisplayName},
-		{"inventory is read-only", false, "*", map[string]any{"inventory": 5}, 400, "BadRequest", it.DisplayName},
+		{"read-only property", false, "*", map[string]any{"lastModifiedDateTime": "2026-01-01T00:00:00Z"}, 400, "BadRequest", it.DisplayName},
 		{"unknown property", false, "*", map[string]any{"colour": "red"}, 400, "BadRequest", it.DisplayName},
 		{"update", false, tag, map[string]any{"displayName": "Renamed", "unitPrice": 3.5}, 200, "", "Renamed"},
 		{"old etag after update", false, tag, map[string]any{"displayName": "B"}, 412, "Request_EntityChanged", "Renamed"},
@@ -257,6 +258,30 @@ func TestItemWrites(t *testing.T) {
 				t.Fatalf("read back %v", back)
 			}
 		})
+	}
+	// A new inventory posts an adjustment of the difference.
+	for _, step := range []struct {
+		inv  float64
+		drop bool
+		want []Entry
+	}{
+		{it.Inventory + 4, false, []Entry{{it.Number, "Positive Adjmt.", 4}}},
+		{it.Inventory + 1, false, []Entry{{it.Number, "Positive Adjmt.", 4}, {it.Number, "Negative Adjmt.", 3}}},
+		{it.Inventory + 1, false, []Entry{{it.Number, "Positive Adjmt.", 4}, {it.Number, "Negative Adjmt.", 3}}}, // no change, no entry
+		{it.Inventory + 9, true, []Entry{{it.Number, "Positive Adjmt.", 4}, {it.Number, "Negative Adjmt.", 3}}},
+	} {
+		h.f.DropWrites(step.drop)
+		resp, m := h.do("PATCH", path, map[string]any{"inventory": step.inv}, map[string]string{"If-Match": "*"})
+		h.f.DropWrites(false)
+		if resp.StatusCode != 200 || m["inventory"] != step.inv || !slices.Equal(h.f.Entries(), step.want) {
+			t.Fatalf("inventory %v: %d %v, entries %v", step.inv, resp.StatusCode, m, h.f.Entries())
+		}
+	}
+	if _, back := h.do("GET", path, nil, nil); back["inventory"] != it.Inventory+1 {
+		t.Fatalf("inventory read back %v, want %v", back["inventory"], it.Inventory+1)
+	}
+	if resp, m := h.do("POST", "/items", map[string]any{"number": "NEW-0", "inventory": 3}, nil); resp.StatusCode != 400 || errCode(m) != "BadRequest" {
+		t.Fatalf("create with inventory: %d %v", resp.StatusCode, m)
 	}
 	resp, made := h.do("POST", "/items", map[string]any{"number": "NEW-1", "displayName": "New"}, nil)
 	if resp.StatusCode != 201 {

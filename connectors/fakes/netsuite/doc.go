@@ -17,8 +17,11 @@
 //   - POST /services/rest/query/v1/suiteql?limit=&offset= with
 //     "Prefer: transient" and {"q": "..."}: a SuiteQL subset (SELECT list
 //     with TO_CHAR(col, fmt) AS alias, FROM one of item, transaction,
-//     transactionline, inventoryitemlocations, WHERE col op literal (or
-//     TO_CHAR(col, fmt) op 'text') joined by AND with TO_DATE/TO_TIMESTAMP literals, ORDER BY). Results page by
+//     transactionline, inventoryitemlocations with an optional alias and
+//     at most one "JOIN table alias ON a.col = b.col" (inner), WHERE col op
+//     literal (or TO_CHAR(col, fmt) op 'text', or col IN (...)) joined by
+//     AND with TO_DATE/TO_TIMESTAMP literals, ORDER BY one or more columns
+//     ASC/DESC). Columns may be written alias.column. Results page by
 //     offset and limit (at most 1000) with hasMore, count, totalResults and
 //     next/previous/first/last/self links. As in NetSuite, every value comes
 //     back as a string, dates in the account's M/D/YYYY format, booleans as
@@ -28,7 +31,9 @@
 //     expandSubResources=true for the locations sublist), PATCH (204),
 //     DELETE (204, then 404 NONEXISTENT_ID).
 //   - POST /services/rest/record/v1/inventoryAdjustment: adjusts quantity on
-//     hand by adjustQtyBy per line; 204 with a Location header.
+//     hand by adjustQtyBy per line (0 is refused); 204 with a Location
+//     header. GET reads it back; DELETE removes it and takes its quantity
+//     changes back, as deleting the transaction does.
 //   - /services/rest/record/v1/salesOrder: list and get (item sublist).
 //   - POST /services/rest/record/v1/salesOrder/{id}/!transform/itemFulfillment:
 //     fulfils lines (orderLine, quantity, itemReceive), or every open line

@@ -66,6 +66,23 @@ type Fulfillment struct {
 	Modified time.Time
 }
 
+// Adjustment is an inventory adjustment: quantity changes per item at
+// location 1. Deleting it takes its changes back, as deleting the
+// transaction does in NetSuite.
+type Adjustment struct {
+	ID      int
+	Account string
+	Memo    string
+	Lines   []AdjustedLine
+	Created time.Time
+}
+
+// AdjustedLine is one line of an inventory adjustment.
+type AdjustedLine struct {
+	ItemID      int
+	AdjustQtyBy int64
+}
+
 // FulfilledLine is a fulfilled order line.
 type FulfilledLine struct {
 	OrderLine int
@@ -83,6 +100,7 @@ type Fake struct {
 	items        []*Item
 	orders       []*Order
 	fulfillments []*Fulfillment
+	adjustments  []*Adjustment
 	nonces       map[string]bool
 	idempotency  map[string]string // X-NetSuite-Idempotency-Key -> Location of the first result
 	revoked      bool
@@ -130,6 +148,8 @@ func New(cfg Config) *Fake {
 	m.HandleFunc("PATCH "+rec+"inventoryItem/{id}", f.api(f.patchItem))
 	m.HandleFunc("DELETE "+rec+"inventoryItem/{id}", f.api(f.deleteItem))
 	m.HandleFunc("POST "+rec+"inventoryAdjustment", f.api(f.adjust))
+	m.HandleFunc("GET "+rec+"inventoryAdjustment/{id}", f.api(f.getAdjustment))
+	m.HandleFunc("DELETE "+rec+"inventoryAdjustment/{id}", f.api(f.deleteAdjustment))
 	m.HandleFunc("GET "+rec+"salesOrder", f.api(f.list("salesOrder")))
 	m.HandleFunc("GET "+rec+"salesOrder/{id}", f.api(f.getOrder))
 	m.HandleFunc("POST "+rec+"salesOrder/{id}/!transform/itemFulfillment", f.api(f.fulfil))
@@ -491,6 +511,7 @@ func (f *Fake) adjust(r *http.Request) (reply, *problem) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	deltas := map[*Item]int64{}
+	adj := &Adjustment{Account: in.Account.ID, Memo: in.Memo, Created: f.cfg.Now()}
 	for i, l := range in.Inventory.Items {
 		id, _ := strconv.Atoi(l.Item.ID)
 		it := f.item(id)
@@ -500,15 +521,21 @@ func (f *Fake) adjust(r *http.Request) (reply, *problem) {
 		if cmpLoc := cmpOr(l.Location.ID, in.AdjLocation.ID); cmpLoc != "1" {
 			return reply{}, &problem{400, "INVALID_KEY_OR_REF", fmt.Sprintf("Invalid location reference key %q on inventory line %d.", cmpLoc, i+1)}
 		}
+		if l.AdjustQtyBy == 0 {
+			return reply{}, &problem{400, "USER_ERROR", fmt.Sprintf("Inventory line %d adjusts the quantity by 0.", i+1)}
+		}
 		deltas[it] += l.AdjustQtyBy
+		adj.Lines = append(adj.Lines, AdjustedLine{ItemID: id, AdjustQtyBy: l.AdjustQtyBy})
 	}
 	f.nextID++
 	id := f.nextID
+	adj.ID = id
 	if !f.Dropping() {
 		for it, d := range deltas {
 			it.OnHand += d
 			it.Modified = f.cfg.Now()
 		}
+		f.adjustments = append(f.adjustments, adj)
 	}
 	return reply{location: baseURL(r) + "/services/rest/record/v1/inventoryAdjustment/" + strconv.Itoa(id)}, nil
 }
@@ -700,5 +727,68 @@ func (f *Fake) deleteFulfillment(r *http.Request) (reply, *problem) {
 		o.Modified = f.cfg.Now()
 	}
 	f.fulfillments = slices.DeleteFunc(f.fulfillments, func(y *Fulfillment) bool { return y.ID == id })
+	return reply{}, nil
+}
+
+// Adjustments returns a copy of every inventory adjustment.
+func (f *Fake) Adjustments() []Adjustment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Adjustment, len(f.adjustments))
+	for i, a := range f.adjustments {
+		out[i] = *a
+		out[i].Lines = slices.Clone(a.Lines)
+	}
+	return out
+}
+
+func (f *Fake) adjustment(id int) *Adjustment {
+	for _, a := range f.adjustments {
+		if a.ID == id {
+			return a
+		}
+	}
+	return nil
+}
+
+func (f *Fake) getAdjustment(r *http.Request) (reply, *problem) {
+	id, raw := pathID(r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := f.adjustment(id)
+	if a == nil {
+		return reply{}, notFound("inventoryAdjustment", raw)
+	}
+	var lines []any
+	for i, l := range a.Lines {
+		lines = append(lines, map[string]any{"line": i + 1, "item": map[string]string{"id": strconv.Itoa(l.ItemID)},
+			"location": map[string]string{"id": "1"}, "adjustQtyBy": l.AdjustQtyBy})
+	}
+	return reply{body: map[string]any{
+		"links": []any{link("self", baseURL(r)+"/services/rest/record/v1/inventoryAdjustment/"+raw)}, "id": raw,
+		"account": map[string]string{"id": a.Account}, "adjLocation": map[string]string{"id": "1"}, "memo": a.Memo,
+		"tranDate": a.Created.UTC().Format(time.DateOnly), "inventory": map[string]any{"items": lines},
+	}}, nil
+}
+
+// deleteAdjustment deletes an adjustment and takes its quantities back.
+func (f *Fake) deleteAdjustment(r *http.Request) (reply, *problem) {
+	id, raw := pathID(r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := f.adjustment(id)
+	if a == nil {
+		return reply{}, notFound("inventoryAdjustment", raw)
+	}
+	if f.Dropping() {
+		return reply{}, nil
+	}
+	for _, l := range a.Lines {
+		if it := f.item(l.ItemID); it != nil {
+			it.OnHand -= l.AdjustQtyBy
+			it.Modified = f.cfg.Now()
+		}
+	}
+	f.adjustments = slices.DeleteFunc(f.adjustments, func(x *Adjustment) bool { return x.ID == id })
 	return reply{}, nil
 }

@@ -288,7 +288,9 @@ func TestSuiteQLRefusals(t *testing.T) {
 	h := newHarness(t, 3, 0)
 	for _, q := range []string{"", "SELECT", "SELECT id FROM nowhere", "SELECT nope FROM item", "SELECT id FROM item WHERE lastmodifieddate > '2026-01-01'",
 		"SELECT id FROM item WHERE id ~ 3", "SELECT id FROM item ORDER BY nope", "SELECT id FROM item WHERE itemid = 'open",
-		"SELECT id FROM item WHERE lastmodifieddate > TO_DATE('2026-13-45', 'YYYY-MM-DD')", "SELECT id FROM item extra"} {
+		"SELECT id FROM item WHERE lastmodifieddate > TO_DATE('2026-13-45', 'YYYY-MM-DD')", "SELECT id FROM item i extra",
+		"SELECT tl.quantity FROM transactionline tl JOIN nowhere n ON n.id = tl.item",
+		"SELECT tl.quantity FROM transactionline tl JOIN item i i.id = tl.item"} {
 		if code, m := h.suiteql(q, 10, 0); code != 400 || errorCode(m) != "INVALID_PARAMETER" {
 			t.Errorf("%q: %d %v", q, code, m)
 		}
@@ -358,6 +360,25 @@ func TestRecordWrites(t *testing.T) {
 		locs := m["locations"].(map[string]any)["items"].([]any)
 		if locs[0].(map[string]any)["quantityOnHand"] != float64(item.OnHand-2) {
 			t.Fatalf("on hand %v, want %d", locs, item.OnHand-2)
+		}
+		loc := resp.Header.Get("Location")
+		if code, m := get(loc); code != 200 || m["inventory"].(map[string]any)["items"].([]any)[0].(map[string]any)["adjustQtyBy"] != -2.0 {
+			t.Fatalf("read adjustment: %d %v", code, m)
+		}
+		// Deleting the adjustment takes its change back.
+		if resp, _ := h.do("DELETE", loc, nil, false); resp.StatusCode != 204 {
+			t.Fatalf("delete adjustment: %d", resp.StatusCode)
+		}
+		if code, _ := get(loc); code != 404 || len(h.f.Adjustments()) != 0 {
+			t.Fatalf("deleted adjustment still read: %d", code)
+		}
+		_, m = get(itemPath)
+		if q := m["locations"].(map[string]any)["items"].([]any)[0].(map[string]any)["quantityOnHand"]; q != float64(item.OnHand) {
+			t.Fatalf("on hand after delete %v, want %d", q, item.OnHand)
+		}
+		body["inventory"] = map[string]any{"items": []any{map[string]any{"item": map[string]string{"id": strconv.Itoa(item.ID)}, "adjustQtyBy": 0}}}
+		if resp, m := h.do("POST", "/services/rest/record/v1/inventoryAdjustment", body, false); resp.StatusCode != 400 || errorCode(m) != "USER_ERROR" {
+			t.Fatalf("adjust by 0: %d %v", resp.StatusCode, m)
 		}
 		body["inventory"] = map[string]any{"items": []any{map[string]any{"item": map[string]string{"id": "999999"}, "adjustQtyBy": 1}}}
 		if resp, m := h.do("POST", "/services/rest/record/v1/inventoryAdjustment", body, false); resp.StatusCode != 400 || errorCode(m) != "INVALID_KEY_OR_REF" {
@@ -438,12 +459,13 @@ func TestRecordList(t *testing.T) {
 
 func FuzzParseSuiteQL(f *testing.F) {
 	for _, s := range []string{"SELECT id, TO_CHAR(lastmodifieddate, 'YYYY-MM-DD\"T\"HH24:MI:SS') AS m FROM item WHERE lastmodifieddate >= TO_TIMESTAMP('2026-01-01 00:00:00', 'YYYY-MM-DD HH24:MI:SS') ORDER BY id",
-		"SELECT * FROM transaction WHERE type IN ('SalesOrd', 'ItemShip') AND id > 3", "SELECT 'x''y'", "SELECT id FROM item WHERE id <> 1"} {
+		"SELECT * FROM transaction WHERE type IN ('SalesOrd', 'ItemShip') AND id > 3", "SELECT 'x''y'", "SELECT id FROM item WHERE id <> 1",
+		"SELECT tl.transaction, i.itemid FROM transactionline tl JOIN item i ON i.id = tl.item WHERE tl.transaction IN (1, 2) ORDER BY tl.transaction, tl.id DESC"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		st, err := parseSuiteQL(s)
-		if err == nil && !tables[st.table] {
+		if err == nil && (!tables[st.table] || st.join != nil && !tables[st.join.table]) {
 			t.Fatalf("%q parsed with table %q", s, st.table)
 		}
 	})
@@ -462,5 +484,40 @@ func TestRejectEchoesTheHeader(t *testing.T) {
 	b, _ := json.Marshal(m)
 	if code != 401 || !strings.Contains(string(b), "ns-tk") {
 		t.Fatalf("%d %s", code, b)
+	}
+}
+
+// A sales order's lines joined with their items, as a client reads them
+// for a page of orders: one row per line, item ids resolved to item names.
+func TestSuiteQLJoin(t *testing.T) {
+	h := newHarness(t, 5, 4)
+	orders := h.f.Orders()
+	q := fmt.Sprintf("SELECT tl.transaction, tl.linesequencenumber, i.itemid, tl.quantity FROM transactionline tl JOIN item i ON i.id = tl.item"+
+		" WHERE tl.transaction IN (%d, %d) AND tl.mainline = 'F' ORDER BY tl.transaction, tl.linesequencenumber DESC", orders[0].ID, orders[2].ID)
+	code, m := h.suiteql(q, 1000, 0)
+	if code != 200 {
+		t.Fatalf("join: %d %v", code, m)
+	}
+	items := map[int]string{}
+	for _, it := range h.f.Items() {
+		items[it.ID] = it.ItemID
+	}
+	var want []string
+	for _, o := range []Order{orders[0], orders[2]} {
+		for i := len(o.Lines) - 1; i >= 0; i-- { // linesequencenumber DESC within each order
+			l := o.Lines[i]
+			want = append(want, fmt.Sprintf("%d %d %s -%d", o.ID, l.Line, items[l.ItemID], l.Qty))
+		}
+	}
+	var got []string
+	for _, it := range m["items"].([]any) {
+		r := it.(map[string]any)
+		got = append(got, fmt.Sprintf("%s %s %s %s", r["transaction"], r["linesequencenumber"], r["itemid"], r["quantity"]))
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("lines\n got %v\nwant %v", got, want)
+	}
+	if code, m := h.suiteql("SELECT tl.quantity FROM transactionline tl JOIN item i ON i.nope = tl.item", 10, 0); code != 400 || errorCode(m) != "INVALID_PARAMETER" {
+		t.Fatalf("join on a missing field: %d %v", code, m)
 	}
 }

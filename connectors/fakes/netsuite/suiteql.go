@@ -17,9 +17,22 @@ import (
 type stmt struct {
 	cols  []column // empty means *
 	table string
+	alias string // the FROM table's alias (its name when none is given)
+	join  *join
 	conds []condition
-	order string
-	desc  bool
+	order []orderKey
+}
+
+// orderKey is one ORDER BY column.
+type orderKey struct {
+	col  string
+	desc bool
+}
+
+// join is one "JOIN table alias ON a.col = b.col" (an inner join).
+type join struct {
+	table, alias string
+	left, right  string
 }
 
 type column struct {
@@ -32,6 +45,33 @@ type condition struct {
 	layout string // TO_CHAR(col, fmt) on the left: compare the text
 	op     string
 	vals   []any // string, float64 or time.Time
+	// set holds an IN list of only numbers or only strings, as rendered,
+	// so a long list (a page's ids) is one lookup per row.
+	set     map[string]bool
+	setKind string // "number" or "text"
+}
+
+// indexIn fills c.set for an IN list whose literals are all numbers or all
+// strings.
+func (c *condition) indexIn() {
+	kind := ""
+	for _, v := range c.vals {
+		k := ""
+		switch v.(type) {
+		case float64:
+			k = "number"
+		case string:
+			k = "text"
+		}
+		if k == "" || kind != "" && k != kind {
+			return
+		}
+		kind = k
+	}
+	c.set, c.setKind = map[string]bool{}, kind
+	for _, v := range c.vals {
+		c.set[render(v, "")] = true
+	}
 }
 
 type token struct {
@@ -132,6 +172,73 @@ func oracleLayout(f string) (string, error) {
 	return b.String(), nil
 }
 
+// keywords end a FROM clause (anything else there is the table's alias).
+var keywords = map[string]bool{"where": true, "order": true, "join": true, "inner": true, "left": true}
+
+// unqualified is a column name without its table ("tl.item" -> "item").
+func unqualified(name string) string {
+	if _, col, ok := strings.Cut(name, "."); ok {
+		return col
+	}
+	return name
+}
+
+// get reads a column: by its qualified name in a joined row, else by its
+// plain name.
+func get(r row, name string) (any, bool) {
+	if v, ok := r[name]; ok {
+		return v, true
+	}
+	v, ok := r[unqualified(name)]
+	return v, ok
+}
+
+// joinRows is an inner join of two tables' rows: each joined row holds
+// every column as alias.column, and by its plain name too (the FROM
+// table's column when both have one).
+func joinRows(s *stmt, left, right []row) ([]row, error) {
+	// Index the joined table on whichever ON side is its own column.
+	rightKey, leftKey := s.join.left, s.join.right
+	if !strings.HasPrefix(rightKey, s.join.alias+".") {
+		rightKey, leftKey = leftKey, rightKey
+	}
+	if len(right) > 0 {
+		if _, ok := right[0][unqualified(rightKey)]; !ok {
+			return nil, fmt.Errorf("join: field %q was not found", rightKey)
+		}
+	}
+	byKey := map[string][]row{}
+	for _, r := range right {
+		if v, ok := r[unqualified(rightKey)]; ok && v != nil {
+			k := render(v, "")
+			byKey[k] = append(byKey[k], r)
+		}
+	}
+	var out []row
+	for _, l := range left {
+		v, ok := l[unqualified(leftKey)]
+		if !ok && len(right) > 0 {
+			return nil, fmt.Errorf("join: field %q was not found", leftKey)
+		}
+		if v == nil {
+			continue
+		}
+		for _, r := range byKey[render(v, "")] {
+			m := row{}
+			for k, v := range r {
+				m[s.join.alias+"."+k] = v
+				m[k] = v
+			}
+			for k, v := range l {
+				m[s.alias+"."+k] = v
+				m[k] = v
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
 var tables = map[string]bool{"item": true, "transaction": true, "transactionline": true, "inventoryitemlocations": true}
 
 func parseSuiteQL(q string) (*stmt, error) {
@@ -163,10 +270,7 @@ func parseSuiteQL(q string) (*stmt, error) {
 			return "", fmt.Errorf("expected a column name at token %d", p+1)
 		}
 		p++
-		if _, col, ok := strings.Cut(w, "."); ok { // table.column
-			return col, nil
-		}
-		return w, nil
+		return w, nil // "table.column" is resolved against the row (get)
 	}
 	s := &stmt{}
 	if err := expect("select"); err != nil {
@@ -201,7 +305,7 @@ func parseSuiteQL(q string) (*stmt, error) {
 			} else if c.name, err = name(); err != nil {
 				return nil, err
 			}
-			c.alias = c.name
+			c.alias = unqualified(c.name) // SuiteQL answers plain lower-case names
 			if word() == "as" {
 				p++
 				if c.alias, err = name(); err != nil {
@@ -222,6 +326,42 @@ func parseSuiteQL(q string) (*stmt, error) {
 		return nil, fmt.Errorf("Invalid search query: table %q is not available", cmp.Or(s.table, "(none)"))
 	}
 	p++
+	s.alias = s.table
+	if w := word(); w != "" && !keywords[w] && w != "," {
+		s.alias = w
+		p++
+	}
+	if w := word(); w == "join" || w == "inner" {
+		if w == "inner" {
+			p++
+		}
+		if err := expect("join"); err != nil {
+			return nil, err
+		}
+		j := &join{table: word()}
+		if !tables[j.table] {
+			return nil, fmt.Errorf("Invalid search query: table %q is not available", cmp.Or(j.table, "(none)"))
+		}
+		p++
+		j.alias = j.table
+		if w := word(); w != "" && w != "on" {
+			j.alias = w
+			p++
+		}
+		if err := expect("on"); err != nil {
+			return nil, err
+		}
+		if j.left, err = name(); err != nil {
+			return nil, err
+		}
+		if err := expect("="); err != nil {
+			return nil, err
+		}
+		if j.right, err = name(); err != nil {
+			return nil, err
+		}
+		s.join = j
+	}
 	literal := func() (any, error) {
 		if p >= len(ts) {
 			return nil, fmt.Errorf("a condition has no value")
@@ -311,6 +451,9 @@ func parseSuiteQL(q string) (*stmt, error) {
 				if err := expect(")"); err != nil {
 					return nil, err
 				}
+				if c.layout == "" {
+					c.indexIn()
+				}
 			default:
 				return nil, fmt.Errorf("operator %q is not supported", c.op)
 			}
@@ -326,11 +469,19 @@ func parseSuiteQL(q string) (*stmt, error) {
 		if err := expect("by"); err != nil {
 			return nil, err
 		}
-		if s.order, err = name(); err != nil {
-			return nil, err
-		}
-		if w := word(); w == "asc" || w == "desc" {
-			s.desc = w == "desc"
+		for {
+			var k orderKey
+			if k.col, err = name(); err != nil {
+				return nil, err
+			}
+			if w := word(); w == "asc" || w == "desc" {
+				k.desc = w == "desc"
+				p++
+			}
+			s.order = append(s.order, k)
+			if word() != "," {
+				break
+			}
 			p++
 		}
 	}
@@ -462,7 +613,7 @@ func orderValues(a, b any) int {
 }
 
 func (c condition) match(r row) (bool, error) {
-	v, ok := r[c.col]
+	v, ok := get(r, c.col)
 	if !ok {
 		return false, fmt.Errorf("field %q was not found", c.col)
 	}
@@ -471,6 +622,18 @@ func (c condition) match(r row) (bool, error) {
 	}
 	if c.layout != "" {
 		v = render(v, c.layout)
+	}
+	if c.set != nil {
+		switch v.(type) {
+		case int64, float64:
+			if c.setKind == "number" {
+				return c.set[render(v, "")], nil
+			}
+		case string:
+			if c.setKind == "text" {
+				return c.set[v.(string)], nil
+			}
+		}
 	}
 	for _, lit := range c.vals {
 		n, err := compareValue(v, lit)
@@ -543,6 +706,31 @@ func (f *Fake) suiteql(r *http.Request) (reply, *problem) {
 		return reply{}, &problem{400, "INVALID_PARAMETER", "Invalid search query. Detailed unprocessed description follows. " + err.Error()}
 	}
 	all := f.rows(s.table)
+	if s.join != nil {
+		// Conditions on the FROM table's own columns are applied before the
+		// join, so only the rows that can match are joined (they are all
+		// checked again on the joined rows below).
+		var early []row
+		for _, rw := range all {
+			ok := true
+			for _, c := range s.conds {
+				if strings.HasPrefix(c.col, s.alias+".") {
+					m, err := c.match(rw)
+					if err != nil {
+						return reply{}, &problem{400, "INVALID_PARAMETER", "Invalid search query. " + err.Error()}
+					}
+					ok = ok && m
+				}
+			}
+			if ok {
+				early = append(early, rw)
+			}
+		}
+		var err error
+		if all, err = joinRows(s, early, f.rows(s.join.table)); err != nil {
+			return reply{}, &problem{400, "INVALID_PARAMETER", "Invalid search query. " + err.Error()}
+		}
+	}
 	var kept []row
 	for _, rw := range all {
 		ok := true
@@ -557,23 +745,29 @@ func (f *Fake) suiteql(r *http.Request) (reply, *problem) {
 			kept = append(kept, rw)
 		}
 	}
-	if s.order != "" {
+	for _, k := range s.order {
 		if len(all) > 0 {
-			if _, ok := all[0][s.order]; !ok {
-				return reply{}, &problem{400, "INVALID_PARAMETER", fmt.Sprintf("Invalid search query. Field %q was not found.", s.order)}
+			if _, ok := get(all[0], k.col); !ok {
+				return reply{}, &problem{400, "INVALID_PARAMETER", fmt.Sprintf("Invalid search query. Field %q was not found.", k.col)}
 			}
 		}
-		slices.SortStableFunc(kept, func(a, b row) int {
-			n := orderValues(a[s.order], b[s.order])
-			if s.desc {
-				return -n
-			}
-			return n
-		})
 	}
+	slices.SortStableFunc(kept, func(a, b row) int {
+		for _, k := range s.order {
+			x, _ := get(a, k.col)
+			y, _ := get(b, k.col)
+			if n := orderValues(x, y); n != 0 {
+				if k.desc {
+					return -n
+				}
+				return n
+			}
+		}
+		return 0
+	})
 	for _, c := range s.cols {
 		if len(all) > 0 {
-			if _, ok := all[0][c.name]; !ok {
+			if _, ok := get(all[0], c.name); !ok {
 				return reply{}, &problem{400, "INVALID_PARAMETER", fmt.Sprintf("Invalid search query. Field %q for table %q was not found.", c.name, s.table)}
 			}
 		}
@@ -590,7 +784,7 @@ func (f *Fake) suiteql(r *http.Request) (reply, *problem) {
 			}
 		}
 		for _, c := range s.cols {
-			if v := rw[c.name]; v != nil {
+			if v, _ := get(rw, c.name); v != nil {
 				out[c.alias] = render(v, c.layout)
 			}
 		}

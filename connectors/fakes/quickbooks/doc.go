@@ -15,7 +15,7 @@
 //   - POST …/item: create, or update when the body has Id and a current
 //     SyncToken (sparse or full); items are never deleted, only made
 //     inactive with Active=false, as in QuickBooks.
-//   - POST …/salesreceipt: sparse update of shipping fields (ShipDate,
+//   - POST …/salesreceipt and …/invoice: sparse update of shipping fields (ShipDate,
 //     TrackingNum), which is how a fulfillment is recorded.
 //   - GET …/cdc?entities=…&changedSince=…: change data capture.
 //

@@ -128,7 +128,8 @@ func New(cfg Config) *Fake {
 	m.HandleFunc("POST "+api+"item", f.api(f.writeItem))
 	m.HandleFunc("GET "+api+"salesreceipt/{id}", f.api(f.readSale("SalesReceipt")))
 	m.HandleFunc("GET "+api+"invoice/{id}", f.api(f.readSale("Invoice")))
-	m.HandleFunc("POST "+api+"salesreceipt", f.api(f.writeSale))
+	m.HandleFunc("POST "+api+"salesreceipt", f.api(f.writeSale("SalesReceipt")))
+	m.HandleFunc("POST "+api+"invoice", f.api(f.writeSale("Invoice")))
 	m.HandleFunc("GET "+api+"cdc", f.api(f.cdc))
 	f.mux = m
 	return f
@@ -203,6 +204,16 @@ func (f *Fake) Sales() []Sale {
 		out[i].Lines = slices.Clone(s.Lines)
 	}
 	return out
+}
+
+// AddSale adds a sale as it is, Id included: the API promises an Id unique
+// only within its entity, so a test can give a SalesReceipt and an Invoice
+// the same one.
+func (f *Fake) AddSale(s Sale) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s.Lines = slices.Clone(s.Lines)
+	f.sales = append(f.sales, &s)
 }
 
 // Touch bumps an item's LastUpdatedTime (and SyncToken) to now, as an edit
@@ -560,43 +571,47 @@ func (f *Fake) writeItem(r *http.Request) (any, *fault) {
 	return map[string]any{"Item": renderItem(&it)}, nil
 }
 
-func (f *Fake) writeSale(r *http.Request) (any, *fault) {
-	var in struct {
-		ID          string  `json:"Id"`
-		SyncToken   string  `json:"SyncToken"`
-		Sparse      bool    `json:"sparse"`
-		ShipDate    *string `json:"ShipDate"`
-		TrackingNum *string `json:"TrackingNum"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		return nil, badRequest("2500", "Invalid Reference Id", "Request body is not a JSON object: "+err.Error())
-	}
-	if !in.Sparse || in.ID == "" {
-		return nil, badRequest("2020", "Required param missing, need to supply the required value for the API", "this fake takes only sparse updates of an existing SalesReceipt (Id, SyncToken, sparse=true)")
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	cur := f.sale("SalesReceipt", in.ID)
-	if cur == nil {
-		return nil, badRequest("610", "Object Not Found", "Object Not Found : no SalesReceipt with Id "+in.ID)
-	}
-	if in.SyncToken != strconv.Itoa(cur.SyncToken) {
-		return nil, badRequest("5010", "Stale Object Error", "Stale Object Error : SyncToken "+in.SyncToken+" is not the current one")
-	}
-	s := *cur
-	s.SyncToken++
-	s.Updated = f.cfg.Now()
-	if in.ShipDate != nil {
-		if _, err := time.Parse(time.DateOnly, *in.ShipDate); err != nil && *in.ShipDate != "" {
-			return nil, badRequest("2010", "Request has invalid or unsupported property", "Property Name:ShipDate has an invalid value")
+// writeSale is a sparse update of a SalesReceipt or Invoice (both take
+// ShipDate and TrackingNum).
+func (f *Fake) writeSale(kind string) func(r *http.Request) (any, *fault) {
+	return func(r *http.Request) (any, *fault) {
+		var in struct {
+			ID          string  `json:"Id"`
+			SyncToken   string  `json:"SyncToken"`
+			Sparse      bool    `json:"sparse"`
+			ShipDate    *string `json:"ShipDate"`
+			TrackingNum *string `json:"TrackingNum"`
 		}
-		s.ShipDate = *in.ShipDate
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			return nil, badRequest("2500", "Invalid Reference Id", "Request body is not a JSON object: "+err.Error())
+		}
+		if !in.Sparse || in.ID == "" {
+			return nil, badRequest("2020", "Required param missing, need to supply the required value for the API", "this fake takes only sparse updates of an existing "+kind+" (Id, SyncToken, sparse=true)")
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		cur := f.sale(kind, in.ID)
+		if cur == nil {
+			return nil, badRequest("610", "Object Not Found", "Object Not Found : no "+kind+" with Id "+in.ID)
+		}
+		if in.SyncToken != strconv.Itoa(cur.SyncToken) {
+			return nil, badRequest("5010", "Stale Object Error", "Stale Object Error : SyncToken "+in.SyncToken+" is not the current one")
+		}
+		s := *cur
+		s.SyncToken++
+		s.Updated = f.cfg.Now()
+		if in.ShipDate != nil {
+			if _, err := time.Parse(time.DateOnly, *in.ShipDate); err != nil && *in.ShipDate != "" {
+				return nil, badRequest("2010", "Request has invalid or unsupported property", "Property Name:ShipDate has an invalid value")
+			}
+			s.ShipDate = *in.ShipDate
+		}
+		if in.TrackingNum != nil {
+			s.TrackingNum = *in.TrackingNum
+		}
+		if !f.Dropping() {
+			*cur = s
+		}
+		return map[string]any{kind: renderSale(&s)}, nil
 	}
-	if in.TrackingNum != nil {
-		s.TrackingNum = *in.TrackingNum
-	}
-	if !f.Dropping() {
-		*cur = s
-	}
-	return map[string]any{"SalesReceipt": renderSale(&s)}, nil
 }

@@ -299,31 +299,41 @@ func TestItemWrites(t *testing.T) {
 	}
 }
 
-func TestSalesReceiptShipping(t *testing.T) {
-	h := newHarness(t, 5, 4)
-	const base = "/v3/company/9130350000000000/"
-	var id string
-	for _, s := range h.f.Sales() {
-		if s.Kind == "SalesReceipt" {
-			id = s.ID
-			break
-		}
-	}
-	code, m := h.do("POST", base+"salesreceipt", `{"Id":"`+id+`","SyncToken":"0","sparse":true,"ShipDate":"2026-03-01","TrackingNum":"1Z999"}`)
-	if code != 200 || m["SalesReceipt"].(map[string]any)["TrackingNum"] != "1Z999" {
-		t.Fatalf("ship: %d %v", code, m)
-	}
-	_, back := h.do("GET", base+"salesreceipt/"+id, "")
-	sr := back["SalesReceipt"].(map[string]any)
-	if sr["TrackingNum"] != "1Z999" || sr["ShipDate"] != "2026-03-01" {
-		t.Fatalf("read back %v", sr)
-	}
-	lines := sr["Line"].([]any)
-	if lines[len(lines)-1].(map[string]any)["DetailType"] != "SubTotalLineDetail" {
-		t.Fatalf("no subtotal line: %v", lines)
-	}
-	if code, _ := h.do("GET", base+"invoice/"+id, ""); code != 400 {
-		t.Fatalf("a receipt's id read as an invoice: %d", code)
+func TestSaleShipping(t *testing.T) {
+	for _, tc := range []struct{ kind, path, other string }{
+		{"SalesReceipt", "salesreceipt", "invoice"},
+		{"Invoice", "invoice", "salesreceipt"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			h := newHarness(t, 5, 4)
+			const base = "/v3/company/9130350000000000/"
+			var id string
+			for _, s := range h.f.Sales() {
+				if s.Kind == tc.kind {
+					id = s.ID
+					break
+				}
+			}
+			code, m := h.do("POST", base+tc.path, `{"Id":"`+id+`","SyncToken":"0","sparse":true,"ShipDate":"2026-03-01","TrackingNum":"1Z999"}`)
+			if code != 200 || m[tc.kind].(map[string]any)["TrackingNum"] != "1Z999" {
+				t.Fatalf("ship: %d %v", code, m)
+			}
+			_, back := h.do("GET", base+tc.path+"/"+id, "")
+			sr := back[tc.kind].(map[string]any)
+			if sr["TrackingNum"] != "1Z999" || sr["ShipDate"] != "2026-03-01" || sr["SyncToken"] != "1" {
+				t.Fatalf("read back %v", sr)
+			}
+			lines := sr["Line"].([]any)
+			if lines[len(lines)-1].(map[string]any)["DetailType"] != "SubTotalLineDetail" {
+				t.Fatalf("no subtotal line: %v", lines)
+			}
+			if code, _ := h.do("GET", base+tc.other+"/"+id, ""); code != 400 {
+				t.Fatalf("a %s id read as the other kind: %d", tc.kind, code)
+			}
+			if code, m := h.do("POST", base+tc.other, `{"Id":"`+id+`","SyncToken":"1","sparse":true,"TrackingNum":"X"}`); code != 400 || faultCode(m) != "610" {
+				t.Fatalf("a %s id written as the other kind: %d %v", tc.kind, code, m)
+			}
+		})
 	}
 }
 
