@@ -277,6 +277,7 @@ func TestBrowserInboundIntegrationsWithoutJavaScript(t *testing.T) {
 	if v, err := chromedp.Run(ctx, chromedp.Value("#name")); err != nil || v != "ERP" || !whPresent(t, ctx, "#problem-event_types") {
 		t.Fatalf("refused form: name %q %v, problem shown %v", v, err, whPresent(t, ctx, "#problem-event_types"))
 	}
+	screenshot(t, ctx, "nojs-integration-refused")
 	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible("#integration-form")); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // Refusals the store or a service makes (a *store.ValidationError, a
@@ -27,15 +28,23 @@ func refusal(err error) (msg string, fields map[string]string, ok bool) {
 }
 
 // refuseForm answers a form that failed with err: a refusal goes back to
-// the form's page at to with rf, the error's message and field problems
-// added; any other error is returned.
-func (s *Server) refuseForm(w http.ResponseWriter, r *http.Request, to string, rf refusedForm, err error) error {
+// the form's page at to with rf, its field problems and a note saying
+// what was not done (notDone) and why; any other error is returned.
+func (s *Server) refuseForm(w http.ResponseWriter, r *http.Request, to string, rf refusedForm, notDone string, err error) error {
 	msg, fields, ok := refusal(err)
 	if !ok {
 		return err
 	}
-	rf.Errors, rf.Notes = fields, append(rf.Notes, msg)
+	rf.Errors, rf.Notes = fields, append(rf.Notes, notDone+": "+lower(msg)+".")
 	return s.seeOtherRefused(w, r, to, rf)
+}
+
+// lower is sentence undone, for a message after a colon.
+func lower(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + strings.TrimSuffix(s[1:], ".")
 }
 
 // seeOtherFailure answers a button (a form with nothing typed to keep)

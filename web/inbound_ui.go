@@ -137,7 +137,7 @@ func (u *inboundUI) sources(w http.ResponseWriter, r *http.Request) error {
 func (u *inboundUI) createSource(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	if _, err := u.s.db.CreateInboundSource(r.Context(), principal(r.Context()).Actor(), name); err != nil {
-		return u.s.refuseForm(w, r, "/inbound#source-form", refusedForm{Form: sourceForm, Values: url.Values{"name": {name}}}, err)
+		return u.s.refuseForm(w, r, "/inbound#source-form", refusedForm{Form: sourceForm, Values: url.Values{"name": {name}}}, "Source not added", err)
 	}
 	return u.s.seeOther(w, r, "/inbound", flash{Kind: "ok", Text: fmt.Sprintf(
 		"Source “%s” added. Save a mapping for each resource it pushes, then create its push token.", name)})
@@ -151,7 +151,7 @@ func (u *inboundUI) createToken(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	plain, t, err := u.s.db.CreateSourceToken(r.Context(), principal(r.Context()).Actor(), source, name)
 	if err != nil {
-		return u.s.refuseForm(w, r, "/inbound#source-"+source, refusedForm{Form: pushTokenForm(source), Values: url.Values{"name": {name}}}, err)
+		return u.s.refuseForm(w, r, "/inbound#source-"+source, refusedForm{Form: pushTokenForm(source), Values: url.Values{"name": {name}}}, "Push token not created", err)
 	}
 	return seeOtherRevealing(u.s, w, r, "/inbound", u.tokens, pushToken{source: source, name: t.Name, plain: plain}, flash{Kind: "ok",
 		Text: fmt.Sprintf("Push token “%s” created for source “%s”: it pushes as this source and can do nothing else.", t.Name, source)})
@@ -320,8 +320,7 @@ func (u *inboundUI) save(w http.ResponseWriter, r *http.Request) error {
 	}
 	mv, err := u.s.db.SaveMapping(r.Context(), principal(r.Context()).Actor(), d.Source, d.Resource, d.YAML)
 	if err != nil {
-		keep.Notes = []string{"Not saved."}
-		return u.s.refuseForm(w, r, to+"#editor", keep, err)
+		return u.s.refuseForm(w, r, to+"#editor", keep, "Not saved", err)
 	}
 	return u.s.seeOther(w, r, to, flash{Kind: "ok", Text: fmt.Sprintf(
 		"Saved as version %d: pushes of %s from %s use it from now on.", mv.Version, d.Resource, d.Source)})

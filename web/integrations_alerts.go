@@ -78,7 +78,7 @@ func (u *integrationUI) createAlert(w http.ResponseWriter, r *http.Request) erro
 		_, err = u.svc.CreateAlertRule(r.Context(), principal(r.Context()).Actor(), in)
 	}
 	if err != nil {
-		return u.s.refuseForm(w, r, "/settings/alerts#alert-form", refusedForm{Form: alertRuleForm, Values: f, Notes: []string{"Rule not created."}}, err)
+		return u.s.refuseForm(w, r, "/settings/alerts#alert-form", refusedForm{Form: alertRuleForm, Values: f}, "Rule not created", err)
 	}
 	return u.s.seeOther(w, r, "/settings/alerts", flash{Kind: "ok", Text: fmt.Sprintf(
 		"Rule “%s” created: it is checked now, every 30 seconds and after every change.", in.Name)})

@@ -140,8 +140,8 @@ func (u *integrationUI) create(w http.ResponseWriter, r *http.Request) error {
 	spec, _ := specFromForm(r.PostForm)
 	c, err := u.svc.Create(r.Context(), principal(r.Context()).Actor(), spec)
 	if err != nil {
-		return u.s.refuseForm(w, r, "/settings/developer#integration-form", refusedForm{Form: integrationCreateForm, Values: r.PostForm,
-			Notes: []string{"Integration not created."}}, err)
+		return u.s.refuseForm(w, r, "/settings/developer#integration-form", refusedForm{Form: integrationCreateForm, Values: r.PostForm},
+			"Integration not created", err)
 	}
 	it := c.Integration
 	text := fmt.Sprintf("Integration “%s” created and installed, with its first token below.", it.Name)
@@ -205,8 +205,8 @@ func (u *integrationUI) update(w http.ResponseWriter, r *http.Request) error {
 	spec, _ := specFromForm(r.PostForm)
 	it, err := u.svc.Update(r.Context(), principal(r.Context()).Actor(), slug, spec)
 	if err != nil {
-		return u.s.refuseForm(w, r, integrationURL(slug)+"#integration-form", refusedForm{Form: integrationSettingsForm(slug), Values: r.PostForm,
-			Notes: []string{"Not saved."}}, err)
+		return u.s.refuseForm(w, r, integrationURL(slug)+"#integration-form", refusedForm{Form: integrationSettingsForm(slug), Values: r.PostForm},
+			"Not saved", err)
 	}
 	return u.s.seeOther(w, r, integrationURL(slug), flash{Kind: "ok", Text: fmt.Sprintf("Settings of “%s” saved.", it.Name)})
 }
