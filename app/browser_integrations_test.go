@@ -178,9 +178,13 @@ func TestBrowserInstallFlow(t *testing.T) {
 	if s := whText(t, ctx, "#install-status"); s != "installed" {
 		t.Fatalf("status after verify %q", s)
 	}
-	// Uninstall: the token dies.
-	if err := chromedp.Do(ctx, chromedp.Click("#uninstall"), chromedp.WaitVisible("#notice")); err != nil {
+	// Uninstall, after the question: the token dies and the page says so.
+	if err := chromedp.Do(ctx, chromedp.Click("#uninstall"), chromedp.WaitVisible("#confirm-dialog"),
+		chromedp.Click("#dialog-ok"), chromedp.WaitVisible(`div.flash[data-flash="ok"]`)); err != nil {
 		t.Fatal(err)
+	}
+	if txt := whText(t, ctx, `div.flash[data-flash="ok"]`); !strings.Contains(txt, "Uninstalled") {
+		t.Fatalf("after uninstall %q", txt)
 	}
 	call(t, "GET", base+"/api/v1/sales-orders/00000000-0000-4000-8000-000000000000", tok, "", 401)
 }

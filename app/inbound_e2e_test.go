@@ -191,12 +191,16 @@ func TestBrowserMappingEditor(t *testing.T) {
 	}
 	screenshot(t, ctx, "mapping-editor-dry-run")
 
-	// Save: version 1, listed on the sources page.
-	if err := chromedp.Do(ctx, chromedp.Click("#save"), chromedp.WaitVisible("#saved")); err != nil {
+	// Save: version 1, said on the editor the save redirects to, and
+	// listed on the sources page.
+	if err := chromedp.Do(ctx, chromedp.Click("#save"), chromedp.WaitVisible(`div.flash[data-flash="ok"]`)); err != nil {
 		t.Fatal(err)
 	}
-	if txt := text(t, ctx, "#saved"); !strings.Contains(txt, "version 1") {
+	if txt := text(t, ctx, `div.flash[data-flash="ok"]`); !strings.Contains(txt, "version 1") {
 		t.Fatalf("saved %q", txt)
+	}
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.HasSuffix(loc, "/inbound/erp/sales_orders") {
+		t.Fatalf("after save at %s, want the editor's URL", loc)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/inbound"), chromedp.WaitVisible("#source-erp")); err != nil {
 		t.Fatal(err)

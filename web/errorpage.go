@@ -65,13 +65,15 @@ func (s *Server) writeErrorPage(w http.ResponseWriter, r *http.Request, ae *Erro
 // backFor is the section of the UI a failed request belongs to (the nav
 // item its path starts with), where the error page leads back to.
 func backFor(path string) string {
-	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	back := "/"
 	for _, n := range navItems {
-		if n.Href == "/"+first {
-			return n.Href
+		// The longest match, for nav items deeper than one segment
+		// (/settings/developer).
+		if (path == n.Href || strings.HasPrefix(path, n.Href+"/")) && len(n.Href) > len(back) {
+			back = n.Href
 		}
 	}
-	return "/"
+	return back
 }
 
 // sentence capitalizes a message for a page.

@@ -1,93 +1,83 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"sentryhub/integrations"
 	"sentryhub/store"
 )
 
-// integrationUI serves Developer settings, the consent page, alert rules
-// and the record pages that show integrations' UI components.
+// Developer settings: the integrations, one page each with its tokens and
+// installation, and the consent page of an install. Every change answers
+// with a redirect and a flash (post/redirect/get), a refused form
+// included; what is shown once (client secret, tokens) goes through a
+// revealStore. Alert rules and record pages are in integrations_alerts.go
+// and integrations_records.go.
+
+// integrationUI serves the integration pages.
 type integrationUI struct {
 	s   *Server
 	svc IntegrationService
+	// secrets holds what a new integration or token shows once; answers
+	// a UI action's answer for the record page.
+	secrets *revealStore[integrationSecrets]
+	answers *revealStore[actionAnswer]
 }
+
+// integrationSecrets is what the page of integration slug shows once.
+type integrationSecrets struct{ slug, clientSecret, token string }
 
 // integrationUIRoutes registers the integration pages.
 func (s *Server) integrationUIRoutes(svc IntegrationService) {
-	u := &integrationUI{s: s, svc: svc}
+	u := &integrationUI{s: s, svc: svc,
+		secrets: newRevealStore[integrationSecrets]("integration-secret", "The new secret or token can no longer be shown: "+
+			"it is shown once, within 10 minutes, to the admin who made it. Make a new token, or delete the integration and create it again."),
+		answers: newRevealStore[actionAnswer]("action-answer", "The integration's answer can no longer be shown: it is shown once, within 10 minutes."),
+	}
 	s.integrations = svc
 	m := s.mux
 	m.Handle("GET /settings/developer", s.page(u.list))
-	m.Handle("POST /settings/developer", s.page(u.create))
+	m.Handle("POST /settings/developer", s.page(s.adminOnly(u.create)))
 	m.Handle("GET /settings/developer/{slug}", s.page(u.detail))
-	m.Handle("POST /settings/developer/{slug}", s.page(u.update))
-	m.Handle("POST /settings/developer/{slug}/delete", s.page(u.delete))
-	m.Handle("POST /settings/developer/{slug}/tokens", s.page(u.newToken))
-	m.Handle("POST /settings/developer/{slug}/tokens/{id}/revoke", s.page(u.revokeToken))
-	m.Handle("GET /settings/developer/{slug}/install", s.page(u.consent))
-	m.Handle("POST /settings/developer/{slug}/install", s.page(u.approve))
-	m.Handle("POST /settings/developer/{slug}/uninstall", s.page(u.uninstall))
-	m.Handle("GET /settings/alerts", s.page(u.alerts))
-	m.Handle("POST /settings/alerts", s.page(u.createAlert))
-	m.Handle("POST /settings/alerts/{id}/delete", s.page(u.deleteAlert))
-	m.Handle("GET /records/{page}/{key}", s.page(u.record))
-	m.Handle("POST /records/{page}/{key}/actions/{slug}/{index}", s.page(u.action))
+	m.Handle("POST /settings/developer/{slug}", s.page(s.adminOnly(u.update)))
+	m.Handle("POST /settings/developer/{slug}/delete", s.page(s.adminOnly(u.delete)))
+	m.Handle("POST /settings/developer/{slug}/tokens", s.page(s.adminOnly(u.newToken)))
+	m.Handle("POST /settings/developer/{slug}/tokens/{id}/revoke", s.page(s.adminOnly(u.revokeToken)))
+	m.Handle("GET /settings/developer/{slug}/install", s.page(s.adminOnly(u.consent)))
+	m.Handle("POST /settings/developer/{slug}/install", s.page(s.adminOnly(u.approve)))
+	m.Handle("POST /settings/developer/{slug}/uninstall", s.page(s.adminOnly(u.uninstall)))
+	u.alertRoutes()
+	u.recordRoutes()
 }
 
-func (u *integrationUI) canWrite(r *http.Request) bool {
-	return principal(r.Context()).User.Role == store.RoleAdmin
+// integrationURL is the page of integration slug.
+func integrationURL(slug string) string { return "/settings/developer/" + url.PathEscape(slug) }
+
+// The questions asked before what cannot be undone, in the dialog and on
+// the confirmation page alike.
+
+func deleteIntegrationQuestion(name string) string {
+	return fmt.Sprintf("Delete integration “%s”? Its tokens stop working at once and its webhook subscription and history are deleted; this cannot be undone.", name)
+}
+
+func uninstallQuestion(name string) string {
+	return fmt.Sprintf("Uninstall “%s”? Its tokens stop working at once and it is sent installation.deleted; installing again asks for consent again.", name)
+}
+
+func revokeIntegrationTokenQuestion(prefix string) string {
+	return fmt.Sprintf("Revoke token %s…? Requests with it get 401 from the next one; this cannot be undone.", prefix)
 }
 
 func containsString(s []string, v string) bool { return slices.Contains(s, v) }
 
-func derefOr(p *string, def string) string {
-	if p == nil {
-		return def
-	}
-	return *p
-}
-
-// problem turns a validation error into one line for a page, or "" for
-// any other error (which the caller returns).
-func problem(prefix string, err error) string {
-	var ve *store.ValidationError
-	var ce *store.ConflictError
-	switch {
-	case errors.As(err, &ve):
-		var msgs []string
-		for _, f := range slices.Sorted(mapKeys(ve.Fields)) {
-			msgs = append(msgs, f+": "+ve.Fields[f])
-		}
-		return prefix + ve.Message + ": " + strings.Join(msgs, "; ")
-	case errors.As(err, &ce):
-		return prefix + ce.Message
-	}
-	return ""
-}
-
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
-// specFromForm reads the create/edit form.
-func specFromForm(r *http.Request) (integrations.Spec, string) {
-	f := r.PostForm
+// specFromForm reads the create/edit form (or a refused one kept).
+func specFromForm(f url.Values) (integrations.Spec, string) {
 	spec := integrations.Spec{Kind: f.Get("kind"), Name: f.Get("name"), Author: f.Get("author"), Overview: f.Get("overview"),
 		WebhookURL: f.Get("webhook_url"), RedirectURL: f.Get("redirect_url"), VerifyInstall: f.Get("verify_install") != "",
 		AlertAction: f.Get("alert_action") != "", EventTypes: f["event_types"], Permissions: integrations.Permissions{}}
@@ -103,13 +93,35 @@ func specFromForm(r *http.Request) (integrations.Spec, string) {
 	return spec, ui
 }
 
+// The names of the integration forms that come back after a refusal
+// (formrefusal.go).
+const integrationCreateForm = "integration-create"
+
+func integrationSettingsForm(slug string) string { return "integration-settings:" + slug }
+
+// refill puts the refused form rf back into f when it is this form.
+func (f *integrationForm) refill(rf *refusedForm) {
+	if !rf.is(f.Name) {
+		return
+	}
+	f.Refused = rf
+	if rf.Values == nil { // too long to keep: the stored settings show
+		return
+	}
+	kind := f.Spec.Kind
+	f.Spec, f.UIComponent = specFromForm(rf.Values)
+	if f.Editing {
+		f.Spec.Kind = kind // not on the edit form: it cannot change
+	}
+}
+
 func (u *integrationUI) listData(r *http.Request) (devSettingsData, error) {
 	its, err := u.svc.DB().Integrations(r.Context())
 	if err != nil {
 		return devSettingsData{}, err
 	}
 	return devSettingsData{Layout: u.s.layoutFor(r, "Developer settings", "/settings/developer"), Integrations: its,
-		CanWrite: u.canWrite(r), Form: integrationForm{Action: "/settings/developer", EventTypes: store.CatalogEventTypes(),
+		CanWrite: canWrite(r), Form: integrationForm{Name: integrationCreateForm, Action: "/settings/developer", EventTypes: store.CatalogEventTypes(),
 			Spec: integrations.Spec{Kind: store.IntegrationInternal}}}, nil
 }
 
@@ -118,48 +130,39 @@ func (u *integrationUI) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	fs, nonce := u.s.takeFlashes(w, r)
+	d.Form.refill(u.s.claimRefused(r, nonce, &fs))
+	d.Flashes = fs
 	return u.s.render(w, r, http.StatusOK, devSettingsPage(d))
 }
 
 func (u *integrationUI) create(w http.ResponseWriter, r *http.Request) error {
-	if err := u.s.requireAdminUser(r); err != nil {
-		return err
-	}
-	if err := r.ParseForm(); err != nil {
-		return badRequest("invalid form", nil)
-	}
-	spec, ui := specFromForm(r)
+	spec, _ := specFromForm(r.PostForm)
 	c, err := u.svc.Create(r.Context(), principal(r.Context()).Actor(), spec)
-	if msg := problem("Integration not created: ", err); msg != "" {
-		d, lerr := u.listData(r)
-		if lerr != nil {
-			return lerr
-		}
-		d.Error, d.Form.Spec, d.Form.UIComponent = msg, spec, ui
-		return u.s.render(w, r, http.StatusUnprocessableEntity, devSettingsPage(d))
-	}
 	if err != nil {
-		return err
+		return u.s.refuseForm(w, r, "/settings/developer#integration-form", refusedForm{Form: integrationCreateForm, Values: r.PostForm},
+			"Integration not created", err)
 	}
-	// The secrets are shown in this answer only (as API tokens are).
-	d, err := u.detailData(r, c.Integration.Slug)
-	if err != nil {
-		return err
+	it := c.Integration
+	text := fmt.Sprintf("Integration “%s” created and installed, with its first token below.", it.Name)
+	if it.Kind == store.IntegrationPublic {
+		text = fmt.Sprintf("Integration “%s” created. Give its client id and secret to its developer; install it here when it is ready.", it.Name)
 	}
-	d.ClientSecret, d.NewToken = string(c.ClientSecret.Reveal()), c.Token
-	return u.s.render(w, r, http.StatusOK, integrationPage(d))
+	return seeOtherRevealing(u.s, w, r, integrationURL(it.Slug), u.secrets,
+		integrationSecrets{slug: it.Slug, clientSecret: string(c.ClientSecret.Reveal()), token: c.Token}, flash{Kind: "ok", Text: text})
 }
 
 func (u *integrationUI) detailData(r *http.Request, slug string) (integrationData, error) {
-	it, err := u.svc.DB().IntegrationBySlug(r.Context(), slug)
+	s, db := u.s, u.svc.DB()
+	it, err := db.IntegrationBySlug(r.Context(), slug)
 	if err != nil {
 		return integrationData{}, err
 	}
-	toks, err := u.svc.DB().IntegrationTokens(r.Context(), slug)
+	toks, err := db.IntegrationTokens(r.Context(), slug)
 	if err != nil {
 		return integrationData{}, err
 	}
-	evs, err := u.svc.DB().IntegrationEvents(r.Context(), it.UUID, 0, 200)
+	evs, err := db.IntegrationEvents(r.Context(), it.UUID, 0, 200)
 	if err != nil {
 		return integrationData{}, err
 	}
@@ -170,9 +173,17 @@ func (u *integrationUI) detailData(r *http.Request, slug string) (integrationDat
 	spec := integrations.Spec{Kind: it.Kind, Name: it.Name, Author: it.Author, Overview: it.Overview, WebhookURL: it.WebhookURL,
 		RedirectURL: it.RedirectURL, VerifyInstall: it.VerifyInstall, Permissions: it.Permissions, EventTypes: it.EventTypes,
 		AlertAction: it.AlertAction}
-	return integrationData{Layout: u.s.layoutFor(r, it.Name, "/settings/developer"), It: it, Tokens: toks, Events: evs,
-		CanWrite: u.canWrite(r), Form: integrationForm{Action: "/settings/developer/" + it.Slug, Editing: true,
-			EventTypes: store.CatalogEventTypes(), Spec: spec, UIComponent: string(it.UIComponents)}}, nil
+	d := integrationData{Layout: s.layoutFor(r, it.Name, "/settings/developer"), It: it, CanWrite: canWrite(r),
+		Form: integrationForm{Name: integrationSettingsForm(it.Slug), Action: integrationURL(it.Slug), Editing: true, EventTypes: store.CatalogEventTypes(), Spec: spec,
+			UIComponent: string(it.UIComponents)}}
+	for _, t := range toks {
+		d.Tokens = append(d.Tokens, tokenRow{ID: t.ID, Prefix: t.Prefix, CreatedBy: t.CreatedBy, CreatedAt: s.atText(t.CreatedAt),
+			LastUsed: s.atTextPtr(t.LastUsedAt), Revoked: t.RevokedAt != nil})
+	}
+	for _, ev := range evs {
+		d.Events = append(d.Events, eventRow{ID: ev.ID, Type: ev.EventType, At: s.at(ev.Timestamp)})
+	}
+	return d, nil
 }
 
 func (u *integrationUI) detail(w http.ResponseWriter, r *http.Request) error {
@@ -180,103 +191,92 @@ func (u *integrationUI) detail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	switch r.URL.Query().Get("done") {
-	case "installed":
-		d.Notice = "Installed. The integration received installation.created with its grant code at its webhook URL."
-	case "uninstalled":
-		d.Notice = "Uninstalled: its tokens are revoked and it was sent installation.deleted."
-	case "saved":
-		d.Notice = "Saved."
+	fs, nonce := u.s.takeFlashes(w, r)
+	if sec, ok := claimInto(u.s, r, u.secrets, nonce, &fs); ok && sec.slug == d.It.Slug {
+		d.ClientSecret, d.NewToken = sec.clientSecret, sec.token
 	}
+	d.Form.refill(u.s.claimRefused(r, nonce, &fs))
+	d.Flashes = fs
 	return u.s.render(w, r, http.StatusOK, integrationPage(d))
 }
 
 func (u *integrationUI) update(w http.ResponseWriter, r *http.Request) error {
-	if err := u.s.requireAdminUser(r); err != nil {
-		return err
-	}
-	if err := r.ParseForm(); err != nil {
-		return badRequest("invalid form", nil)
-	}
 	slug := r.PathValue("slug")
-	spec, ui := specFromForm(r)
-	_, err := u.svc.Update(r.Context(), principal(r.Context()).Actor(), slug, spec)
-	if msg := problem("Not saved: ", err); msg != "" {
-		d, derr := u.detailData(r, slug)
-		if derr != nil {
-			return derr
-		}
-		spec.Kind = d.It.Kind
-		d.Error, d.Form.Spec, d.Form.UIComponent = msg, spec, ui
-		return u.s.render(w, r, http.StatusUnprocessableEntity, integrationPage(d))
-	}
+	spec, _ := specFromForm(r.PostForm)
+	it, err := u.svc.Update(r.Context(), principal(r.Context()).Actor(), slug, spec)
 	if err != nil {
-		return err
+		return u.s.refuseForm(w, r, integrationURL(slug)+"#integration-form", refusedForm{Form: integrationSettingsForm(slug), Values: r.PostForm},
+			"Not saved", err)
 	}
-	http.Redirect(w, r, "/settings/developer/"+slug+"?done=saved", http.StatusSeeOther)
-	return nil
+	return u.s.seeOther(w, r, integrationURL(slug), flash{Kind: "ok", Text: fmt.Sprintf("Settings of “%s” saved.", it.Name)})
 }
 
 func (u *integrationUI) delete(w http.ResponseWriter, r *http.Request) error {
-	if err := u.s.requireAdminUser(r); err != nil {
-		return err
-	}
-	if err := u.svc.Delete(r.Context(), principal(r.Context()).Actor(), r.PathValue("slug")); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	http.Redirect(w, r, "/settings/developer", http.StatusSeeOther)
-	return nil
-}
-
-func (u *integrationUI) newToken(w http.ResponseWriter, r *http.Request) error {
-	if err := u.s.requireAdminUser(r); err != nil {
-		return err
-	}
 	slug := r.PathValue("slug")
-	plain, _, err := u.svc.DB().CreateIntegrationToken(r.Context(), principal(r.Context()).Actor(), slug)
-	d, derr := u.detailData(r, slug)
-	if derr != nil {
-		return derr
-	}
-	if msg := problem("No token created: ", err); msg != "" {
-		d.Error = msg
-		return u.s.render(w, r, http.StatusConflict, integrationPage(d))
-	}
+	it, err := u.svc.DB().IntegrationBySlug(r.Context(), slug)
 	if err != nil {
 		return err
 	}
-	d.NewToken = plain
-	return u.s.render(w, r, http.StatusOK, integrationPage(d))
+	if ok, err := u.s.confirmed(w, r, deleteIntegrationQuestion(it.Name), integrationURL(slug)); !ok {
+		return err
+	}
+	if err := u.svc.Delete(r.Context(), principal(r.Context()).Actor(), slug); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return u.s.seeOther(w, r, "/settings/developer", flash{Kind: "ok", Text: fmt.Sprintf(
+		"Integration “%s” deleted: its tokens no longer work and its webhook subscription is gone.", it.Name)})
+}
+
+func (u *integrationUI) newToken(w http.ResponseWriter, r *http.Request) error {
+	slug := r.PathValue("slug")
+	plain, t, err := u.svc.DB().CreateIntegrationToken(r.Context(), principal(r.Context()).Actor(), slug)
+	if err != nil {
+		return u.s.seeOtherFailure(w, r, integrationURL(slug), "No token created", err)
+	}
+	return seeOtherRevealing(u.s, w, r, integrationURL(slug), u.secrets, integrationSecrets{slug: slug, token: plain},
+		flash{Kind: "ok", Text: fmt.Sprintf("Token %s… created; the integration sends it as Authorization: Bearer.", t.Prefix)})
 }
 
 func (u *integrationUI) revokeToken(w http.ResponseWriter, r *http.Request) error {
-	if err := u.s.requireAdminUser(r); err != nil {
-		return err
-	}
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
 	slug := r.PathValue("slug")
-	if err := u.svc.DB().RevokeIntegrationToken(r.Context(), principal(r.Context()).Actor(), slug, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	toks, err := u.svc.DB().IntegrationTokens(r.Context(), slug)
+	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/settings/developer/"+url.PathEscape(slug), http.StatusSeeOther)
-	return nil
+	i := slices.IndexFunc(toks, func(t store.IntegrationToken) bool { return t.ID == id })
+	if i < 0 {
+		return fmt.Errorf("token %d of integration %s: %w", id, slug, store.ErrNotFound)
+	}
+	tok := toks[i]
+	if ok, err := u.s.confirmed(w, r, revokeIntegrationTokenQuestion(tok.Prefix), integrationURL(slug)); !ok {
+		return err
+	}
+	err = u.svc.DB().RevokeIntegrationToken(r.Context(), principal(r.Context()).Actor(), slug, id)
+	switch {
+	case tok.RevokedAt != nil || errors.Is(err, store.ErrNotFound):
+		return u.s.seeOther(w, r, integrationURL(slug), flash{Kind: "warn", Text: fmt.Sprintf("Token %s… was revoked already.", tok.Prefix)})
+	case err != nil:
+		return err
+	}
+	return u.s.seeOther(w, r, integrationURL(slug), flash{Kind: "ok", Text: fmt.Sprintf(
+		"Token %s… revoked: requests with it get 401 from the next one.", tok.Prefix)})
 }
 
 // consent shows what the integration asks for before an admin installs it.
 func (u *integrationUI) consent(w http.ResponseWriter, r *http.Request) error {
-	if err := u.s.requireAdminUser(r); err != nil {
-		return err
-	}
 	it, err := u.svc.DB().IntegrationBySlug(r.Context(), r.PathValue("slug"))
 	if err != nil {
 		return err
 	}
-	if it.Kind != store.IntegrationPublic || it.Installation != nil {
-		http.Redirect(w, r, "/settings/developer/"+url.PathEscape(it.Slug), http.StatusSeeOther)
-		return nil
+	switch {
+	case it.Kind != store.IntegrationPublic:
+		return u.s.seeOther(w, r, integrationURL(it.Slug), flash{Kind: "warn", Text: "An internal integration is installed when it is created: there is nothing to consent to."})
+	case it.Installation != nil:
+		return u.s.seeOther(w, r, integrationURL(it.Slug), flash{Kind: "warn", Text: fmt.Sprintf("“%s” is installed already.", it.Name)})
 	}
 	if o := origin(it.RedirectURL); o != "" {
 		// Approving redirects the form's answer to the integration: the
@@ -290,222 +290,36 @@ func (u *integrationUI) consent(w http.ResponseWriter, r *http.Request) error {
 // integration's redirect URL with code and installationId, or back to the
 // integration's page when the code went out by webhook.
 func (u *integrationUI) approve(w http.ResponseWriter, r *http.Request) error {
-	if err := u.s.requireAdminUser(r); err != nil {
-		return err
-	}
 	slug := r.PathValue("slug")
 	in, err := u.svc.Install(r.Context(), principal(r.Context()).Actor(), slug)
-	if msg := problem("Not installed: ", err); msg != "" {
-		d, derr := u.detailData(r, slug)
-		if derr != nil {
-			return derr
-		}
-		d.Error = msg
-		return u.s.render(w, r, http.StatusConflict, integrationPage(d))
-	}
 	if err != nil {
-		return err
+		return u.s.seeOtherFailure(w, r, integrationURL(slug), "Not installed", err)
 	}
 	if in.RedirectTo != "" {
 		http.Redirect(w, r, in.RedirectTo, http.StatusSeeOther)
 		return nil
 	}
-	http.Redirect(w, r, "/settings/developer/"+url.PathEscape(slug)+"?done=installed", http.StatusSeeOther)
-	return nil
+	return u.s.seeOther(w, r, integrationURL(slug), flash{Kind: "ok",
+		Text: "Installed. The integration received installation.created with its grant code at its webhook URL."})
 }
 
 func (u *integrationUI) uninstall(w http.ResponseWriter, r *http.Request) error {
-	if err := u.s.requireAdminUser(r); err != nil {
-		return err
-	}
 	slug := r.PathValue("slug")
-	if err := u.svc.Uninstall(r.Context(), principal(r.Context()).Actor(), slug); err != nil && !errors.Is(err, store.ErrNotFound) {
+	it, err := u.svc.DB().IntegrationBySlug(r.Context(), slug)
+	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/settings/developer/"+url.PathEscape(slug)+"?done=uninstalled", http.StatusSeeOther)
-	return nil
+	if ok, err := u.s.confirmed(w, r, uninstallQuestion(it.Name), integrationURL(slug)); !ok {
+		return err
+	}
+	if err := u.svc.Uninstall(r.Context(), principal(r.Context()).Actor(), slug); errors.Is(err, store.ErrNotFound) {
+		return u.s.seeOther(w, r, integrationURL(slug), flash{Kind: "warn", Text: fmt.Sprintf("“%s” was not installed.", it.Name)})
+	} else if err != nil {
+		return err
+	}
+	return u.s.seeOther(w, r, integrationURL(slug), flash{Kind: "ok", Text: fmt.Sprintf(
+		"Uninstalled “%s”: its tokens are revoked and it was sent installation.deleted.", it.Name)})
 }
-
-func (u *integrationUI) alertsData(r *http.Request) (alertRulesData, error) {
-	rules, err := u.svc.DB().AlertRules(r.Context())
-	if err != nil {
-		return alertRulesData{}, err
-	}
-	its, err := u.svc.DB().Integrations(r.Context())
-	if err != nil {
-		return alertRulesData{}, err
-	}
-	return alertRulesData{Layout: u.s.layoutFor(r, "Alert rules", "/settings/alerts"), Rules: rules, Integrations: its, CanWrite: u.canWrite(r)}, nil
-}
-
-func (u *integrationUI) alerts(w http.ResponseWriter, r *http.Request) error {
-	d, err := u.alertsData(r)
-	if err != nil {
-		return err
-	}
-	return u.s.render(w, r, http.StatusOK, alertRulesPage(d))
-}
-
-func formInt(f url.Values, name string) (int64, error) {
-	v := strings.TrimSpace(f.Get(name))
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, &store.ValidationError{Message: "invalid alert rule", Fields: map[string]string{"params." + name: "must be a whole number"}}
-	}
-	return n, nil
-}
-
-func (u *integrationUI) createAlert(w http.ResponseWriter, r *http.Request) error {
-	if err := u.s.requireAdminUser(r); err != nil {
-		return err
-	}
-	if err := r.ParseForm(); err != nil {
-		return badRequest("invalid form", nil)
-	}
-	f := r.PostForm
-	in := integrations.AlertRuleInput{Name: f.Get("name"), Kind: f.Get("kind"), Integration: f.Get("integration"),
-		Params: store.AlertParams{Connector: strings.TrimSpace(f.Get("connector")), SKU: strings.TrimSpace(f.Get("sku"))}}
-	var err error
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"warehouse_id", &in.Params.WarehouseID}, {"subscription_id", &in.Params.SubscriptionID}, {"threshold", &in.Params.Threshold}, {"hours", &in.Params.Hours}} {
-		if *p.dst, err = formInt(f, p.name); err != nil {
-			break
-		}
-	}
-	if err == nil {
-		_, err = u.svc.CreateAlertRule(r.Context(), principal(r.Context()).Actor(), in)
-	}
-	if msg := problem("Rule not created: ", err); msg != "" {
-		d, derr := u.alertsData(r)
-		if derr != nil {
-			return derr
-		}
-		d.Error = msg
-		return u.s.render(w, r, http.StatusUnprocessableEntity, alertRulesPage(d))
-	}
-	if err != nil {
-		return err
-	}
-	http.Redirect(w, r, "/settings/alerts", http.StatusSeeOther)
-	return nil
-}
-
-func (u *integrationUI) deleteAlert(w http.ResponseWriter, r *http.Request) error {
-	if err := u.s.requireAdminUser(r); err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	if err := u.svc.DB().DeleteAlertRule(r.Context(), principal(r.Context()).Actor(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	http.Redirect(w, r, "/settings/alerts", http.StatusSeeOther)
-	return nil
-}
-
-// recordView loads the record a record page shows: its title, fields and
-// the context its integrations' components see.
-func (u *integrationUI) recordView(r *http.Request) (recordData, map[string]string, error) {
-	page, key := r.PathValue("page"), r.PathValue("key")
-	d := recordData{Page: page, Key: url.PathEscape(key)}
-	var ctx map[string]string
-	switch page {
-	case integrations.PageSalesOrder:
-		so, err := u.svc.DB().GetSalesOrder(r.Context(), key)
-		if err != nil {
-			return d, nil, err
-		}
-		d.Title = "Sales order " + so.OrderNumber
-		ctx = map[string]string{"order_id": so.ID, "external_id": so.OrderNumber, "warehouse_id": itoa(so.WarehouseID), "status": string(so.Status)}
-		d.Fields = [][2]string{{"Order number", so.OrderNumber}, {"Status", string(so.Status)}, {"Warehouse", itoa(so.WarehouseID)},
-			{"Carrier", so.Carrier}, {"Tracking", so.Tracking}}
-		for _, l := range so.Lines {
-			d.Fields = append(d.Fields, [2]string{"Line", fmt.Sprintf("%s × %d", l.SKU, l.Qty)})
-		}
-	case integrations.PageItem:
-		it, err := u.svc.DB().GetItem(r.Context(), key)
-		if err != nil {
-			return d, nil, err
-		}
-		d.Title = "Item " + it.SKU
-		ctx = map[string]string{"sku": it.SKU, "name": it.Name}
-		d.Fields = [][2]string{{"SKU", it.SKU}, {"Name", it.Name}, {"Barcode", it.Barcode}}
-	case integrations.PageWarehouse:
-		whs, err := u.svc.DB().ListWarehouses(r.Context())
-		if err != nil {
-			return d, nil, err
-		}
-		i := slices.IndexFunc(whs, func(w store.Warehouse) bool { return itoa(w.ID) == key })
-		if i < 0 {
-			return d, nil, fmt.Errorf("warehouse %s: %w", key, store.ErrNotFound)
-		}
-		d.Title = "Warehouse " + whs[i].Code
-		ctx = map[string]string{"warehouse_id": itoa(whs[i].ID), "code": whs[i].Code, "name": whs[i].Name}
-		d.Fields = [][2]string{{"Code", whs[i].Code}, {"Name", whs[i].Name}}
-	default:
-		return d, nil, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such record page: " + page}
-	}
-	d.Layout = u.s.layoutFor(r, d.Title, "")
-	els, err := u.svc.PageElements(r.Context(), page, ctx)
-	if err != nil {
-		return d, nil, err
-	}
-	d.Elements = els
-	return d, ctx, nil
-}
-
-func (u *integrationUI) record(w http.ResponseWriter, r *http.Request) error {
-	d, _, err := u.recordView(r)
-	if err != nil {
-		return err
-	}
-	return u.s.render(w, r, http.StatusOK, recordPage(d))
-}
-
-// action runs an integration's action for the record and shows its
-// answer on the record page, as text.
-func (u *integrationUI) action(w http.ResponseWriter, r *http.Request) error {
-	if err := u.s.requireAdminUser(r); err != nil {
-		return err
-	}
-	d, ctx, err := u.recordView(r)
-	if err != nil {
-		return err
-	}
-	idx, err := strconv.Atoi(r.PathValue("index"))
-	if err != nil {
-		return badRequest("index must be a whole number", nil)
-	}
-	ans, err := u.svc.RunAction(r.Context(), r.PathValue("slug"), d.Page, idx, ctx)
-	if err != nil {
-		return err
-	}
-	d.Answer, d.AnswerFrom = &ans, r.PathValue("slug")
-	return u.s.render(w, r, http.StatusOK, recordPage(d))
-}
-
-// firingAlerts returns the alert rules firing now, for the dashboard
-// (none when the integration platform is not wired).
-func (s *Server) firingAlerts(ctx context.Context) ([]store.AlertRule, error) {
-	if s.integrations == nil {
-		return nil, nil
-	}
-	rules, err := s.integrations.DB().AlertRules(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(rules, func(r store.AlertRule) bool { return !r.Firing }), nil
-}
-
-// alertRule is an alert rule, as the dashboard shows it.
-type alertRule = store.AlertRule
 
 // origin is the scheme://host[:port] of a validated URL, or "".
 func origin(raw string) string {

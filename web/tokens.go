@@ -22,10 +22,15 @@ func (s *Server) tokensView(r *http.Request) (tokensData, error) {
 	d := tokensData{Layout: s.layoutFor(r, "API tokens", "/tokens"), Scopes: store.Scopes,
 		CanWrite: canWrite(r)}
 	for _, t := range toks {
-		d.Tokens = append(d.Tokens, tokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scopes: t.Scopes, CreatedBy: t.CreatedBy,
-			CreatedAt: s.atText(t.CreatedAt), LastUsed: s.atTextPtr(t.LastUsedAt), Revoked: t.RevokedAt != nil})
+		d.Tokens = append(d.Tokens, s.tokenRowOf(t))
 	}
 	return d, nil
+}
+
+// tokenRowOf is t as the token tables (here and per inbound source) show it.
+func (s *Server) tokenRowOf(t store.Token) tokenRow {
+	return tokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scopes: t.Scopes, CreatedBy: t.CreatedBy,
+		CreatedAt: s.atText(t.CreatedAt), LastUsed: s.atTextPtr(t.LastUsedAt), Revoked: t.RevokedAt != nil}
 }
 
 func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request) error {
