@@ -190,6 +190,10 @@ func TestBrowserWebhooks(t *testing.T) {
 	if txt := whText(t, ctx, "#new-url-error"); !strings.Contains(txt, "not an allowed destination") {
 		t.Fatalf("URL error %q", txt)
 	}
+	// Post/redirect/get: the address bar holds the list's URL, not the POST.
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasSuffix(loc, "/webhooks#new-subscription") {
+		t.Fatalf("after a refused create at %q (%v), want the list page", loc, err)
+	}
 	screenshot(t, ctx, "webhook-create-refused")
 	if err := chromedp.Do(ctx,
 		chromedp.Clear("#new-url"),

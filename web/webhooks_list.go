@@ -68,9 +68,27 @@ func (u *webhookUI) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d.Flashes, d.Secret = u.takeFlash(w, r)
+	// The redirect after a create brings the new secret (shown once, on
+	// the subscription's page) or, after a refusal, the form as typed.
+	fs, nonce := u.s.takeFlashes(w, r)
+	if rv, ok, gone := u.reveals.claim(u.s, r, nonce); ok {
+		d.Secret = u.secretView(rv)
+	} else {
+		fs = append(fs, gone...)
+	}
+	rf, gone := u.s.refusedFrom(r, nonce, whCreateForm)
+	if rf != nil {
+		if rf.Values != nil { // nil: too long to keep; an empty form shows
+			d.Form = whFormFromPost(rf.Values)
+		}
+		d.Form.Errors, d.FormError = rf.Errors, append(fieldList(rf.Errors), rf.Notes...)
+	}
+	d.Flashes = append(fs, gone...)
 	return u.s.render(w, r, http.StatusOK, webhooksPage(d))
 }
+
+// whCreateForm names the create form when it comes back refused.
+const whCreateForm = "webhook-create"
 
 func (u *webhookUI) create(w http.ResponseWriter, r *http.Request) error {
 	if err := u.s.requireAdminUser(r); err != nil {
@@ -101,11 +119,8 @@ func (u *webhookUI) create(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	d, err := u.listData(r)
-	if err != nil {
-		return err
-	}
-	f.Errors = fields
-	d.Form, d.FormError = f, fieldList(fields)
-	return u.s.render(w, r, http.StatusUnprocessableEntity, webhooksPage(d))
+	// Post/redirect/get: the list page shows the form as typed with its
+	// errors, and a reload does not send it again.
+	return u.s.seeOtherRefused(w, r, "/webhooks#new-subscription",
+		refusedForm{Form: whCreateForm, Values: r.PostForm, Errors: fields})
 }

@@ -433,11 +433,12 @@ func TestWebhookUICreateValidation(t *testing.T) {
 		{"unknown event type", base("event_type", "ship.teleported"), []string{"new-event_types-error"}, []string{"Event types:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Post/redirect/get: the refusal comes back on the list page.
 			r := e.submit(e.adminC, "/webhooks", tc.form)
-			if r.StatusCode != http.StatusUnprocessableEntity {
-				t.Fatalf("status %d, want 422", r.StatusCode)
+			if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/webhooks#new-subscription" {
+				t.Fatalf("refused form: %d to %q, want 303 to the list", r.StatusCode, r.Header.Get("Location"))
 			}
-			doc := whParse(t, r)
+			doc := e.page(e.adminC, "/webhooks", 200)
 			summary := text(whByID(doc, "create-error"))
 			for _, l := range tc.labels {
 				if !strings.Contains(summary, l) {
@@ -458,6 +459,11 @@ func TestWebhookUICreateValidation(t *testing.T) {
 			}
 			if len(e.subs()) != 0 {
 				t.Fatal("a refused form created a subscription")
+			}
+			// A reload shows the empty form, not the refusal again.
+			doc = e.page(e.adminC, "/webhooks", 200)
+			if whByID(doc, "create-error") != nil || whAttr(whByID(doc, "new-url"), "value") != "" {
+				t.Fatal("the refusal shows again on reload")
 			}
 		})
 	}
