@@ -305,7 +305,7 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	call(t, "POST", base+"/api/v1/warehouses", wtok, `{"code":"MAIN","name":"Main"}`, 201)
 	call(t, "PUT", base+"/api/v1/items/W-1", wtok, `{"name":"Widget"}`, 201)
 	call(t, "POST", base+"/api/v1/inventory/adjustments", wtok, `{"warehouse_id":1,"sku":"W-1","delta":1,"reason":"count"}`, 200)
-	poll(t, "the first failed attempt", 30*time.Second, func() bool { return len(consumer.requests("/hook")) > 0 })
+	consumer.waitRequests(t, "/hook", 1, 30*time.Second) // the first failed attempt
 
 	uiLogin(t, ctx, base, "ops@example.com")
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/webhooks/1"), chromedp.WaitVisible("#deliveries-live[data-refresh]")); err != nil {

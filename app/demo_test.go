@@ -228,7 +228,7 @@ func TestDemoWebhookSink(t *testing.T) {
 	urlc := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &logs, Getenv: env("SENTRY_LOG_LEVEL", "info"),
+		done <- Main{passwords: testMain().passwords, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &logs, Getenv: env("SENTRY_LOG_LEVEL", "info"),
 			Ready: func(u string) { urlc <- u }}.Run(ctx, []string{"demo", "--data-dir", dir, "--addr", "127.0.0.1:0"})
 	}()
 	var base string
