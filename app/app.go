@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"sentryhub/store"
 )
@@ -33,6 +34,17 @@ type Main struct {
 	// value is production's (store.DefaultPasswordHashing). In-process
 	// tests lower it: they test logins, not how hard a hash is to guess.
 	passwords store.PasswordHashing
+	// retries shortens the webhook dispatcher's retry schedule and
+	// dead-letter delay for in-process tests that watch a delivery go
+	// dead in real time; the zero value is the consumer contract's.
+	retries retrySchedule
+}
+
+// retrySchedule overrides dispatcher.Config's RetryDelay and
+// DeadLetterDelay when set.
+type retrySchedule struct {
+	delay      func(attempt int) time.Duration
+	deadLetter time.Duration
 }
 
 type command struct {

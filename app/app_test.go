@@ -117,6 +117,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestServeRequiresEncryptionKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name string
@@ -145,6 +146,7 @@ func TestServeRequiresEncryptionKey(t *testing.T) {
 }
 
 func TestConfigReportsAllProblemsTogether(t *testing.T) {
+	t.Parallel()
 	r := run(t, env(
 		"SENTRY_ENCRYPTION_KEY", "",
 		"SENTRY_ADDR", "nonsense",
@@ -164,6 +166,7 @@ func TestConfigReportsAllProblemsTogether(t *testing.T) {
 }
 
 func TestConfigFlagsOverrideEnv(t *testing.T) {
+	t.Parallel()
 	fs := Main{Stderr: io.Discard}.flagSet("serve", "serve")
 	cfg, err := loadConfig(fs, []string{"--addr", "127.0.0.1:9999", "--allow-private-targets", "10.0.0.0/8, ::1/128"},
 		env("SENTRY_ADDR", "127.0.0.1:1", "SENTRY_ENCRYPTION_KEY", testKey(t)), loadOptions{requireKey: true})
@@ -179,6 +182,7 @@ func TestConfigFlagsOverrideEnv(t *testing.T) {
 }
 
 func TestEverySubcommandHasHelp(t *testing.T) {
+	t.Parallel()
 	for _, c := range (Main{}).commands() {
 		args := []string{c.name, "-h"}
 		switch c.name {
@@ -223,6 +227,7 @@ func getJSON(t *testing.T, method, url, token string, body io.Reader) (int, map[
 // binary's code path: health, readiness, tokens made by the CLI while serve
 // runs on the same data directory, 401 and 403.
 func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", dir, "SENTRY_LOG_LEVEL", "warn")
 	base := startServe(t, getenv)
@@ -279,6 +284,7 @@ func TestServeEndToEnd(t *testing.T) {
 }
 
 func TestTokenCreateRejectsBadScope(t *testing.T) {
+	t.Parallel()
 	getenv := env("SENTRY_DATA_DIR", t.TempDir())
 	r := run(t, getenv, "", "token", "create", "--name", "x", "--scope", "events:read,root")
 	if r.code == 0 || !strings.Contains(r.stderr, `unknown scope "root"`) || r.stdout != "" {
@@ -287,6 +293,7 @@ func TestTokenCreateRejectsBadScope(t *testing.T) {
 }
 
 func TestAdminCreateReadsPasswordFromStdin(t *testing.T) {
+	t.Parallel()
 	getenv := env("SENTRY_DATA_DIR", t.TempDir(), "SENTRY_ENCRYPTION_KEY", testKey(t))
 	r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com", "--role", "viewer")
 	if r.code != 0 {
@@ -307,6 +314,7 @@ func TestAdminCreateReadsPasswordFromStdin(t *testing.T) {
 }
 
 func TestMigrateStatus(t *testing.T) {
+	t.Parallel()
 	getenv := env("SENTRY_DATA_DIR", t.TempDir())
 	r := run(t, getenv, "", "migrate", "status")
 	if r.code != 0 || !strings.Contains(r.stdout, "pending") || !strings.Contains(r.stdout, "00001_foundation.sql") {
@@ -319,6 +327,7 @@ func TestMigrateStatus(t *testing.T) {
 }
 
 func TestDemoKeyFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "demo-encryption.key")
 	k1, err := demoKey(path)
 	if err != nil {
@@ -335,13 +344,14 @@ func TestDemoKeyFile(t *testing.T) {
 }
 
 func TestDemoStartsAndPrintsLogin(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, logs syncBuffer
 	urlc := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &logs, Getenv: env("SENTRY_LOG_LEVEL", "warn"),
+		done <- Main{passwords: testMain().passwords, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &logs, Getenv: env("SENTRY_LOG_LEVEL", "warn"),
 			Ready: func(u string) { urlc <- u }}.Run(ctx, []string{"demo", "--data-dir", dir, "--addr", "127.0.0.1:0"})
 	}()
 	var base string
@@ -378,6 +388,7 @@ func TestDemoStartsAndPrintsLogin(t *testing.T) {
 }
 
 func TestBackupWhileWriting(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key := testKey(t)
 	getenv := env("SENTRY_DATA_DIR", dir, "SENTRY_ENCRYPTION_KEY", key)

@@ -41,6 +41,7 @@ func tamper(t *testing.T, dir string, stmts ...string) {
 }
 
 func TestAuditCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key := testKey(t)
 	getenv := env("SENTRY_DATA_DIR", dir, "SENTRY_ENCRYPTION_KEY", key)
@@ -113,6 +114,7 @@ func TestAuditCommands(t *testing.T) {
 // TestAuditInsertOrReplaceRefused: the INSERT OR REPLACE of the issue, run
 // on the file with the other triggers in place, is refused.
 func TestAuditInsertOrReplaceRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	getenv := env("SENTRY_DATA_DIR", dir, "SENTRY_ENCRYPTION_KEY", testKey(t))
 	for range 2 {
@@ -131,6 +133,7 @@ func TestAuditInsertOrReplaceRefused(t *testing.T) {
 }
 
 func TestCLIActor(t *testing.T) {
+	t.Parallel()
 	osUser := func(name string) func() (*user.User, error) {
 		return func() (*user.User, error) { return &user.User{Username: name}, nil }
 	}
@@ -158,6 +161,7 @@ func TestCLIActor(t *testing.T) {
 // TestCLIActorUsesInjectedEnvironment: the actor comes from Main.Getenv,
 // not from the process environment.
 func TestCLIActorUsesInjectedEnvironment(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key := testKey(t)
 	want := "cli"
@@ -188,6 +192,7 @@ func TestCLIActorUsesInjectedEnvironment(t *testing.T) {
 }
 
 func TestBackupIntoMissingDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	getenv := env("SENTRY_DATA_DIR", dir)
 	if r := run(t, getenv, "", "migrate", "up"); r.code != 0 {
@@ -212,6 +217,7 @@ func TestBackupIntoMissingDirectory(t *testing.T) {
 // TestRotateKeyErrorReadsOnce: a failed rotation says what failed and that
 // nothing changed, once each.
 func TestRotateKeyErrorReadsOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
 	oldKey := testKey(t)

@@ -288,7 +288,12 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	}
 	consumer := newWhConsumer(t)
 	consumer.status.Store(500)
-	base := startServe(t, getenv)
+	// Retries n/2 s apart (the contract's are 1 s, 4 s, 15 s, …): the
+	// delivery still retries for over ten seconds, but the one after the
+	// consumer recovers comes within a second or two.
+	base := startServeMain(t, getenv, func(m *Main) {
+		m.retries.delay = func(n int) time.Duration { return time.Duration(n) * time.Second / 2 }
+	})
 	admin := strings.TrimSpace(run(t, getenv, "", "token", "create", "--name", "ops", "--scope", "admin").stdout)
 	wtok := strings.TrimSpace(run(t, getenv, "", "token", "create", "--name", "wms", "--scope", "warehouse:write").stdout)
 	var created struct {
@@ -300,14 +305,14 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	call(t, "POST", base+"/api/v1/warehouses", wtok, `{"code":"MAIN","name":"Main"}`, 201)
 	call(t, "PUT", base+"/api/v1/items/W-1", wtok, `{"name":"Widget"}`, 201)
 	call(t, "POST", base+"/api/v1/inventory/adjustments", wtok, `{"warehouse_id":1,"sku":"W-1","delta":1,"reason":"count"}`, 200)
-	poll(t, "the first failed attempt", 30*time.Second, func() bool { return len(consumer.requests("/hook")) > 0 })
+	consumer.waitRequests(t, "/hook", 1, 30*time.Second) // the first failed attempt
 
 	uiLogin(t, ctx, base, "ops@example.com")
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/webhooks/1"), chromedp.WaitVisible("#deliveries-live[data-refresh]")); err != nil {
 		t.Fatal(err)
 	}
-	// The consumer recovers; the retry (1 s, then 4 s) succeeds and the
-	// table updates in place.
+	// The consumer recovers; the next retry succeeds and the table
+	// updates in place.
 	consumer.status.Store(0)
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#deliveries tr[data-status="succeeded"]`),
 		chromedp.WaitReady(`#deliveries-live[data-settled="1"]`)); err != nil {

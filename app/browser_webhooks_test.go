@@ -29,6 +29,9 @@ type whConsumer struct {
 	status atomic.Int32
 	mu     sync.Mutex
 	reqs   []whRequest
+	// arrived is signalled, without blocking, after each request is
+	// recorded, so tests wait for requests without polling.
+	arrived chan struct{}
 }
 
 type whRequest struct {
@@ -39,12 +42,16 @@ type whRequest struct {
 }
 
 func newWhConsumer(t *testing.T) *whConsumer {
-	c := &whConsumer{}
+	c := &whConsumer{arrived: make(chan struct{}, 1)}
 	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		c.mu.Lock()
 		c.reqs = append(c.reqs, whRequest{path: r.URL.Path, header: r.Header.Clone(), body: b, at: time.Now()})
 		c.mu.Unlock()
+		select {
+		case c.arrived <- struct{}{}:
+		default: // a signal is already pending
+		}
 		switch s := c.status.Load(); {
 		case r.URL.Path == "/slow":
 			w.WriteHeader(http.StatusInternalServerError)
@@ -67,6 +74,23 @@ func (c *whConsumer) requests(path string) []whRequest {
 		}
 	}
 	return out
+}
+
+// waitRequests waits until path has had at least n requests and returns
+// them.
+func (c *whConsumer) waitRequests(t *testing.T, path string, n int, timeout time.Duration) []whRequest {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if reqs := c.requests(path); len(reqs) >= n {
+			return reqs
+		}
+		select {
+		case <-c.arrived:
+		case <-deadline:
+			t.Fatalf("%s got %d requests in %s, want %d", path, len(c.requests(path)), timeout, n)
+		}
+	}
 }
 
 // verifies checks a request the way the consumer contract's reference

@@ -10,6 +10,7 @@ import (
 )
 
 func TestConnectorCheck(t *testing.T) {
+	t.Parallel()
 	good := filepath.Join("..", "connectors", "manifests", "examples", "tinyshop")
 	bad := t.TempDir()
 	for _, f := range []string{"manifest.yaml", "products.mapping.yaml", "orders.mapping.yaml", "stock.mapping.yaml"} {

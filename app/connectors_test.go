@@ -46,6 +46,7 @@ func conformanceFixtures() map[string]func(t *testing.T) connectortest.Fixture {
 // every connector serve registers; a connector without a fixture fails, so
 // a new one is not done until it passes.
 func TestEveryRegisteredConnectorConforms(t *testing.T) {
+	t.Parallel()
 	reg := connectors.NewRegistry()
 	if err := registerConnectors(reg, connectorOptions{}); err != nil {
 		t.Fatal(err)
@@ -64,6 +65,7 @@ func TestEveryRegisteredConnectorConforms(t *testing.T) {
 }
 
 func TestConnectorRegistrationFailureStopsStartup(t *testing.T) {
+	t.Parallel()
 	reg := connectors.NewRegistry()
 	if err := registerConnectors(reg, connectorOptions{}); err != nil {
 		t.Fatal(err)
@@ -76,6 +78,7 @@ func TestConnectorRegistrationFailureStopsStartup(t *testing.T) {
 
 // TestServeWiresConnectors checks serve exposes the connector admin API.
 func TestServeWiresConnectors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", dir, "SENTRY_LOG_LEVEL", "warn")
 	base := startServe(t, getenv)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestConnectionCapSettings(t *testing.T) {
+	t.Parallel()
 	load := func(kv ...string) (Config, error) {
 		return loadConfig(Main{Stderr: io.Discard}.flagSet("serve", "serve"), nil, env(kv...), loadOptions{})
 	}
@@ -34,6 +35,7 @@ func TestConnectionCapSettings(t *testing.T) {
 // caps. Once one address holds its SENTRY_MAX_CONNS_PER_ADDR connections,
 // its next one is closed at once, while another address is still served.
 func TestServeCapsConnectionsPerAddress(t *testing.T) {
+	t.Parallel()
 	// Stopping serve while its dispatcher is still starting fails the run,
 	// so the test ends only after the dispatcher has started.
 	started := &lineSignal{want: "webhook dispatcher started", seen: make(chan struct{})}

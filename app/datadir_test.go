@@ -24,7 +24,7 @@ func startDemo(t *testing.T, dir string) (base string, stop func()) {
 	urlc := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &logs, Getenv: env("SENTRY_LOG_LEVEL", "warn"),
+		done <- Main{passwords: testMain().passwords, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &logs, Getenv: env("SENTRY_LOG_LEVEL", "warn"),
 			Ready: func(u string) { urlc <- u }}.Run(ctx, []string{"demo", "--data-dir", dir, "--addr", "127.0.0.1:0"})
 	}()
 	select {
@@ -66,6 +66,7 @@ func adminHash(t *testing.T, dir string) string {
 // rotate-key on it stops before changing anything, and the lock is free
 // again once the owner stops.
 func TestDataDirHasOneOwner(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, stop := startDemo(t, dir)
 	hash := adminHash(t, dir)
@@ -113,6 +114,7 @@ func TestDataDirHasOneOwner(t *testing.T) {
 
 // A data directory belongs to the key it was first started with.
 func TestDataDirBelongsToOneKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	keyA, keyB := testKey(t), testKey(t)
 	startServe(t, env("SENTRY_DATA_DIR", dir, "SENTRY_ENCRYPTION_KEY", keyA, "SENTRY_LOG_LEVEL", "warn"))
@@ -157,6 +159,7 @@ func TestDataDirBelongsToOneKey(t *testing.T) {
 // The demo stops cleanly on SIGINT and SIGTERM, and when the process that
 // started it (go run, a shell) goes away, releasing its data directory.
 func TestDemoStopsOnSignals(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

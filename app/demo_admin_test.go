@@ -14,6 +14,7 @@ import (
 // Every demo start issues a new admin password; whoever logged in with the
 // old one is logged out with it.
 func TestDemoPasswordResetEndsSessions(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := storetest.Open(t, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))), store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
 	first, err := demoAdmin(ctx, db)

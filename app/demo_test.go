@@ -216,6 +216,7 @@ func postJSON(t *testing.T, url, token, body string) int {
 // sink port when the old one is taken) without rotating its secret, and
 // the sink must still verify, also across a rotation made in the admin API.
 func TestDemoWebhookSink(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -227,7 +228,7 @@ func TestDemoWebhookSink(t *testing.T) {
 	urlc := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &logs, Getenv: env("SENTRY_LOG_LEVEL", "info"),
+		done <- Main{passwords: testMain().passwords, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &logs, Getenv: env("SENTRY_LOG_LEVEL", "info"),
 			Ready: func(u string) { urlc <- u }}.Run(ctx, []string{"demo", "--data-dir", dir, "--addr", "127.0.0.1:0"})
 	}()
 	var base string
@@ -468,6 +469,7 @@ func TestDemoWebhookSink(t *testing.T) {
 // SSRF guard, so it must be a loopback IP; problems are reported with the
 // others.
 func TestDemoSinkAddrMustBeLoopback(t *testing.T) {
+	t.Parallel()
 	for _, addr := range []string{"0.0.0.0:0", "localhost:0", "10.0.0.1:9000", "127.0.0.1"} {
 		r := run(t, env("SENTRY_DATA_DIR", t.TempDir(), "SENTRY_DEMO_SINK_ADDR", addr), "", "demo", "--log-level", "loud")
 		if r.code != 2 || !strings.Contains(r.stderr, fmt.Sprintf("SENTRY_DEMO_SINK_ADDR: must be a loopback IP and port such as 127.0.0.1:0, got %q", addr)) ||

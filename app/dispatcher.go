@@ -32,6 +32,8 @@ func wireDispatcher(ctx context.Context, h *hub, reg *prometheus.Registry) error
 		HTTPTimeout:     h.cfg.DispatcherHTTPTimeout,
 		SweepInterval:   h.cfg.DispatcherSweepInterval,
 		Version:         Version,
+		RetryDelay:      h.retries.delay,
+		DeadLetterDelay: h.retries.deadLetter,
 	})
 	if err != nil {
 		return fmt.Errorf("webhook dispatcher: %w", err)

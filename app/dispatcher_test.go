@@ -184,6 +184,7 @@ func openCount(t *testing.T, db *store.DB, status store.DeliveryStatus) int {
 // row left in_flight. Then SIGTERM mid-burst: the hub exits 0 having
 // finished or released its in-flight work, and a restart delivers the rest.
 func TestDispatcherCrashSafety(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

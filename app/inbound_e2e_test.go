@@ -48,6 +48,7 @@ func erpOrder(nr, city, qty string) map[string]any {
 // document that does not map is refused by name, and a repeat of the batch
 // delivers nothing more.
 func TestInboundPushEndToEnd(t *testing.T) {
+	t.Parallel()
 	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(), "SENTRY_LOG_LEVEL", "warn",
 		"SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
 	type delivery struct{ Type, OrderNumber, City string }

@@ -14,6 +14,7 @@ import (
 )
 
 func TestJanitorPrunesAndStops(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := storetest.Open(t, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))), store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
 	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)

@@ -43,6 +43,7 @@ func section(t *testing.T, doc, heading string) string {
 // TestReadmeCommandReferenceIsComplete: every subcommand Main knows has a
 // row in the README's command reference, and every row names one.
 func TestReadmeCommandReferenceIsComplete(t *testing.T) {
+	t.Parallel()
 	table := section(t, readme(t), "## Command reference")
 	row := regexp.MustCompile("(?m)^\\| `([a-z][a-z-]*)")
 	var listed []string
@@ -68,6 +69,7 @@ func TestReadmeCommandReferenceIsComplete(t *testing.T) {
 // that exists: its -h exits 0. No shell example runs a bare sentryhub, and
 // URLs with a query string are quoted.
 func TestReadmeExamplesRunRealCommands(t *testing.T) {
+	t.Parallel()
 	invocation := regexp.MustCompile(`(?:go run \.|\./sentryhub) ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?`)
 	seen := map[string]bool{}
 	for _, m := range invocation.FindAllStringSubmatch(readme(t), -1) {
@@ -123,6 +125,7 @@ func hasSubcommands(cmd string) bool {
 // response the hub gives for the request it describes (an unknown scope in
 // POST /api/admin/tokens), byte for byte as a JSON value.
 func TestReadmeSampleErrorIsReal(t *testing.T) {
+	t.Parallel()
 	api := section(t, readme(t), "## HTTP API")
 	block := regexp.MustCompile("(?s)```json\n(.*?)\n```").FindStringSubmatch(api)
 	if block == nil {

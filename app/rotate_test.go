@@ -12,6 +12,7 @@ import (
 )
 
 func TestRotateKeyCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	oldKey, newKey := testKey(t), testKey(t)
 	ctx := context.Background()

@@ -59,6 +59,8 @@ type hub struct {
 	// connectors configures the first-party connectors (tests aim them at
 	// fake upstreams; zero is production).
 	connectors connectorOptions
+	// retries is Main.retries (zero: the contract's schedule).
+	retries retrySchedule
 	// extra background workers (the demo sink, later the dispatcher and
 	// scheduler), each run under the same errgroup as the HTTP server.
 	workers []func(ctx context.Context) error
@@ -82,7 +84,7 @@ func (m Main) serve(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	h := &hub{cfg: cfg, db: db, vault: vault.New(db, key), log: log, connectors: m.connectors,
+	h := &hub{cfg: cfg, db: db, vault: vault.New(db, key), log: log, connectors: m.connectors, retries: m.retries,
 		guard: ssrf.New(ssrf.Config{AllowPrivate: cfg.AllowPrivateTargets})}
 	h.web, err = web.New(web.Config{
 		SessionSecret: []byte(key.Encode()),

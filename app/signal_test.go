@@ -67,6 +67,7 @@ func TestMain(m *testing.M) {
 // TestServeStopsOnSIGTERM runs the real binary and checks that SIGTERM
 // shuts it down cleanly (exit 0) after in-flight work.
 func TestServeStopsOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

@@ -33,6 +33,7 @@ func call(t *testing.T, method, url, token string, body string, want int) []byte
 // shipped over HTTP against the real server, and the polling endpoint then
 // returns exactly those three events, in order, as canonical bytes.
 func TestOrderToPollingEndToEnd(t *testing.T) {
+	t.Parallel()
 	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(), "SENTRY_LOG_LEVEL", "warn")
 	base := startServe(t, getenv)
 	wtok := strings.TrimSpace(run(t, getenv, "", "token", "create", "--name", "wms", "--scope", "warehouse:write").stdout)

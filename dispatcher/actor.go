@@ -358,7 +358,7 @@ func (a *actor) popReady() *lane {
 }
 
 // promote moves lanes whose time has come to the ready queue, and
-// dead-letters heads whose last attempt failed DeadLetterDelay ago.
+// dead-letters heads whose last attempt failed Config.DeadLetterDelay ago.
 func (a *actor) promote(now time.Time) {
 	for len(a.timers) > 0 && !a.timers[0].due.After(now) {
 		l := heap.Pop(&a.timers).(*lane)
@@ -476,9 +476,9 @@ func (a *actor) handle(r workResult) {
 		a.popHead(l)
 	default:
 		if dl.attempts < MaxAttempts {
-			dl.nextAt = nextAttemptAt(dl.attempts, res.end, dl.lastSec, a.d.cfg.Jitter())
+			dl.nextAt = nextAttemptAt(a.d.cfg.RetryDelay(dl.attempts), res.end, dl.lastSec, a.d.cfg.Jitter())
 		} else {
-			dl.nextAt = res.end.Add(DeadLetterDelay)
+			dl.nextAt = res.end.Add(a.d.cfg.DeadLetterDelay)
 		}
 		rec.upd.Status, rec.upd.NextAttemptAt = store.DeliveryPending, dl.nextAt
 		rec.failureAt, rec.kind, rec.status = res.end, res.kind, res.status

@@ -49,6 +49,13 @@ type Config struct {
 
 	// Jitter scales each retry's ±10% band; default uniform random.
 	Jitter Jitter
+	// RetryDelay is the nominal delay before attempt n+1 after attempt n
+	// failed, and DeadLetterDelay how long the last failure holds its lane
+	// before the DLQ. Both default to the consumer contract's (RetryDelay,
+	// DeadLetterDelay); only tests that watch a delivery go dead in real
+	// time shorten them. Attempts still never share a unix second.
+	RetryDelay      func(attempt int) time.Duration
+	DeadLetterDelay time.Duration
 	// SweepInterval is how often the log's head is checked for events
 	// appended by another process (default 2s). In-process appends wake
 	// the dispatcher at once through store.DB.Changed.
@@ -143,7 +150,8 @@ func New(cfg Config) (*Dispatcher, error) {
 		settings.Named("ReaperInterval", int64(cfg.ReaperInterval)), settings.Named("CommitLinger", int64(cfg.CommitLinger)),
 		settings.Named("OutcomeLinger", int64(cfg.OutcomeLinger)), settings.Named("ShutdownGrace", int64(cfg.ShutdownGrace)),
 		settings.Named("VisibilityFloor", int64(cfg.VisibilityFloor)), settings.Named("CommitBatch", int64(cfg.CommitBatch)),
-		settings.Named("FanoutBatch", int64(cfg.FanoutBatch)), settings.Named("MaxBacklog", int64(cfg.MaxBacklog))); err != nil {
+		settings.Named("FanoutBatch", int64(cfg.FanoutBatch)), settings.Named("MaxBacklog", int64(cfg.MaxBacklog)),
+		settings.Named("DeadLetterDelay", int64(cfg.DeadLetterDelay))); err != nil {
 		return nil, err
 	}
 	cfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, 5*time.Second)
@@ -161,6 +169,10 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Jitter == nil {
 		cfg.Jitter = defaultJitter
 	}
+	if cfg.RetryDelay == nil { // funcs are not comparable: no cmp.Or
+		cfg.RetryDelay = RetryDelay
+	}
+	cfg.DeadLetterDelay = cmp.Or(cfg.DeadLetterDelay, DeadLetterDelay)
 	d := &Dispatcher{
 		cfg: cfg, db: cfg.DB, vault: cfg.Vault, guard: cfg.Guard, log: cfg.Log, clock: cfg.Clock,
 		userAgent: "SentryHub-Webhooks/" + cfg.Version,

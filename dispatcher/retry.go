@@ -55,13 +55,14 @@ func jittered(d time.Duration, j float64) time.Duration {
 	return time.Duration(math.Round(float64(d) * (1 + JitterFraction*j)))
 }
 
-// nextAttemptAt returns when attempt n+1 is due after attempt n (1..7)
-// started in the unix second lastSec and failed at failedAt. The time is
-// also pushed past the second of attempt n, so X-Sentry-Timestamp, and
-// with it X-Sentry-Delivery-Id, differ between attempts as the contract
-// promises (this can only move the first retry, by under 100 ms).
-func nextAttemptAt(n int, failedAt time.Time, lastSec int64, j float64) time.Time {
-	at := failedAt.Add(jittered(RetryDelay(n), j))
+// nextAttemptAt returns when the next attempt is due, delay (jittered by
+// j) after the attempt that started in the unix second lastSec failed at
+// failedAt. The time is also pushed past that attempt's second, so
+// X-Sentry-Timestamp, and with it X-Sentry-Delivery-Id, differ between
+// attempts as the contract promises (with the contract's delays this can
+// only move the first retry, by under 100 ms).
+func nextAttemptAt(delay time.Duration, failedAt time.Time, lastSec int64, j float64) time.Time {
+	at := failedAt.Add(jittered(delay, j))
 	if floor := time.Unix(lastSec+1, 0); at.Before(floor) {
 		at = floor
 	}

@@ -58,18 +58,18 @@ func TestRetryDelays(t *testing.T) {
 	// The first retry is pushed past the second of the failed attempt, so
 	// X-Sentry-Delivery-Id changes; later ones never are.
 	base := time.Date(2026, 5, 2, 14, 0, 0, 50_000_000, time.UTC)
-	if got := nextAttemptAt(1, base, base.Unix(), -1); !got.Equal(time.Unix(base.Unix()+1, 0)) {
+	if got := nextAttemptAt(RetryDelay(1), base, base.Unix(), -1); !got.Equal(time.Unix(base.Unix()+1, 0)) {
 		t.Errorf("first retry at %v, want the next whole second", got)
 	}
 	late := time.Date(2026, 5, 2, 14, 0, 0, 950_000_000, time.UTC)
-	if got := nextAttemptAt(1, late, late.Unix(), -1); !got.Equal(late.Add(900 * time.Millisecond)) {
+	if got := nextAttemptAt(RetryDelay(1), late, late.Unix(), -1); !got.Equal(late.Add(900 * time.Millisecond)) {
 		t.Errorf("first retry at %v, want 0.9s later", got)
 	}
 	whole := time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)
-	if got := nextAttemptAt(1, whole, whole.Unix(), 0.5); !got.Equal(whole.Add(1050 * time.Millisecond)) {
+	if got := nextAttemptAt(RetryDelay(1), whole, whole.Unix(), 0.5); !got.Equal(whole.Add(1050 * time.Millisecond)) {
 		t.Errorf("first retry at %v", got)
 	}
-	if got := nextAttemptAt(3, whole, whole.Unix(), -1); !got.Equal(whole.Add(13500 * time.Millisecond)) {
+	if got := nextAttemptAt(RetryDelay(3), whole, whole.Unix(), -1); !got.Equal(whole.Add(13500 * time.Millisecond)) {
 		t.Errorf("third retry at %v", got)
 	}
 }
