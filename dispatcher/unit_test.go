@@ -281,6 +281,7 @@ func TestNewRefusesNegativeSettings(t *testing.T) {
 		{"defaults", func(c *Config) { c.CommitLinger, c.MaxBacklog = 0, 0 }, ""},
 		{"one", func(c *Config) { c.CommitLinger = -time.Millisecond }, "CommitLinger"},
 		{"two", func(c *Config) { c.HTTPTimeout, c.MaxBacklog = -1, -1 }, "HTTPTimeout, MaxBacklog"},
+		{"dead-letter delay", func(c *Config) { c.DeadLetterDelay = -time.Second }, "DeadLetterDelay"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := base
@@ -291,6 +292,9 @@ func TestNewRefusesNegativeSettings(t *testing.T) {
 				t.Fatalf("New: %v", err)
 			case tc.want == "" && (d.cfg.CommitLinger != 2*time.Millisecond || d.cfg.MaxBacklog != 1<<16):
 				t.Fatalf("defaults not applied: %+v", d.cfg)
+			case tc.want == "" && (d.cfg.DeadLetterDelay != DeadLetterDelay || d.cfg.RetryDelay(3) != 15*time.Second):
+				// Production keeps the contract's schedule.
+				t.Fatalf("retry defaults: dead-letter %v, third retry %v", d.cfg.DeadLetterDelay, d.cfg.RetryDelay(3))
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Fatalf("New: %v, want an error naming %s", err, tc.want)
 			}
