@@ -47,6 +47,9 @@ func (b *sharedBrowser) get() (context.Context, error) {
 			chromedp.Flag("disable-sync", true),
 			chromedp.Flag("disable-component-update", true),
 			chromedp.Flag("disable-dev-shm-usage", true),
+			chromedp.Flag("disable-background-timer-throttling", true),
+			chromedp.Flag("disable-renderer-backgrounding", true),
+			chromedp.Flag("disable-backgrounding-occluded-windows", true),
 			chromedp.WindowSize(1280, 900),
 		}
 		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

@@ -63,7 +63,8 @@ func canWrite(r *http.Request) bool {
 
 func (s *Server) layoutFor(r *http.Request, title, current string) layoutData {
 	u := principal(r.Context()).User
-	return layoutData{Title: title, Current: current, Email: u.Email, Role: u.Role}
+	return layoutData{Title: title, Current: current, Email: u.Email, Role: u.Role,
+		Refresh: strconv.FormatFloat(s.cfg.LiveRefresh.Seconds(), 'f', -1, 64)}
 }
 
 func (s *Server) requireAdminUser(r *http.Request) error {
