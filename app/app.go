@@ -38,10 +38,6 @@ type Main struct {
 	// dead-letter delay for in-process tests that watch a delivery go
 	// dead in real time; the zero value is the consumer contract's.
 	retries retrySchedule
-	// liveRefresh is how often live page parts reload (web.Config's
-	// LiveRefresh; zero: its default). Browser tests shorten it so they
-	// watch a sync's progress without waiting seconds per step.
-	liveRefresh time.Duration
 }
 
 // retrySchedule overrides dispatcher.Config's RetryDelay and

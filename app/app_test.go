@@ -45,7 +45,7 @@ type result struct {
 // cheapest argon2id cost (64 MiB a hash would be most of this package's
 // CPU; the binary run as a child process keeps the real cost).
 func testMain() Main {
-	return Main{passwords: store.PasswordHashing{MemoryKiB: 8, Threads: 1}, liveRefresh: 250 * time.Millisecond}
+	return Main{passwords: store.PasswordHashing{MemoryKiB: 8, Threads: 1}}
 }
 
 // run executes one CLI invocation in-process.

@@ -90,7 +90,6 @@ func (m Main) serve(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 		SessionSecret: []byte(key.Encode()),
 		SecureCookies: cfg.SecureCookies(),
 		Version:       Version,
-		LiveRefresh:   m.liveRefresh,
 	}, db, log, clock.Real{}, reg)
 	if err != nil {
 		return err

@@ -45,9 +45,6 @@ type Config struct {
 	LoginWindow             time.Duration
 	LoginConcurrency        int // password checks (64 MiB each) at once; default GOMAXPROCS within 2..4
 	Version                 string
-	// LiveRefresh is how often the live parts of a page (a running sync,
-	// retrying deliveries) reload while they change; default 2s.
-	LiveRefresh time.Duration
 }
 
 // withDefaults fills zero fields (cmp.Or); a negative one is refused by
@@ -57,13 +54,12 @@ func (c Config) withDefaults() (Config, error) {
 		settings.Named("SessionIdle", int64(c.SessionIdle)), settings.Named("SessionAbsolute", int64(c.SessionAbsolute)),
 		settings.Named("MaxBodyBytes", c.MaxBodyBytes), settings.Named("LoginFailuresPerAccount", int64(c.LoginFailuresPerAccount)),
 		settings.Named("LoginFailuresPerAddr", int64(c.LoginFailuresPerAddr)), settings.Named("LoginWindow", int64(c.LoginWindow)),
-		settings.Named("LoginConcurrency", int64(c.LoginConcurrency)), settings.Named("LiveRefresh", int64(c.LiveRefresh))); err != nil {
+		settings.Named("LoginConcurrency", int64(c.LoginConcurrency))); err != nil {
 		return c, err
 	}
 	c.SessionIdle = cmp.Or(c.SessionIdle, 2*time.Hour)
 	c.SessionAbsolute = cmp.Or(c.SessionAbsolute, 12*time.Hour)
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 1<<20)
-	c.LiveRefresh = cmp.Or(c.LiveRefresh, 2*time.Second)
 	c.LoginFailuresPerAccount = cmp.Or(c.LoginFailuresPerAccount, 5)
 	c.LoginFailuresPerAddr = cmp.Or(c.LoginFailuresPerAddr, 20)
 	c.LoginWindow = cmp.Or(c.LoginWindow, 15*time.Minute)

@@ -63,8 +63,7 @@ func canWrite(r *http.Request) bool {
 
 func (s *Server) layoutFor(r *http.Request, title, current string) layoutData {
 	u := principal(r.Context()).User
-	return layoutData{Title: title, Current: current, Email: u.Email, Role: u.Role,
-		Refresh: strconv.FormatFloat(s.cfg.LiveRefresh.Seconds(), 'f', -1, 64)}
+	return layoutData{Title: title, Current: current, Email: u.Email, Role: u.Role}
 }
 
 func (s *Server) requireAdminUser(r *http.Request) error {

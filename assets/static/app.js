@@ -80,7 +80,7 @@
   // a sync runs or a delivery retries).
   function liveRefresh() {
     document.querySelectorAll("[data-refresh][id]").forEach(function (el) {
-      var secs = Math.max(0.1, parseFloat(el.dataset.refresh) || 5);
+      var secs = Math.max(1, parseInt(el.dataset.refresh, 10) || 5);
       var timer = setTimeout(function tick() {
         fetch(location.href, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
           .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
