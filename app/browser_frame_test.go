@@ -149,14 +149,14 @@ func TestBrowserFrame(t *testing.T) {
 	// Revoking asks in a dialog; cancelling changes nothing, confirming
 	// revokes and says so.
 	revoke := `#tokens form[action$="/revoke"] button`
-	if err := chromedp.Do(ctx, chromedp.Click(revoke), chromedp.WaitVisible("#confirm-dialog"),
+	if err := chromedp.Do(ctx, jsReady(), chromedp.Click(revoke), chromedp.WaitVisible("#confirm-dialog"),
 		chromedp.Click("#dialog-cancel"), chromedp.WaitNotVisible("#confirm-dialog")); err != nil {
 		t.Fatal(err)
 	}
 	if whPresent(t, ctx, "#tokens .badge.bad") {
 		t.Fatal("cancelled revoke revoked")
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(revoke), chromedp.WaitVisible("#confirm-dialog"),
+	if err := chromedp.Do(ctx, jsReady(), chromedp.Click(revoke), chromedp.WaitVisible("#confirm-dialog"),
 		chromedp.Click("#dialog-ok"), chromedp.WaitVisible("div.flash.ok")); err != nil {
 		t.Fatal(err)
 	}

@@ -53,12 +53,12 @@ func at(t *testing.T, ctx context.Context, base, path string) {
 // cancelled checks the page after the cancel.
 func confirmInDialog(t *testing.T, ctx context.Context, button string, cancelled func()) {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.Click(button), chromedp.WaitVisible("#confirm-dialog"),
+	if err := chromedp.Do(ctx, jsReady(), chromedp.Click(button), chromedp.WaitVisible("#confirm-dialog"),
 		chromedp.Click("#dialog-cancel"), chromedp.WaitNotVisible("#confirm-dialog")); err != nil {
 		t.Fatal(err)
 	}
 	cancelled()
-	if err := chromedp.Do(ctx, chromedp.Click(button), chromedp.WaitVisible("#confirm-dialog"),
+	if err := chromedp.Do(ctx, jsReady(), chromedp.Click(button), chromedp.WaitVisible("#confirm-dialog"),
 		chromedp.Click("#dialog-ok"), chromedp.WaitVisible(`div.flash[data-flash="ok"]`)); err != nil {
 		t.Fatal(err)
 	}

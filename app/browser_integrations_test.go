@@ -179,7 +179,7 @@ func TestBrowserInstallFlow(t *testing.T) {
 		t.Fatalf("status after verify %q", s)
 	}
 	// Uninstall, after the question: the token dies and the page says so.
-	if err := chromedp.Do(ctx, chromedp.Click("#uninstall"), chromedp.WaitVisible("#confirm-dialog"),
+	if err := chromedp.Do(ctx, jsReady(), chromedp.Click("#uninstall"), chromedp.WaitVisible("#confirm-dialog"),
 		chromedp.Click("#dialog-ok"), chromedp.WaitVisible(`div.flash[data-flash="ok"]`)); err != nil {
 		t.Fatal(err)
 	}

@@ -92,6 +92,11 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
+// jsReady waits until app.js has set the page up (it marks <html
+// class="js">). A click on a confirmed button before that would take the
+// no-JavaScript path (a confirmation page) instead of the dialog.
+func jsReady() chromedp.Action[chromedp.Void] { return chromedp.WaitReady("html.js") }
+
 // screenshot saves a PNG when SCREENSHOT_DIR is set, for a person to look at.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	dir := os.Getenv("SCREENSHOT_DIR")

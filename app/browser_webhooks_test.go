@@ -309,7 +309,7 @@ func TestBrowserWebhooks(t *testing.T) {
 
 	// Rotate: the new secret is shown once, and signs what follows.
 	// The page asks in a dialog first (app.js).
-	if err := chromedp.Do(ctx, chromedp.Click("#rotate-secret"), chromedp.WaitVisible("#confirm-dialog"),
+	if err := chromedp.Do(ctx, jsReady(), chromedp.Click("#rotate-secret"), chromedp.WaitVisible("#confirm-dialog"),
 		chromedp.Click("#dialog-ok"), chromedp.WaitVisible("#new-secret-value")); err != nil {
 		t.Fatal(err)
 	}
