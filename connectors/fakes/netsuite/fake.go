@@ -314,23 +314,18 @@ func notFound(kind string, id string) *problem {
 	return &problem{404, "NONEXISTENT_ID", "The record instance does not exist: no " + kind + " with internal id " + id + "."}
 }
 
-func (f *Fake) item(id int) *Item {
-	for _, it := range f.items {
-		if it.ID == id {
-			return it
-		}
+// byID finds the record with id in xs, or nil: the fake's tables are
+// small slices kept in creation order, as its listings need.
+func byID[T any](xs []*T, id int, idOf func(*T) int) *T {
+	if i := slices.IndexFunc(xs, func(x *T) bool { return idOf(x) == id }); i >= 0 {
+		return xs[i]
 	}
 	return nil
 }
 
-func (f *Fake) order(id int) *Order {
-	for _, o := range f.orders {
-		if o.ID == id {
-			return o
-		}
-	}
-	return nil
-}
+func (f *Fake) item(id int) *Item { return byID(f.items, id, func(x *Item) int { return x.ID }) }
+
+func (f *Fake) order(id int) *Order { return byID(f.orders, id, func(x *Order) int { return x.ID }) }
 
 func pathID(r *http.Request) (int, string) {
 	s := r.PathValue("id")
@@ -677,12 +672,7 @@ func (f *Fake) fulfil(r *http.Request) (reply, *problem) {
 }
 
 func (f *Fake) fulfillment(id int) *Fulfillment {
-	for _, x := range f.fulfillments {
-		if x.ID == id {
-			return x
-		}
-	}
-	return nil
+	return byID(f.fulfillments, id, func(x *Fulfillment) int { return x.ID })
 }
 
 func (f *Fake) getFulfillment(r *http.Request) (reply, *problem) {
@@ -743,12 +733,7 @@ func (f *Fake) Adjustments() []Adjustment {
 }
 
 func (f *Fake) adjustment(id int) *Adjustment {
-	for _, a := range f.adjustments {
-		if a.ID == id {
-			return a
-		}
-	}
-	return nil
+	return byID(f.adjustments, id, func(x *Adjustment) int { return x.ID })
 }
 
 func (f *Fake) getAdjustment(r *http.Request) (reply, *problem) {
