@@ -23,11 +23,7 @@ func TestBrowserConnectorTypedValues(t *testing.T) {
 	shop := httptest.NewServer(fake)
 	t.Cleanup(shop.Close)
 
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(), "SENTRY_LOG_LEVEL", "warn",
-		"SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	getenv := adminHub(t)
 	base := startServeWithShop(t, getenv, shop.URL)
 
 	hidden := func(id string) bool {
@@ -48,16 +44,7 @@ func TestBrowserConnectorTypedValues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/connectors/shopify"),
-		chromedp.WaitVisible("#email"),
-		chromedp.SendKeys("#email", "ops@example.com"),
-		chromedp.SendKeys("#password", "correct horse battery"),
-		chromedp.Click("#login-submit"),
-		chromedp.WaitVisible("#credentials-form"),
-	); err != nil {
-		t.Fatal(err)
-	}
+	loginAt(t, ctx, base, "/connectors/shopify", "#credentials-form")
 	// Default mode access_token: the client credentials rows are hidden.
 	if hidden("row-access_token") || !hidden("row-client_id") || !hidden("row-client_secret") {
 		t.Fatal("access_token mode: wrong rows hidden")

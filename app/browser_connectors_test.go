@@ -39,12 +39,7 @@ func TestBrowserConnectors(t *testing.T) {
 	shop := httptest.NewServer(fake)
 	t.Cleanup(shop.Close)
 
-	dir := t.TempDir()
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", dir, "SENTRY_LOG_LEVEL", "warn",
-		"SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	getenv := adminHub(t)
 	base := startServeWithShop(t, getenv, shop.URL)
 
 	// noSecret fails when the current page's HTML holds the token.
@@ -85,16 +80,7 @@ func TestBrowserConnectors(t *testing.T) {
 	}
 
 	// Log in on the way to the connectors list.
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/connectors"),
-		chromedp.WaitVisible("#email"),
-		chromedp.SendKeys("#email", "ops@example.com"),
-		chromedp.SendKeys("#password", "correct horse battery"),
-		chromedp.Click("#login-submit"),
-		chromedp.WaitVisible("#connector-shopify"),
-	); err != nil {
-		t.Fatal(err)
-	}
+	loginAt(t, ctx, base, "/connectors", "#connector-shopify")
 	if s := textOf("#health-shopify-1"); !strings.Contains(s, "not configured") || !strings.Contains(s, "never succeeded") {
 		t.Fatalf("health before setup: %q", s)
 	}

@@ -24,11 +24,7 @@ import (
 func TestBrowserDashboardListsDeadDelivery(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(), "SENTRY_LOG_LEVEL", "warn",
-		"SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	getenv := adminHub(t)
 	// The consumer fails every attempt and reports each one's timestamp.
 	attempts := make(chan string, 2*dispatcher.MaxAttempts)
 	consumer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

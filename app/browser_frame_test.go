@@ -20,12 +20,7 @@ import (
 // frameHub starts a hub with an admin and a viewer and returns its URL.
 func frameHub(t *testing.T) string {
 	t.Helper()
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(), "SENTRY_LOG_LEVEL", "warn")
-	for _, u := range []struct{ email, role string }{{"ops@example.com", "admin"}, {"view@example.com", "viewer"}} {
-		if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", u.email, "--role", u.role); r.code != 0 {
-			t.Fatal(r.stderr)
-		}
-	}
+	getenv := viewerHub(t)
 	return startServe(t, getenv)
 }
 
@@ -281,11 +276,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 func TestBrowserLiveRefresh(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(), "SENTRY_LOG_LEVEL", "warn",
-		"SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	getenv := adminHub(t)
 	consumer := newWhConsumer(t)
 	consumer.status.Store(500)
 	// Retries n/2 s apart (the contract's are 1 s, 4 s, 15 s, …): the

@@ -19,12 +19,7 @@ import (
 // returns its URL and an admin API token.
 func ioHub(t *testing.T) (string, string) {
 	t.Helper()
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(), "SENTRY_LOG_LEVEL", "warn")
-	for _, u := range []struct{ email, role string }{{"ops@example.com", "admin"}, {"view@example.com", "viewer"}} {
-		if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", u.email, "--role", u.role); r.code != 0 {
-			t.Fatal(r.stderr)
-		}
-	}
+	getenv := viewerHub(t)
 	base := startServe(t, getenv)
 	return base, strings.TrimSpace(run(t, getenv, "", "token", "create", "--name", "ops", "--scope", "admin").stdout)
 }

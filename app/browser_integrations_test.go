@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,30 +13,10 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// loginAt opens path in the browser, logs in as ops@example.com and waits
-// for sel.
-func loginAt(t *testing.T, ctx context.Context, base, path, sel string) {
-	t.Helper()
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+path),
-		chromedp.WaitVisible("#email"),
-		chromedp.SendKeys("#email", "ops@example.com"),
-		chromedp.SendKeys("#password", "correct horse battery"),
-		chromedp.Click("#login-submit"),
-		chromedp.WaitVisible(sel),
-	); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // browserHub starts the real server with an admin user and returns its URL.
 func browserHub(t *testing.T) string {
 	t.Helper()
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(), "SENTRY_LOG_LEVEL", "warn",
-		"SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	getenv := adminHub(t)
 	return startServe(t, getenv)
 }
 

@@ -51,12 +51,7 @@ func TestBrowserSetupPanel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(), "SENTRY_LOG_LEVEL", "warn",
-		"SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8", "SENTRY_BASE_URL", "http://"+addr,
-		"SENTRY_CONNECTOR_MANIFEST_DIR", hooksDir)
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	getenv := adminHub(t, "SENTRY_BASE_URL", "http://"+addr, "SENTRY_CONNECTOR_MANIFEST_DIR", hooksDir)
 	cfg, err := loadConfig(Main{}.flagSet("serve", "serve"), nil, getenv, loadOptions{requireKey: true})
 	if err != nil {
 		t.Fatal(err)
@@ -96,15 +91,8 @@ func TestBrowserSetupPanel(t *testing.T) {
 	}
 
 	// Log in on the way to the catalogue: both connectors are listed.
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/connectors"),
-		chromedp.WaitVisible("#email"),
-		chromedp.SendKeys("#email", "ops@example.com"),
-		chromedp.SendKeys("#password", "correct horse battery"),
-		chromedp.Click("#login-submit"),
-		chromedp.WaitVisible("#connector-quickbooks"),
-		chromedp.WaitVisible("#connector-pimhooks"),
-	); err != nil {
+	loginAt(t, ctx, base, "/connectors", "#connector-quickbooks")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible("#connector-pimhooks")); err != nil {
 		t.Fatal(err)
 	}
 

@@ -49,12 +49,7 @@ func TestBrowserSyncProgress(t *testing.T) {
 	shop := httptest.NewServer(gate)
 	t.Cleanup(func() { gate.open(); shop.Close() })
 
-	dir := t.TempDir()
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", dir, "SENTRY_LOG_LEVEL", "error",
-		"SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	getenv := adminHub(t, "SENTRY_LOG_LEVEL", "error")
 	base := startServeWithConnectors(t, getenv, connectorOptions{
 		shopify: shopify.Options{BaseURL: func(string) string { return shop.URL }, VariantsPerPage: 2},
 		runner:  connectors.RunnerConfig{RetryDelay: 100 * time.Millisecond},
@@ -99,16 +94,7 @@ func TestBrowserSyncProgress(t *testing.T) {
 		return h
 	}
 
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(detail),
-		chromedp.WaitVisible("#email"),
-		chromedp.SendKeys("#email", "ops@example.com"),
-		chromedp.SendKeys("#password", "correct horse battery"),
-		chromedp.Click("#login-submit"),
-		chromedp.WaitVisible("#credentials-form"),
-	); err != nil {
-		t.Fatal(err)
-	}
+	loginAt(t, ctx, base, "/connectors/shopify?warehouse_id=1", "#credentials-form")
 
 	// A refused form: the address bar holds the page's GET URL.
 	if err := chromedp.Do(ctx,

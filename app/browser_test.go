@@ -92,6 +92,46 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
+// adminHub is the environment of a browser test's hub: a fresh data
+// directory and key, loopback targets allowed (test consumers and fakes
+// listen there), extra settings as key-value pairs (they override these),
+// and an admin ops@example.com with the password uiLogin types.
+func adminHub(t *testing.T, kv ...string) func(string) string {
+	t.Helper()
+	getenv := env(append([]string{"SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(),
+		"SENTRY_LOG_LEVEL", "warn", "SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8"}, kv...)...)
+	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	return getenv
+}
+
+// viewerHub is adminHub with a viewer too, view@example.com.
+func viewerHub(t *testing.T) func(string) string {
+	t.Helper()
+	getenv := adminHub(t)
+	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "view@example.com", "--role", "viewer"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	return getenv
+}
+
+// loginAt opens path in the browser, logs in as ops@example.com and waits
+// for sel.
+func loginAt(t *testing.T, ctx context.Context, base, path, sel string) {
+	t.Helper()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+path),
+		chromedp.WaitVisible("#email"),
+		chromedp.SendKeys("#email", "ops@example.com"),
+		chromedp.SendKeys("#password", "correct horse battery"),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible(sel),
+	); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // jsReady waits until app.js has set the page up (it marks <html
 // class="js">). A click on a confirmed button before that would take the
 // no-JavaScript path (a confirmation page) instead of the dialog.
@@ -114,11 +154,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 func TestBrowserLogin(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
-	dir := t.TempDir()
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", dir, "SENTRY_LOG_LEVEL", "warn")
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	getenv := adminHub(t)
 	base := startServe(t, getenv)
 
 	// An anonymous visit lands on the login form.

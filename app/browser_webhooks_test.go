@@ -167,12 +167,7 @@ func whPresent(t *testing.T, ctx context.Context, sel string) bool {
 func TestBrowserWebhooks(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
-	dir := t.TempDir()
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", dir, "SENTRY_LOG_LEVEL", "warn",
-		"SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	getenv := adminHub(t)
 	consumer := newWhConsumer(t)
 	base := startServe(t, getenv)
 	wtok := strings.TrimSpace(run(t, getenv, "", "token", "create", "--name", "wms", "--scope", "warehouse:write").stdout)

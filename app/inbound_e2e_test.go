@@ -136,11 +136,7 @@ func TestInboundPushEndToEnd(t *testing.T) {
 func TestBrowserMappingEditor(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
-	dir := t.TempDir()
-	getenv := env("SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", dir, "SENTRY_LOG_LEVEL", "warn")
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	getenv := adminHub(t)
 	base := startServe(t, getenv)
 
 	if err := chromedp.Do(ctx,
