@@ -24,6 +24,24 @@ func ioHub(t *testing.T) (string, string) {
 	return base, strings.TrimSpace(run(t, getenv, "", "token", "create", "--name", "ops", "--scope", "admin").stdout)
 }
 
+// createSourceAndToken adds the source "erp" on the Inbound page and a
+// push token named name for it, and waits for the token shown once.
+func createSourceAndToken(t *testing.T, ctx context.Context, base, name string) {
+	t.Helper()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/inbound"),
+		chromedp.WaitVisible("#source-name"),
+		chromedp.SendKeys("#source-name", "erp"),
+		chromedp.Click("#create-source"),
+		chromedp.WaitVisible("#source-erp"),
+		chromedp.SendKeys("#token-erp", name),
+		chromedp.Click("#create-token-erp"),
+		chromedp.WaitVisible("#new-token-value"),
+	); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // rowsNamed counts the rows of table sel whose first cell is name.
 func rowsNamed(t *testing.T, ctx context.Context, sel, name string) int {
 	t.Helper()
@@ -67,18 +85,7 @@ func TestBrowserPushTokenOnce(t *testing.T) {
 	ctx := newBrowser(t)
 	base, _ := ioHub(t)
 	uiLogin(t, ctx, base, "ops@example.com")
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/inbound"),
-		chromedp.WaitVisible("#source-name"),
-		chromedp.SendKeys("#source-name", "erp"),
-		chromedp.Click("#create-source"),
-		chromedp.WaitVisible("#source-erp"),
-		chromedp.SendKeys("#token-erp", "erp export"),
-		chromedp.Click("#create-token-erp"),
-		chromedp.WaitVisible("#new-token-value"),
-	); err != nil {
-		t.Fatal(err)
-	}
+	createSourceAndToken(t, ctx, base, "erp export")
 	at(t, ctx, base, "/inbound")
 	tok := whText(t, ctx, "#new-token-value")
 	if !strings.HasPrefix(tok, "shub_") || !strings.Contains(whText(t, ctx, `div.flash[data-flash="ok"]`), "erp export") {
@@ -226,18 +233,7 @@ func TestBrowserInboundIntegrationsWithoutJavaScript(t *testing.T) {
 	base, _ := ioHub(t)
 	noScript(t, ctx)
 	uiLogin(t, ctx, base, "ops@example.com")
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/inbound"),
-		chromedp.WaitVisible("#source-name"),
-		chromedp.SendKeys("#source-name", "erp"),
-		chromedp.Click("#create-source"),
-		chromedp.WaitVisible("#source-erp"),
-		chromedp.SendKeys("#token-erp", "no-js"),
-		chromedp.Click("#create-token-erp"),
-		chromedp.WaitVisible("#new-token-value"),
-	); err != nil {
-		t.Fatal(err)
-	}
+	createSourceAndToken(t, ctx, base, "no-js")
 	if whPresent(t, ctx, `button[data-copy]:not([hidden])`) || !strings.HasSuffix(whText(t, ctx, "#tokens-erp time.ts"), "UTC") {
 		t.Fatal("copy button shown, or a time not in UTC, without JavaScript")
 	}
