@@ -109,9 +109,6 @@ type Scheduler struct {
 	clock  clock.Clock
 	log    *slog.Logger
 	group  runGroup
-
-	mu       sync.Mutex
-	inflight map[store.SyncKey]bool
 }
 
 // NewScheduler returns a scheduler running syncs through runner.
@@ -132,7 +129,7 @@ func NewScheduler(cfg SchedulerConfig, db *store.DB, runner *Runner, c clock.Clo
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Scheduler{cfg: cfg, db: db, runner: runner, clock: c, log: log,
-		group: runGroup{graceArmed: cfg.GraceArmed}, inflight: map[store.SyncKey]bool{}}
+		group: runGroup{graceArmed: cfg.GraceArmed}}
 }
 
 // NextRun returns the first run of spec after now, jittered.
@@ -310,35 +307,21 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // launch starts a scheduled run of k, limited to streams when not nil.
+// Whether a run of k is still going is the store's lease to say (the
+// claim refuses a second run): it is released when the run is recorded,
+// before anyone hears the outcome, so a slot due right after a run ends
+// is never skipped for a run that is only still returning.
 func (s *Scheduler) launch(k store.SyncKey, streams []string) {
-	s.mu.Lock()
-	if s.inflight[k] {
-		s.mu.Unlock()
-		s.log.Info("scheduled sync skipped: previous run still in progress", slog.String("sync", k.String()))
-		return
-	}
-	s.inflight[k] = true
-	s.mu.Unlock()
-	ok := s.group.spawn(func(ctx context.Context) {
-		defer func() {
-			s.mu.Lock()
-			delete(s.inflight, k)
-			s.mu.Unlock()
-		}()
+	s.group.spawn(func(ctx context.Context) {
 		_, err := s.runner.Run(ctx, k, RunOptions{Trigger: "schedule", Streams: streams})
 		var dup *store.DuplicateRunError
 		switch {
 		case errors.As(err, &dup):
-			s.log.Info("scheduled sync skipped: already running", slog.String("sync", k.String()), slog.String("run_id", dup.RunID))
+			s.log.Info("scheduled sync skipped: previous run still in progress", slog.String("sync", k.String()), slog.String("run_id", dup.RunID))
 		case err != nil:
 			s.log.Warn("scheduled sync not started", slog.String("sync", k.String()), slog.Any("error", err))
 		}
 	})
-	if !ok {
-		s.mu.Lock()
-		delete(s.inflight, k)
-		s.mu.Unlock()
-	}
 }
 
 // FulfillmentWorker pushes queued fulfillments: it runs the fulfillment

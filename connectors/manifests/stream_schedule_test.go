@@ -83,7 +83,17 @@ func TestTinyShopStreamSchedules(t *testing.T) {
 		fc.Advance(want.Sub(fc.Now()))
 		var got []string
 		for range runs {
-			o := <-finished
+			var o connectors.Outcome
+			select {
+			case o = <-finished:
+			case <-time.After(10 * time.Second):
+				all, _ := db.ListSyncRuns(ctx, store.SyncRunFilter{Connector: "tinyshop"})
+				var seen []string
+				for _, r := range all {
+					seen = append(seen, r.SyncType+" "+string(r.Status)+" "+r.Notes+" "+r.StartedAt.Format("15:04:05"))
+				}
+				t.Fatalf("%s: %d of %d runs finished (so far %v); runs: %v", want.Format("15:04"), len(got), runs, got, seen)
+			}
 			if o.Status != store.RunSuccess || o.Result.RecordsSynced+o.Result.RecordsFailed == 0 { // orders before products: refused, but read
 				t.Fatalf("%s: %+v", want.Format("15:04"), o)
 			}
