@@ -56,9 +56,9 @@ func TestBrowserConnectorTypedValues(t *testing.T) {
 	pick(shopify.AuthAccessToken)
 	if err := chromedp.Do(ctx,
 		chromedp.WaitVisible("#field-access_token"),
-		chromedp.SendKeys("#field-shop_domain", "acme.myshopify.com"),
-		chromedp.SendKeys("#field-access_token", token),
-		chromedp.SendKeys("#field-location_id", loc),
+		typeText("#field-shop_domain", "acme.myshopify.com"),
+		typeText("#field-access_token", token),
+		typeText("#field-location_id", loc),
 		chromedp.Click("#test-typed"),
 		chromedp.WaitVisible("#test-result"),
 	); err != nil {

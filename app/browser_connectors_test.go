@@ -100,9 +100,9 @@ func TestBrowserConnectors(t *testing.T) {
 	// A refused form comes back with the error beside the field, the typed
 	// settings kept and the typed secret gone.
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys("#field-shop_domain", "acme.example.com"),
-		chromedp.SendKeys("#field-access_token", token),
-		chromedp.SendKeys("#field-location_id", loc),
+		typeText("#field-shop_domain", "acme.example.com"),
+		typeText("#field-access_token", token),
+		typeText("#field-location_id", loc),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +119,8 @@ func TestBrowserConnectors(t *testing.T) {
 	// Fix it and save.
 	if err := chromedp.Do(ctx,
 		chromedp.Clear("#field-shop_domain"),
-		chromedp.SendKeys("#field-shop_domain", "acme.myshopify.com"),
-		chromedp.SendKeys("#field-access_token", token),
+		typeText("#field-shop_domain", "acme.myshopify.com"),
+		typeText("#field-access_token", token),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -158,20 +158,9 @@ func TestBrowserConnectors(t *testing.T) {
 		// The run finishes in the background; reload until the history has
 		// it (the page needs no JavaScript, so this is what an operator does).
 		row := fmt.Sprintf(`tr[data-run=%q]`, m[1])
-		poll(t, fmt.Sprintf("%s run %s to finish", syncType, m[1]), 30*time.Second, func() bool {
-			done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
-				fmt.Sprintf(`(() => { const r = document.querySelector(%q); return !!r && r.dataset.status !== "running"; })()`, row)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if done {
-				return true
-			}
-			if err := chromedp.Do(ctx, chromedp.Navigate(detail), chromedp.WaitVisible("#runs")); err != nil {
-				t.Fatal(err)
-			}
-			return false
-		})
+		reloadUntil(t, ctx, detail, "#runs",
+			fmt.Sprintf(`(() => { const r = document.querySelector(%q); return !!r && r.dataset.status !== "running"; })()`, row),
+			fmt.Sprintf("%s run %s to finish", syncType, m[1]))
 		if st, err := chromedp.Run(ctx, chromedp.AttributeValue(row, "data-status")); err != nil || st.Value != "success" {
 			t.Fatalf("%s run: %+v %v (%s)", syncType, st, err, textOf(row))
 		}
@@ -192,16 +181,7 @@ func TestBrowserConnectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	submit("#sync-now-inventory", `#sync-inventory div[data-flash="ok"]`)
-	poll(t, "the failed inventory run shown", 30*time.Second, func() bool {
-		if err := chromedp.Do(ctx, chromedp.Navigate(detail), chromedp.WaitVisible("#runs")); err != nil {
-			t.Fatal(err)
-		}
-		failed, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector('#runs tr[data-sync-type="inventory"][data-status="error"]')`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return failed
-	})
+	reloadUntil(t, ctx, detail, "#runs", `!!document.querySelector('#runs tr[data-sync-type="inventory"][data-status="error"]')`, "the failed inventory run shown")
 	if s := textOf(`#sync-inventory dd[data-field="errors"]`); s != "1" {
 		t.Fatalf("consecutive errors %q", s)
 	}
@@ -216,7 +196,7 @@ func TestBrowserConnectors(t *testing.T) {
 		chromedp.WaitVisible("#mode-orders"),
 		chromedp.SetValue("#mode-orders", "interval"),
 		chromedp.Clear("#interval-orders"),
-		chromedp.SendKeys("#interval-orders", "30"),
+		typeText("#interval-orders", "30"),
 	); err != nil {
 		t.Fatal(err)
 	}

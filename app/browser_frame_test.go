@@ -79,7 +79,7 @@ func createToken(t *testing.T, ctx context.Context, base, name string) {
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/tokens"),
 		chromedp.WaitVisible("#token-name"),
-		chromedp.SendKeys("#token-name", name),
+		typeText("#token-name", name),
 		chromedp.Click(`input[value="events:read"]`),
 		chromedp.Click("#create-token"),
 		chromedp.WaitVisible("#new-token-value"),
@@ -103,7 +103,7 @@ func TestBrowserFrame(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
 	base := frameHub(t)
-	uiLogin(t, ctx, base, "ops@example.com")
+	sessionLogin(t, ctx, base, "ops@example.com")
 
 	// An unknown page is the HTML 404 inside the frame, not Go's text.
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/nope"), chromedp.WaitVisible("#error")); err != nil {
@@ -171,7 +171,7 @@ func TestBrowserViewerGetsHTML403(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
 	base := frameHub(t)
-	uiLogin(t, ctx, base, "view@example.com")
+	sessionLogin(t, ctx, base, "view@example.com")
 	// Viewers see no forms that change things; a POST made anyway (here a
 	// same-origin form the test builds) gets the HTML 403 page.
 	for _, path := range []string{"/tokens", "/tokens/1/revoke", "/webhooks", "/connectors/shopify/test", "/users"} {
@@ -207,7 +207,7 @@ func TestBrowserPhoneLayout(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(390, 844)); err != nil {
 		t.Fatal(err)
 	}
-	uiLogin(t, ctx, base, "ops@example.com")
+	sessionLogin(t, ctx, base, "ops@example.com")
 	createToken(t, ctx, base, "a-rather-long-token-name-for-a-narrow-screen")
 	for _, path := range []string{"/", "/tokens", "/users", "/events", "/webhooks", "/webhooks/errors", "/connectors", "/connectors/shopify", "/sessions", "/audit", "/nope"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+path), chromedp.WaitVisible("body > main")); err != nil {
@@ -298,14 +298,14 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	call(t, "POST", base+"/api/v1/inventory/adjustments", wtok, `{"warehouse_id":1,"sku":"W-1","delta":1,"reason":"count"}`, 200)
 	consumer.waitRequests(t, "/hook", 1, 30*time.Second) // the first failed attempt
 
-	uiLogin(t, ctx, base, "ops@example.com")
+	sessionLogin(t, ctx, base, "ops@example.com")
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/webhooks/1"), chromedp.WaitVisible("#deliveries-live[data-refresh]")); err != nil {
 		t.Fatal(err)
 	}
 	// The consumer recovers; the next retry succeeds and the table
 	// updates in place.
 	consumer.status.Store(0)
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#deliveries tr[data-status="succeeded"]`),
+	if err := chromedp.Do(ctx, waitLive(`#deliveries tr[data-status="succeeded"]`),
 		chromedp.WaitReady(`#deliveries-live[data-settled="1"]`)); err != nil {
 		t.Fatal(err)
 	}

@@ -31,10 +31,10 @@ func createSourceAndToken(t *testing.T, ctx context.Context, base, name string) 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/inbound"),
 		chromedp.WaitVisible("#source-name"),
-		chromedp.SendKeys("#source-name", "erp"),
+		typeText("#source-name", "erp"),
 		chromedp.Click("#create-source"),
 		chromedp.WaitVisible("#source-erp"),
-		chromedp.SendKeys("#token-erp", name),
+		typeText("#token-erp", name),
 		chromedp.Click("#create-token-erp"),
 		chromedp.WaitVisible("#new-token-value"),
 	); err != nil {
@@ -84,7 +84,7 @@ func TestBrowserPushTokenOnce(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
 	base, _ := ioHub(t)
-	uiLogin(t, ctx, base, "ops@example.com")
+	sessionLogin(t, ctx, base, "ops@example.com")
 	createSourceAndToken(t, ctx, base, "erp export")
 	at(t, ctx, base, "/inbound")
 	tok := whText(t, ctx, "#new-token-value")
@@ -126,11 +126,11 @@ func TestBrowserIntegrationSecretOnce(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
 	base, _ := ioHub(t)
-	uiLogin(t, ctx, base, "ops@example.com")
+	sessionLogin(t, ctx, base, "ops@example.com")
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/settings/developer"),
 		chromedp.WaitVisible("#integration-form"),
-		chromedp.SendKeys("#name", "ERP Sync"),
+		typeText("#name", "ERP Sync"),
 		chromedp.SetValue("#perm-warehouses", "read"),
 		chromedp.Click("#save-integration"),
 		chromedp.WaitVisible("#client-secret-value"),
@@ -202,7 +202,7 @@ func TestBrowserInboundIntegrationsPhone(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(390, 844)); err != nil {
 		t.Fatal(err)
 	}
-	uiLogin(t, ctx, base, "ops@example.com")
+	sessionLogin(t, ctx, base, "ops@example.com")
 	for _, path := range []string{"/inbound", "/inbound/" + src + "/sales_orders", "/settings/developer",
 		"/settings/developer/an-integration-with-a-name-that-runs-on-and-on", "/settings/alerts"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+path), chromedp.WaitVisible("body > main")); err != nil {
@@ -232,7 +232,7 @@ func TestBrowserInboundIntegrationsWithoutJavaScript(t *testing.T) {
 	ctx := newBrowser(t)
 	base, _ := ioHub(t)
 	noScript(t, ctx)
-	uiLogin(t, ctx, base, "ops@example.com")
+	sessionLogin(t, ctx, base, "ops@example.com")
 	createSourceAndToken(t, ctx, base, "no-js")
 	if whPresent(t, ctx, `button[data-copy]:not([hidden])`) || !strings.HasSuffix(whText(t, ctx, "#tokens-erp time.ts"), "UTC") {
 		t.Fatal("copy button shown, or a time not in UTC, without JavaScript")
@@ -257,7 +257,7 @@ func TestBrowserInboundIntegrationsWithoutJavaScript(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/settings/developer"),
 		chromedp.WaitVisible("#integration-form"),
-		chromedp.SendKeys("#name", "ERP"),
+		typeText("#name", "ERP"),
 		chromedp.Click(`input[name="event_types"][value="ship.confirmed"]`),
 		chromedp.Click("#save-integration"),
 		chromedp.WaitVisible("#integration-form-refused"),
@@ -300,7 +300,7 @@ func TestBrowserInboundIntegrationsWithoutJavaScript(t *testing.T) {
 	// A viewer's POST, here a plain form on the sources page, is refused
 	// with the HTML 403 page.
 	vctx := newBrowser(t)
-	uiLogin(t, vctx, base, "view@example.com")
+	sessionLogin(t, vctx, base, "view@example.com")
 	if err := chromedp.Do(vctx, chromedp.Navigate(base+"/inbound"), chromedp.WaitVisible("#source-erp")); err != nil {
 		t.Fatal(err)
 	}

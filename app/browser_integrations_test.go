@@ -29,8 +29,8 @@ func TestBrowserInternalIntegration(t *testing.T) {
 	base := browserHub(t)
 	loginAt(t, ctx, base, "/settings/developer", "#integration-form")
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys("#name", "ERP Sync"),
-		chromedp.SendKeys("#author", "Ops team"),
+		typeText("#name", "ERP Sync"),
+		typeText("#author", "Ops team"),
 		chromedp.SetValue("#perm-warehouses", "write"),
 		chromedp.Click("#save-integration"),
 		chromedp.WaitVisible("#new-token-value"),
@@ -116,10 +116,10 @@ func TestBrowserInstallFlow(t *testing.T) {
 	loginAt(t, ctx, base, "/settings/developer", "#integration-form")
 	if err := chromedp.Do(ctx,
 		chromedp.SetValue("#kind", "public"),
-		chromedp.SendKeys("#name", "Carrier Link"),
-		chromedp.SendKeys("#author", "Carrier Co"),
-		chromedp.SendKeys("#overview", "Books pickups for packed orders."),
-		chromedp.SendKeys("#redirect_url", app.srv.URL+"/setup"),
+		typeText("#name", "Carrier Link"),
+		typeText("#author", "Carrier Co"),
+		typeText("#overview", "Books pickups for packed orders."),
+		typeText("#redirect_url", app.srv.URL+"/setup"),
 		chromedp.Click(`input[name="verify_install"]`),
 		chromedp.SetValue("#perm-orders", "read"),
 		chromedp.Click("#save-integration"),
@@ -177,7 +177,7 @@ func TestBrowserOrderComponent(t *testing.T) {
 	loginAt(t, ctx, base, "/settings/developer", "#integration-form")
 	ui := `{"elements":[{"type":"link","label":"Open in ERP","uri":"https://erp.example/orders/{external_id}","pages":["sales_order"]}]}`
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys("#name", "ERP"),
+		typeText("#name", "ERP"),
 		chromedp.SetValue("#perm-warehouses", "write"),
 		chromedp.SetValue("#perm-items", "write"),
 		chromedp.SetValue("#perm-inventory", "write"),

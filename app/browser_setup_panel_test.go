@@ -116,9 +116,9 @@ func TestBrowserSetupPanel(t *testing.T) {
 	// Save the app's credentials, then Connect: consent at the fake Intuit,
 	// back through the callback, tokens exchanged and sealed.
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys("#field-realm_id", "9130350000000000"),
-		chromedp.SendKeys("#field-client_id", "qb-client"),
-		chromedp.SendKeys("#field-client_secret", "qb-secret"),
+		typeText("#field-realm_id", "9130350000000000"),
+		typeText("#field-client_id", "qb-client"),
+		typeText("#field-client_secret", "qb-secret"),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestBrowserSetupPanel(t *testing.T) {
 		t.Fatalf("%d sync buttons on a webhook-only connector: %v", n, err)
 	}
 	const secret = "pim_whsec_browser_91c2"
-	if err := chromedp.Do(ctx, chromedp.SendKeys("#field-webhook_secret", secret)); err != nil {
+	if err := chromedp.Do(ctx, typeText("#field-webhook_secret", secret)); err != nil {
 		t.Fatal(err)
 	}
 	submit("#save-credentials", `#credentials div[data-flash="ok"]`)

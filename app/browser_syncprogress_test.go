@@ -81,7 +81,7 @@ func TestBrowserSyncProgress(t *testing.T) {
 	// waitFor waits for sel to appear, the live refresh bringing it.
 	waitFor := func(what, sel string) {
 		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(sel)); err != nil {
+		if err := chromedp.Do(ctx, waitLive(sel)); err != nil {
 			t.Fatalf("%s (%s): %v", what, sel, err)
 		}
 	}
@@ -98,9 +98,9 @@ func TestBrowserSyncProgress(t *testing.T) {
 
 	// A refused form: the address bar holds the page's GET URL.
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys("#field-shop_domain", "acme.example.com"),
-		chromedp.SendKeys("#field-access_token", token),
-		chromedp.SendKeys("#field-location_id", loc),
+		typeText("#field-shop_domain", "acme.example.com"),
+		typeText("#field-access_token", token),
+		typeText("#field-location_id", loc),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +126,9 @@ func TestBrowserSyncProgress(t *testing.T) {
 	screenshot(t, ctx, "syncprogress-refused-reloaded")
 
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys("#field-shop_domain", "acme.myshopify.com"),
-		chromedp.SendKeys("#field-access_token", token),
-		chromedp.SendKeys("#field-location_id", loc),
+		typeText("#field-shop_domain", "acme.myshopify.com"),
+		typeText("#field-access_token", token),
+		typeText("#field-location_id", loc),
 	); err != nil {
 		t.Fatal(err)
 	}

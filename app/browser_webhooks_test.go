@@ -124,22 +124,6 @@ func (r whRequest) eventID(t *testing.T) int64 {
 	return env.EventID
 }
 
-// whReloadUntil reloads url until the JavaScript condition holds (the
-// dispatcher works asynchronously).
-func whReloadUntil(t *testing.T, ctx context.Context, url, cond, what string) {
-	t.Helper()
-	poll(t, what, 30*time.Second, func() bool {
-		if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible("#sub-name")); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return ok
-	})
-}
-
 func whText(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Text(sel))
@@ -180,16 +164,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	}
 
 	// Log in; the empty list explains what a subscription is.
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/webhooks"),
-		chromedp.WaitVisible("#email"),
-		chromedp.SendKeys("#email", "ops@example.com"),
-		chromedp.SendKeys("#password", "correct horse battery"),
-		chromedp.Click("#login-submit"),
-		chromedp.WaitVisible("#webhooks-empty"),
-	); err != nil {
-		t.Fatal(err)
-	}
+	loginAt(t, ctx, base, "/webhooks", "#webhooks-empty")
 	if txt := whText(t, ctx, "#webhooks-empty"); !strings.Contains(txt, "docs/webhooks.md") {
 		t.Fatalf("empty state %q", txt)
 	}
@@ -198,8 +173,8 @@ func TestBrowserWebhooks(t *testing.T) {
 	// A refused URL comes back with the error next to the field and the
 	// form as typed; fixing it creates the subscription.
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys("#new-name", "erp"),
-		chromedp.SendKeys("#new-url", "http://10.0.0.1/hook"),
+		typeText("#new-name", "erp"),
+		typeText("#new-url", "http://10.0.0.1/hook"),
 		chromedp.Click(`#new-event-types input[value="adjustment.applied"]`),
 		chromedp.Click("#create-subscription"),
 		chromedp.WaitVisible("#create-error"),
@@ -216,7 +191,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	screenshot(t, ctx, "webhook-create-refused")
 	if err := chromedp.Do(ctx,
 		chromedp.Clear("#new-url"),
-		chromedp.SendKeys("#new-url", consumer.srv.URL+"/hook"),
+		typeText("#new-url", consumer.srv.URL+"/hook"),
 		// Per-aggregate ordering: the delivery after the rotation (another
 		// aggregate) is not held behind WIDGET-1's retries (1 s, then 4 s).
 		chromedp.SetValue("#new-ordering", store.OrderingAggregate),
@@ -254,7 +229,7 @@ func TestBrowserWebhooks(t *testing.T) {
 
 	// An event: the delivery succeeds and the page shows it.
 	adjust("WIDGET-1")
-	whReloadUntil(t, ctx, detail, `document.querySelectorAll('#deliveries tr[data-status="succeeded"]').length === 1`, "a succeeded delivery")
+	reloadUntil(t, ctx, detail, "#sub-name", `document.querySelectorAll('#deliveries tr[data-status="succeeded"]').length === 1`, "a succeeded delivery")
 	if txt := whText(t, ctx, "#deliveries"); !strings.Contains(txt, "adjustment.applied") || !strings.Contains(txt, "UTC") {
 		t.Fatalf("deliveries %q", txt)
 	}
@@ -263,7 +238,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	// The consumer fails: the page shows the kind, message and hint.
 	consumer.status.Store(500)
 	adjust("WIDGET-1")
-	whReloadUntil(t, ctx, detail, `document.querySelector('#deliveries tr[data-status="pending"] .failure') !== null`, "a failed attempt")
+	reloadUntil(t, ctx, detail, "#sub-name", `document.querySelector('#deliveries tr[data-status="pending"] .failure') !== null`, "a failed attempt")
 	failure := whText(t, ctx, `#deliveries tr[data-status="pending"] .failure`)
 	entry := store.Kind5xx.Entry()
 	for _, want := range []string{"5xx", "HTTP 500", entry.Message, entry.Hint} {
@@ -318,7 +293,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	screenshot(t, ctx, "webhook-rotated")
 	consumer.status.Store(0)
 	adjust("WIDGET-2") // another aggregate: not held behind WIDGET-1's retries
-	whReloadUntil(t, ctx, detail, `document.querySelectorAll('#deliveries tr[data-status="succeeded"]').length >= 2`, "the delivery after rotation")
+	reloadUntil(t, ctx, detail, "#sub-name", `document.querySelectorAll('#deliveries tr[data-status="succeeded"]').length >= 2`, "the delivery after rotation")
 
 	// Every request the consumer got verifies with a secret the UI showed;
 	// the newest event's with the rotated one only.
@@ -347,11 +322,11 @@ func TestBrowserWebhooks(t *testing.T) {
 	// lifting the ceiling keeps it paused and shows the API's hint.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/webhooks"), chromedp.WaitVisible("#create-form"),
-		chromedp.SendKeys("#new-name", "slow"),
-		chromedp.SendKeys("#new-url", consumer.srv.URL+"/slow"),
+		typeText("#new-name", "slow"),
+		typeText("#new-url", consumer.srv.URL+"/slow"),
 		chromedp.Click(`#new-event-types input[value="adjustment.applied"]`),
 		chromedp.Clear("#new-pending"),
-		chromedp.SendKeys("#new-pending", "1"),
+		typeText("#new-pending", "1"),
 		chromedp.Click("#create-subscription"),
 		chromedp.WaitVisible("#new-secret-value"),
 	); err != nil {
@@ -363,14 +338,14 @@ func TestBrowserWebhooks(t *testing.T) {
 		t.Fatalf("second subscription at %q %v", slow, err)
 	}
 	adjust("WIDGET-2")
-	whReloadUntil(t, ctx, slow, `document.querySelector('#ceiling-hint') !== null`, "the pending-ceiling pause")
+	reloadUntil(t, ctx, slow, "#sub-name", `document.querySelector('#ceiling-hint') !== null`, "the pending-ceiling pause")
 	if txt := whText(t, ctx, "#status-explain"); !strings.Contains(txt, "reached the pending ceiling") || !strings.Contains(txt, "ceiling 1") {
 		t.Fatalf("ceiling pause explained as %q", txt)
 	}
 	screenshot(t, ctx, "webhook-ceiling-paused")
 	if err := chromedp.Do(ctx,
 		chromedp.Clear("#set-pending"),
-		chromedp.SendKeys("#set-pending", "100"),
+		typeText("#set-pending", "100"),
 		chromedp.Click("#save-settings"),
 		chromedp.WaitVisible("div.flash.ok"),
 	); err != nil {
@@ -398,7 +373,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	}
 	screenshot(t, ctx, "webhook-delete-confirm")
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys("#confirm-name", "erp"),
+		typeText("#confirm-name", "erp"),
 		chromedp.Click("#confirm-delete"),
 		chromedp.WaitVisible("div.flash.ok"),
 	); err != nil {

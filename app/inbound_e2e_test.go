@@ -139,14 +139,9 @@ func TestBrowserMappingEditor(t *testing.T) {
 	getenv := adminHub(t)
 	base := startServe(t, getenv)
 
+	loginAt(t, ctx, base, "/inbound", "#no-sources")
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/inbound"),
-		chromedp.WaitVisible("#email"),
-		chromedp.SendKeys("#email", "ops@example.com"),
-		chromedp.SendKeys("#password", "correct horse battery"),
-		chromedp.Click("#login-submit"),
-		chromedp.WaitVisible("#no-sources"),
-		chromedp.SendKeys("#source-name", "erp"),
+		typeText("#source-name", "erp"),
 		chromedp.Click("#create-source"),
 		chromedp.WaitVisible("#source-erp"),
 		chromedp.Click("#edit-erp-sales_orders"),
