@@ -243,7 +243,7 @@ func (s *Server) routes() {
 	m.Handle("GET /readyz", s.public(s.readyz))
 	m.Handle("GET /metrics", s.public(s.metricsHandler()))
 	m.Handle("GET /api/openapi.json", s.public(s.openAPIHandler()))
-	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(assets.StaticFS())))
+	m.Handle("GET /static/", staticHandler())
 
 	m.Handle("GET /api/admin/tokens", s.api(store.ScopeAdmin, s.listTokens))
 	m.Handle("POST /api/admin/tokens", s.api(store.ScopeAdmin, s.createToken))
