@@ -11,6 +11,7 @@ import (
 )
 
 func TestAuditPageFiltersAndDiffRows(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	ctx := context.Background()

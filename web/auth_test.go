@@ -63,6 +63,11 @@ func (e *testEnv) loginStatus(email, password string) (int, http.Header) {
 // allowance is ever checked, at most LoginConcurrency checks run at once,
 // everything else is refused at once with 429 or 503, and the process
 // stays far from the 6 GB the unbounded checks used to take.
+//
+// Serial on purpose (no t.Parallel, nor in its subtests): it measures the
+// whole process's memory (Sys, HeapInuse), which other tests' allocations
+// running alongside would add to, and it stops the world every 2 ms to
+// sample it. Serial tests finish before the parallel ones start.
 func TestParallelLoginsAreBounded(t *testing.T) {
 	const parallel = 100
 	for _, tc := range []struct {
@@ -173,6 +178,7 @@ func TestParallelLoginsAreBounded(t *testing.T) {
 // Retry-After, whatever its email, and its throttle slot is given back (no
 // password was judged, so it must not lock anyone out).
 func TestLoginBusyRefusesAtOnce(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t, func(c *Config) { c.LoginConcurrency = 1 })
 	e.user("a@example.com", store.RoleAdmin)
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -224,6 +230,7 @@ func TestLoginBusyRefusesAtOnce(t *testing.T) {
 // reservations exactly the limit pass. A release gives one back, a reset
 // all of them.
 func TestThrottleReserveIsAtomic(t *testing.T) {
+	t.Parallel()
 	fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	th := newThrottle(fc, 5, 15*time.Minute)
 	var wg sync.WaitGroup
@@ -271,6 +278,7 @@ func TestThrottleReserveIsAtomic(t *testing.T) {
 // Successful logins give the address its slot back, so people behind one
 // address are not locked out by logging in.
 func TestSuccessfulLoginsDoNotLockTheAddress(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t, nil)
 	e.user("a@example.com", store.RoleAdmin)
 	for i := range 12 { // the address allows 5
@@ -294,6 +302,7 @@ func sessionCookie(t *testing.T, e *testEnv, c *http.Client) *http.Cookie {
 // A cookie copied before logout opens nothing afterwards: not the UI, not
 // the token form, not the admin API.
 func TestCopiedCookieDiesAtLogout(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	c := e.browser()
@@ -339,6 +348,7 @@ func TestCopiedCookieDiesAtLogout(t *testing.T) {
 
 // A new password ends the sessions opened with the old one.
 func TestPasswordChangeEndsSessions(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	c := e.browser()
@@ -357,6 +367,7 @@ func TestPasswordChangeEndsSessions(t *testing.T) {
 
 // sessionUser never answers "no user, no error".
 func TestSessionUserWithoutSession(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	for name, cookie := range map[string]string{"none": "", "garbage": sessionName + "=garbage"} {
 		r := httptest.NewRequest("GET", "/", nil)
@@ -371,6 +382,7 @@ func TestSessionUserWithoutSession(t *testing.T) {
 
 // An admin lists and revokes a user's sessions over the API.
 func TestSessionAdminAPI(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	e.user("v@example.com", store.RoleViewer)
@@ -438,6 +450,7 @@ func TestSessionAdminAPI(t *testing.T) {
 // The Sessions page: an admin sees everyone's sessions and revokes them; a
 // viewer sees and revokes only their own.
 func TestSessionsPage(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	e.user("v@example.com", store.RoleViewer)
@@ -486,6 +499,7 @@ func TestSessionsPage(t *testing.T) {
 
 // A second login from the same browser ends the session it replaces.
 func TestReloginEndsThePreviousSession(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	c := e.browser()
@@ -502,6 +516,7 @@ func TestReloginEndsThePreviousSession(t *testing.T) {
 }
 
 func TestSafeNext(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		next string
 		ok   bool
@@ -564,6 +579,7 @@ func TestSafeNext(t *testing.T) {
 
 // The open redirect through the real login form.
 func TestLoginRedirectStaysOnSite(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	for next, want := range map[string]string{"/%09/evil.example": "/", "/webhooks?x=1": "/webhooks?x=1", "/%2F/evil.example": "/"} {
@@ -591,6 +607,7 @@ func attrOf(n *html.Node, key string) string {
 
 // Authorization: Bearer works wherever X-WMS-Token does.
 func TestBearerToken(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	admin := e.token(store.ScopeAdmin)

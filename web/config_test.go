@@ -7,6 +7,7 @@ import (
 )
 
 func TestConfigDefaultsAndRefusals(t *testing.T) {
+	t.Parallel()
 	got, err := Config{}.withDefaults()
 	if err != nil || got.SessionIdle != 2*time.Hour || got.MaxBodyBytes != 1<<20 || got.LoginConcurrency < 2 || got.LoginConcurrency > 4 {
 		t.Fatalf("defaults: %+v %v", got, err)

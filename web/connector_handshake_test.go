@@ -31,6 +31,7 @@ func (r *handshakeReceiver) Handshake(_ context.Context, _ string, _ int64, stre
 // answered with the token as plain text, never sniffed as markup, before
 // the signature-checked path; a delivery with a body goes to Receive.
 func TestConnectorWebhookHandshake(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	rx := &handshakeReceiver{}
 	e.s.SetConnectorWebhooks(rx)

@@ -37,6 +37,7 @@ func (s stubManifests) CompleteOAuth(_ context.Context, sid int64, state, code, 
 }
 
 func TestConnectorManifestUI(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	e.s.SetConnectorManifests(stubManifests{wh: e.wh}, "https://hub.example")
 	wh := strconv.FormatInt(e.wh, 10)
@@ -67,6 +68,7 @@ func TestConnectorManifestUI(t *testing.T) {
 
 // The audited reset answers 409 for a sync that is not running.
 func TestResetSyncAPI(t *testing.T) {
+	t.Parallel()
 	e := newConnectorEnv(t)
 	wh := strconv.FormatInt(e.wh, 10)
 	code, _, body := e.api(e.admin, "POST", "/api/admin/connectors/shopify/sync/orders/reset?warehouse_id="+wh, nil)

@@ -16,6 +16,7 @@ import (
 // the records so far. Without JavaScript a reload shows the same; with it,
 // the sections refresh (data-refresh).
 func TestConnectorProgressShows(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	ctx := context.Background()
 	key := store.SyncKey{Connector: "shopify", WarehouseID: e.wh, SyncType: "items"}

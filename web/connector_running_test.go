@@ -15,6 +15,7 @@ import (
 // refreshes them); once it fails it is labelled failing, not idle, and
 // the refreshing stops.
 func TestConnectorRunningSyncShows(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	e.seedWarehouse(e.token(store.ScopeWarehouseWrite))
 	ctx := context.Background()

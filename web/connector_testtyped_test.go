@@ -15,6 +15,7 @@ import (
 // The credentials form's "Test these values" button tests what is typed,
 // shows the result around the same typed values, and saves nothing.
 func TestConnectorUITestTypedValues(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	load := func(r *http.Response, want int) (*html.Node, string) {
 		t.Helper()
@@ -75,6 +76,7 @@ func TestConnectorUITestTypedValues(t *testing.T) {
 // the typed, else stored, else default mode, so the form reads right
 // without JavaScript.
 func TestConnectorUIHidesOtherAuthMode(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	hidden := func(doc *html.Node, id string) bool {
 		t.Helper()

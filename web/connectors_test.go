@@ -111,6 +111,7 @@ func (e *connectorEnv) sync(syncType string) connectors.Outcome {
 }
 
 func TestConnectorAdminAPIEndToEnd(t *testing.T) {
+	t.Parallel()
 	e := newConnectorEnv(t)
 	t0 := e.clock.Now().Add(-time.Hour)
 	e.fake.AddVariant(shopify.FakeVariant{SKU: "WIDGET-1", ProductTitle: "Widget", Title: "Default Title", UpdatedAt: t0})
@@ -312,6 +313,7 @@ func TestConnectorAdminAPIEndToEnd(t *testing.T) {
 }
 
 func TestConnectorAdminAPIErrors(t *testing.T) {
+	t.Parallel()
 	e := newConnectorEnv(t)
 	e.call("POST", "/api/admin/connectors/shopify/credentials",
 		`{"warehouse_id":1,"values":{"shop_domain":"acme.myshopify.com","access_token":"`+shopToken+`","location_id":"`+shopLoc+`"}}`, 200, nil)
@@ -360,6 +362,7 @@ func TestConnectorAdminAPIErrors(t *testing.T) {
 }
 
 func TestConnectorAdminAPIAuth(t *testing.T) {
+	t.Parallel()
 	e := newConnectorEnv(t)
 	reader := e.token(store.ScopeEventsRead)
 	for _, tc := range []struct {

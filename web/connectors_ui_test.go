@@ -150,6 +150,7 @@ func connHasAttr(n *html.Node, key string) bool { _, ok := connAttr(n, key); ret
 // ---- tests ----
 
 func TestConnectorUIPagesRender(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	if r := e.do(e.browser(), "GET", "/connectors", nil, nil); r.StatusCode != http.StatusSeeOther ||
 		!strings.HasPrefix(r.Header.Get("Location"), "/login?next=%2Fconnectors") {
@@ -215,6 +216,7 @@ func TestConnectorUIPagesRender(t *testing.T) {
 }
 
 func TestConnectorUIEmptyStates(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	c := e.browser()
@@ -261,6 +263,7 @@ func (s *connStubService) Info(name string) (connectors.Info, error) {
 }
 
 func TestConnectorUICredentialsForm(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	info, _ := e.svc.Info("shopify")
 
@@ -370,6 +373,7 @@ func TestConnectorUICredentialsForm(t *testing.T) {
 }
 
 func TestConnectorUICredentialsRefused(t *testing.T) {
+	t.Parallel()
 	const typedSecret = "shpat_typed_but_refused_0001"
 	for _, tc := range []struct {
 		name  string
@@ -427,6 +431,7 @@ func TestConnectorUICredentialsRefused(t *testing.T) {
 }
 
 func TestConnectorUIViewerIsReadOnly(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	e.saveValid()
 	doc, raw := e.page(e.viewerC, "/connectors/shopify?warehouse_id=1", http.StatusOK)
@@ -476,6 +481,7 @@ func TestConnectorUIViewerIsReadOnly(t *testing.T) {
 }
 
 func TestConnectorUITestConnection(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	wh := url.Values{"warehouse_id": {"1"}}
 
@@ -505,6 +511,7 @@ func TestConnectorUITestConnection(t *testing.T) {
 var connRunIDRE = regexp.MustCompile(`run ([0-9a-f-]{36})`)
 
 func TestConnectorUISyncNow(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	t0 := e.clock.Now().Add(-time.Hour)
 	e.fake.AddVariant(shopify.FakeVariant{SKU: "WIDGET-1", ProductTitle: "Widget", Title: "Default Title", UpdatedAt: t0})
@@ -575,6 +582,7 @@ func TestConnectorUISyncNow(t *testing.T) {
 }
 
 func TestConnectorUISchedules(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	ctx := context.Background()
 	sched := func(syncType string, kv ...string) *http.Response {
@@ -664,6 +672,7 @@ func TestConnectorUISchedules(t *testing.T) {
 }
 
 func TestConnectorUIDeleteNeedsConfirmation(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	e.saveValid()
 	wh := url.Values{"warehouse_id": {"1"}}
@@ -708,6 +717,7 @@ func TestConnectorUIDeleteNeedsConfirmation(t *testing.T) {
 }
 
 func TestConnectorUIFulfillmentRetry(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	ctx := context.Background()
 	t0 := e.clock.Now().Add(-time.Hour)
@@ -785,6 +795,7 @@ func TestConnectorUIFulfillmentRetry(t *testing.T) {
 }
 
 func TestConnectorUIBadRequests(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	for _, tc := range []struct {
 		path string

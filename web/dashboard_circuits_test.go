@@ -10,6 +10,7 @@ import (
 // under "Needs attention", linking to its connector page; it is not
 // listed before.
 func TestDashboardOpenCircuits(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	e.saveValid()
 	doc, _ := e.page(e.adminC, "/", 200)

@@ -16,6 +16,7 @@ import (
 // The dashboard leads with what needs attention: paused subscriptions (and
 // why) and failing syncs, each linking to its page.
 func TestDashboardAttention(t *testing.T) {
+	t.Parallel()
 	e := newWebhookEnv(t, true)
 	e.user("ops@example.com", store.RoleAdmin)
 	c := e.browser()
@@ -85,6 +86,7 @@ func TestDashboardAttention(t *testing.T) {
 // A subscription whose secret the hub's key cannot open is not dispatched;
 // the dashboard, the list and the detail page say so instead of "active".
 func TestUnreadableSecretNeedsAttention(t *testing.T) {
+	t.Parallel()
 	e := newWebhookEnv(t, true)
 	e.user("ops@example.com", store.RoleAdmin)
 	c := e.browser()

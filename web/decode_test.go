@@ -15,6 +15,7 @@ import (
 // ignored, invalid UTF-8) to several endpoints: each is a 400 whose message
 // names the problem, and nothing is written.
 func TestStrictJSONBodies(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	admin := e.token(store.ScopeAdmin)
 	e.seedWarehouse(admin)
@@ -73,6 +74,7 @@ func TestStrictJSONBodies(t *testing.T) {
 // Duplicates and bad text nested inside a value (ship_to is kept as raw
 // JSON) are refused too, naming where.
 func TestStrictJSONNested(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, body, msg, field string
 	}{
@@ -109,6 +111,7 @@ func TestStrictJSONNested(t *testing.T) {
 // TestJSONContentType: a body on an API endpoint must be declared JSON (415
 // otherwise); a bodiless POST needs no Content-Type.
 func TestJSONContentType(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	tok := e.token(store.ScopeWarehouseWrite)
 	e.seedWarehouse(tok)

@@ -18,6 +18,7 @@ import (
 // shows the envelope byte for byte as the consumer received it, with its
 // delivery under the subscription.
 func TestEventsPages(t *testing.T) {
+	t.Parallel()
 	e := newWebhookEnv(t, true)
 	e.user("ops@example.com", store.RoleAdmin)
 	var mu sync.Mutex

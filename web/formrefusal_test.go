@@ -14,6 +14,7 @@ import (
 // a reload shows the page as stored, without the refusal and without
 // sending the form again; nothing was changed.
 func TestRefusedWebhookFormsRedirect(t *testing.T) {
+	t.Parallel()
 	e := newWhUIEnv(t)
 	srv := okServer(t, nil)
 	c := e.createViaAPI(`{"name":"erp","url":"` + srv.URL + `/hook"}`)
@@ -92,6 +93,7 @@ func TestRefusedWebhookFormsRedirect(t *testing.T) {
 // typed secret is neither shown nor kept on the server, and the form says
 // to type it again; a reload shows the page without the refusal.
 func TestRefusedCredentialsRedirect(t *testing.T) {
+	t.Parallel()
 	e := newConnectorUIEnv(t)
 	const typedSecret = "shpat_typed_then_refused_77"
 	form := connValidCredentials()

@@ -15,6 +15,7 @@ import (
 // or data); the same caller reusing it for another request is a 422 naming
 // the conflict.
 func TestIdempotencyKeyPerCaller(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	alice := e.token(store.ScopeWarehouseWrite)
 	bob := e.token(store.ScopeWarehouseWrite)

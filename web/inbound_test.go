@@ -108,6 +108,7 @@ func docOutcomes(res store.PushResult) string {
 // events, each document has its result, and pushing the batch again
 // changes nothing and emits nothing.
 func TestInboundPushBatch(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t)
 	batch := []any{
 		shopOrder("1", "1001", "widget-1", "2"),
@@ -173,6 +174,7 @@ func TestInboundPushBatch(t *testing.T) {
 // X-Request-ID and a mapping-declared key: each repeat returns the first
 // answer and writes nothing, even after the record changed.
 func TestInboundPushIdempotent(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t)
 	body := []any{shopOrder("1", "1001", "widget-1", "2")}
 	for _, hdr := range [][]string{{"Idempotency-Key", "push-1"}, {"X-Request-ID", uuid.NewString()}} {
@@ -230,6 +232,7 @@ func TestInboundPushIdempotent(t *testing.T) {
 // TestInboundPushRefusals covers auth, scope and request problems: each is
 // a 4xx naming the problem, with nothing written.
 func TestInboundPushRefusals(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t)
 	other := e.sourceToken("erp") // a source without a sales order mapping
 	big := make([]any, maxPushDocs+1)
@@ -280,6 +283,7 @@ func TestInboundPushRefusals(t *testing.T) {
 // TestInboundMappingAdmin saves, versions, reads and dry-runs mappings
 // through the admin API, and checks the refusals.
 func TestInboundMappingAdmin(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t)
 	url := "/api/admin/inbound/mappings/shop/sales_orders"
 

@@ -15,6 +15,7 @@ import (
 // every change by an admin, a refused one included, answers with a
 // redirect to the page, which says what happened once (post/redirect/get).
 func TestInboundPages(t *testing.T) {
+	t.Parallel()
 	e := newInboundEnv(t)
 	admin := e.formSession("admin@example.com", store.RoleAdmin)
 	viewer := e.formSession("viewer@example.com", store.RoleViewer)

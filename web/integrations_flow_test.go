@@ -87,6 +87,7 @@ func (c *consumer) none(t *testing.T) {
 // (installation.deleted, tokens dead). An ordinary subscription sees none
 // of the integration's private events.
 func TestIntegrationInstallFlowWebhooks(t *testing.T) {
+	t.Parallel()
 	e := newIntegrationEnv(t)
 	app := newConsumer(t, e.clock.Now)
 	other := newConsumer(t, e.clock.Now)
@@ -215,6 +216,7 @@ func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 // golang.org/x/oauth2: code exchange, expiry after 8 h on the hub's clock,
 // refresh rotation, RFC 6749 errors and RFC 7009 revocation.
 func TestOAuthStandardClient(t *testing.T) {
+	t.Parallel()
 	e := newIntegrationEnv(t)
 	ctx := context.Background()
 	var created struct {
@@ -303,6 +305,7 @@ func TestOAuthStandardClient(t *testing.T) {
 // TestAlertWebhookAndDashboard: a firing rule reaches its integration as a
 // signed alert.triggered webhook, shows on the dashboard, and resolves.
 func TestAlertWebhookAndDashboard(t *testing.T) {
+	t.Parallel()
 	e := newIntegrationEnv(t)
 	pager := newConsumer(t, e.clock.Now)
 	var created struct {

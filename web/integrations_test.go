@@ -84,6 +84,7 @@ func (e *integrationEnv) bearer(token, method, path, body string) (int, []byte) 
 // below (or, for routes closed to integrations, one holding admin on
 // everything) gets 403.
 func TestIntegrationRouteTable(t *testing.T) {
+	t.Parallel()
 	e := newIntegrationEnv(t)
 	tokens := map[string]string{}
 	token := func(perms integrations.Permissions) string {
@@ -152,6 +153,7 @@ func TestIntegrationRouteTable(t *testing.T) {
 // Bearer, its actions are audited under its own name, and revoking the
 // token ends it.
 func TestIntegrationActsAsItself(t *testing.T) {
+	t.Parallel()
 	e := newIntegrationEnv(t)
 	ctx := context.Background()
 	tok := e.internal("ERP Sync", integrations.Permissions{"warehouses": "write", "webhooks": "write"})
@@ -212,6 +214,7 @@ func (e *integrationEnv) adminJSON(method, path, body string, want int, out any)
 // TestInternalTokenCapAPI: the 21st active token is refused with a 409
 // that says why.
 func TestInternalTokenCapAPI(t *testing.T) {
+	t.Parallel()
 	e := newIntegrationEnv(t)
 	var created struct {
 		Token string
@@ -233,6 +236,7 @@ func TestInternalTokenCapAPI(t *testing.T) {
 // checks each answer, and each request that succeeded, against the
 // OpenAPI document.
 func TestIntegrationsOpenAPIResponses(t *testing.T) {
+	t.Parallel()
 	s := loadOpenAPI(t)
 	e := newIntegrationEnv(t)
 	a := oaClient{t, e.connectorEnv, s, e.admin}

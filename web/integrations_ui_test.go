@@ -20,6 +20,7 @@ import (
 // POSTs the order's context, signed with the client secret; the answer is
 // shown as text, never as HTML.
 func TestIntegrationUIComponentsRenderSafely(t *testing.T) {
+	t.Parallel()
 	e := newIntegrationEnv(t)
 	var signed struct {
 		ok     bool
@@ -107,6 +108,7 @@ func TestIntegrationUIComponentsRenderSafely(t *testing.T) {
 // URL lands back on its page, which says the code went by webhook; the
 // consent page lists only the permissions asked for.
 func TestConsentWebhookVariant(t *testing.T) {
+	t.Parallel()
 	e := newIntegrationEnv(t)
 	hook := newConsumer(t, e.clock.Now)
 	var created struct {
@@ -161,6 +163,7 @@ func TestConsentWebhookVariant(t *testing.T) {
 // TestIntegrationIdempotencyScope: an integration's X-Request-ID belongs
 // to its installation, so a retry after a token refresh is still a retry.
 func TestIntegrationIdempotencyScope(t *testing.T) {
+	t.Parallel()
 	e := newIntegrationEnv(t)
 	tok := e.internal("ERP", map[string]string{"warehouses": "write"})
 	second, _, err := e.db.CreateIntegrationToken(t.Context(), "user:test", "erp")
@@ -185,6 +188,7 @@ func TestIntegrationIdempotencyScope(t *testing.T) {
 // and tokens are shown once and never on a reload; what cannot be undone
 // asks first; a viewer changes nothing.
 func TestIntegrationPages(t *testing.T) {
+	t.Parallel()
 	e := newIntegrationEnv(t)
 	hook := newConsumer(t, e.clock.Now)
 	admin := e.formSession("admin@example.com", store.RoleAdmin)

@@ -103,6 +103,7 @@ func acceptOne(t *testing.T, ln net.Listener) net.Conn {
 // are closed at once, other addresses are not affected, closing one frees
 // a slot, and the warning is rate-limited.
 func TestLimitListenerPerAddress(t *testing.T) {
+	t.Parallel()
 	fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	logs := &warnLog{}
 	f := newFakeListener()
@@ -163,6 +164,7 @@ func TestLimitListenerPerAddress(t *testing.T) {
 // TestLimitListenerTotal: at the total cap Accept waits (after one
 // warning) and resumes when a connection closes; Close ends the wait.
 func TestLimitListenerTotal(t *testing.T) {
+	t.Parallel()
 	fc := clock.NewFake(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	logs := &warnLog{seen: make(chan string, 4)}
 	f := newFakeListener()
@@ -212,6 +214,7 @@ func TestLimitListenerTotal(t *testing.T) {
 // connections has the excess closed at once, its admitted ones still
 // served, and another address is answered meanwhile.
 func TestConnectionCapKeepsHealthzAnswering(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	const perAddr, extra = 4, 6
 	inner, err := net.Listen("tcp", "127.0.0.1:0")

@@ -64,6 +64,7 @@ func (n noRead) Read([]byte) (int, error) {
 // before routing or reading the body, the metrics keep one label for all
 // of them, and the log holds only a short sample of each.
 func TestUnknownMethodsAreBounded(t *testing.T) {
+	t.Parallel()
 	s, reg, logs := newLoggedServer(t, Config{})
 	h := s.Handler()
 	const tchar = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~"
@@ -158,6 +159,7 @@ func TestUnknownMethodsAreBounded(t *testing.T) {
 // must be a single UUID, and a blank, repeated or malformed one is a 400
 // naming the header, before any write happens.
 func TestRequestIDHeader(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	tok := e.token(store.ScopeWarehouseWrite)
 	e.seedWarehouse(tok)
@@ -220,6 +222,7 @@ func TestRequestIDHeader(t *testing.T) {
 // is refused like a foreign one, whether the site is https by TLS or by its
 // public URL (TLS at a proxy).
 func TestCrossOriginScheme(t *testing.T) {
+	t.Parallel()
 	plain, _, _ := newLoggedServer(t, Config{})
 	proxied, _, _ := newLoggedServer(t, Config{SecureCookies: true})
 	for _, tc := range []struct {

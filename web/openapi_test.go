@@ -317,6 +317,7 @@ func (s *openAPISpec) checkRequest(t testing.TB, method, tmpl, body string) {
 }
 
 func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
 	s := loadOpenAPI(t)
 	if v, _ := s.doc["openapi"].(string); !strings.HasPrefix(v, "3.1.") {
 		t.Fatalf("openapi is %q, want 3.1.x", v)
@@ -489,6 +490,7 @@ func newOpenAPIEnv(t *testing.T) *connectorEnv {
 }
 
 func TestOpenAPIRouteParity(t *testing.T) {
+	t.Parallel()
 	s := loadOpenAPI(t)
 	e := newOpenAPIEnv(t)
 
@@ -563,6 +565,7 @@ func (s *openAPISpec) concrete(o specOp) string {
 // has no body: each answer must be a status the document lists for the
 // operation, with a body matching its schema.
 func TestOpenAPISecurityAndErrors(t *testing.T) {
+	t.Parallel()
 	s := loadOpenAPI(t)
 	e := newOpenAPIEnv(t)
 	tokens := map[string]string{}
@@ -695,6 +698,7 @@ func (c oaClient) id(b []byte, field string) string {
 // TestOpenAPIResponses runs the main flows of every area and checks each
 // answer, success or error, against the document.
 func TestOpenAPIResponses(t *testing.T) {
+	t.Parallel()
 	s := loadOpenAPI(t)
 	e := newOpenAPIEnv(t)
 	w := oaClient{t, e, s, e.token(store.ScopeWarehouseWrite)}

@@ -102,6 +102,7 @@ func flashOf(page, kind, text string) bool {
 }
 
 func TestBackFor(t *testing.T) {
+	t.Parallel()
 	for path, want := range map[string]string{
 		"/":                              "/",
 		"/nope":                          "/",

@@ -14,6 +14,7 @@ import (
 // that logs in, role change, disable (after confirming), reset, the
 // guards against locking oneself out, and viewers kept out.
 func TestUsersPage(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	e.user("v@example.com", store.RoleViewer)

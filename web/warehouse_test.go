@@ -65,6 +65,7 @@ func (e *testEnv) seedWarehouse(tok string) {
 }
 
 func TestWarehouseScopes(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	reader := e.token(store.ScopeEventsRead)
 	writer := e.token(store.ScopeWarehouseWrite)
@@ -86,6 +87,7 @@ func TestWarehouseScopes(t *testing.T) {
 }
 
 func TestSalesOrderFlowOverHTTP(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	tok := e.token(store.ScopeWarehouseWrite)
 	e.seedWarehouse(tok)
@@ -140,6 +142,7 @@ func TestSalesOrderFlowOverHTTP(t *testing.T) {
 }
 
 func TestRefusedOperations(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	tok := e.token(store.ScopeWarehouseWrite)
 	e.seedWarehouse(tok)
@@ -189,6 +192,7 @@ func TestRefusedOperations(t *testing.T) {
 }
 
 func TestIdempotentReplay(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	tok := e.token(store.ScopeWarehouseWrite)
 	e.seedWarehouse(tok)
@@ -227,6 +231,7 @@ type pollPage struct {
 }
 
 func TestPolling(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	wtok := e.token(store.ScopeWarehouseWrite)
 	rtok := e.token(store.ScopeEventsRead)
@@ -303,6 +308,7 @@ func TestPolling(t *testing.T) {
 }
 
 func TestEventCatalogAndSchemas(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	tok := "" // the catalog and schemas are public documentation
 	_, _, out := e.api(tok, "GET", "/api/v1/events/types", nil)

@@ -101,6 +101,7 @@ func decodeErr(t *testing.T, resp *http.Response) errorDetail {
 }
 
 func TestAPIAuth(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("admin@example.com", store.RoleAdmin)
 	e.user("viewer@example.com", store.RoleViewer)
@@ -148,6 +149,7 @@ func TestAPIAuth(t *testing.T) {
 }
 
 func TestTokenAPI(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	admin := e.token(store.ScopeAdmin)
 	h := map[string]string{"X-WMS-Token": admin, "Content-Type": "application/json"}
@@ -234,6 +236,7 @@ func TestTokenAPI(t *testing.T) {
 }
 
 func TestAuditPaging(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	admin := e.token(store.ScopeAdmin)
 	for range 7 {
@@ -271,6 +274,7 @@ func TestAuditPaging(t *testing.T) {
 }
 
 func TestSessionExpiry(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	c := e.browser()
@@ -347,6 +351,7 @@ func mustURL(s string) *url.URL {
 }
 
 func TestLoginThrottling(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	e.user("b@example.com", store.RoleAdmin)
@@ -379,6 +384,7 @@ func TestLoginThrottling(t *testing.T) {
 }
 
 func TestCrossOriginProtection(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	c := e.browser()
@@ -408,6 +414,7 @@ func TestCrossOriginProtection(t *testing.T) {
 }
 
 func TestRequestIDAndShell(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	const id = "6f9e7c6a-1b2c-4d5e-8f90-a1b2c3d4e5f6"
 	if got := e.do(nil, "GET", "/healthz", map[string]string{"X-Request-ID": id}, nil).Header.Get("X-Request-ID"); got != id {
@@ -436,6 +443,7 @@ func TestRequestIDAndShell(t *testing.T) {
 }
 
 func TestReadyzFailsWhenDatabaseGone(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.db.Close()
 	r := e.do(nil, "GET", "/readyz", nil, nil)
@@ -455,6 +463,7 @@ func TestReadyzFailsWhenDatabaseGone(t *testing.T) {
 // TestUIPages renders each page through the real router and checks its
 // structure with an HTML parser.
 func TestUIPages(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.user("a@example.com", store.RoleAdmin)
 	e.user("v@example.com", store.RoleViewer)
@@ -573,6 +582,7 @@ func text(n *html.Node) string {
 // Unknown API paths are 404; known paths with a wrong method are 405 with
 // Allow naming the methods that work. Both in the JSON error shape.
 func TestAPIFallback(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	tok := e.token(store.ScopeAdmin)
 	for _, tc := range []struct {

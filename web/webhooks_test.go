@@ -125,6 +125,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestWebhookAPILifecycle(t *testing.T) {
+	t.Parallel()
 	e := newWebhookEnv(t, true)
 	var status atomic.Int32
 	srv := okServer(t, &status)
@@ -285,6 +286,7 @@ func TestWebhookAPILifecycle(t *testing.T) {
 }
 
 func TestWebhookAPIStandardSecret(t *testing.T) {
+	t.Parallel()
 	e := newWebhookEnv(t, true)
 	srv := okServer(t, nil)
 	var c createdSub
@@ -305,6 +307,7 @@ func TestWebhookAPIStandardSecret(t *testing.T) {
 // TestWebhookAPIHint: lifting the ceiling a subscription was paused for
 // keeps it paused, and the PATCH response says what to do next.
 func TestWebhookAPIHint(t *testing.T) {
+	t.Parallel()
 	e := newWebhookEnv(t, true)
 	var status atomic.Int32
 	status.Store(500)
@@ -337,6 +340,7 @@ func TestWebhookAPIHint(t *testing.T) {
 }
 
 func TestWebhookAPIValidation(t *testing.T) {
+	t.Parallel()
 	e := newWebhookEnv(t, false) // https only
 	httpsOK := "https://127.0.0.1:9/hook"
 	for _, tc := range []struct {
@@ -429,6 +433,7 @@ func TestWebhookAPIValidation(t *testing.T) {
 }
 
 func TestWebhookAPIAuth(t *testing.T) {
+	t.Parallel()
 	e := newWebhookEnv(t, true)
 	reader := e.token(store.ScopeEventsRead)
 	for _, tc := range []struct {
@@ -500,6 +505,7 @@ func asError(err error, target **Error) bool {
 // Once the dispatcher has stopped (shutdown in progress), admin calls
 // answer 503 "retry shortly", not 500. (Before it starts they wait for it.)
 func TestWebhookAdminWhileDispatcherStopped(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	var key fernet.Key
 	if err := key.Generate(); err != nil {
@@ -527,6 +533,7 @@ func TestWebhookAdminWhileDispatcherStopped(t *testing.T) {
 // and PATCH, defaults to global (the contract's commit order, safe for a
 // watermark consumer), and its change is audited.
 func TestWebhookAPIOrdering(t *testing.T) {
+	t.Parallel()
 	e := newWebhookEnv(t, true)
 	srv := okServer(t, nil)
 	var def, fast createdSub

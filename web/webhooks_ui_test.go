@@ -279,6 +279,7 @@ func (e *whUIEnv) createViaAPI(body string) createdSub {
 func whSubPath(id int64) string { return "/webhooks/" + strconv.FormatInt(id, 10) }
 
 func TestWebhookUIListEmptyState(t *testing.T) {
+	t.Parallel()
 	e := newWhUIEnv(t)
 	if r := e.do(e.browser(), "GET", "/webhooks", nil, nil); r.StatusCode != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/login?next=") {
 		t.Fatalf("anonymous: %d %s", r.StatusCode, r.Header.Get("Location"))
@@ -328,6 +329,7 @@ func TestWebhookUIListEmptyState(t *testing.T) {
 }
 
 func TestWebhookUICreateShowsSecretOnce(t *testing.T) {
+	t.Parallel()
 	e := newWhUIEnv(t)
 	rec := newWhRecorder(t)
 	form := url.Values{"name": {"erp"}, "url": {rec.srv.URL + "/hook"}, "event_type": {"ship.confirmed"},
@@ -400,6 +402,7 @@ func TestWebhookUICreateShowsSecretOnce(t *testing.T) {
 }
 
 func TestWebhookUICreateValidation(t *testing.T) {
+	t.Parallel()
 	e := newWhUIEnv(t)
 	ok := "http://127.0.0.1:9/hook"
 	base := func(kv ...string) url.Values {
@@ -473,6 +476,7 @@ func TestWebhookUICreateValidation(t *testing.T) {
 }
 
 func TestWebhookUIViewerIsReadOnly(t *testing.T) {
+	t.Parallel()
 	e := newWhUIEnv(t)
 	srv := okServer(t, nil)
 	c := e.createViaAPI(`{"name":"erp","url":"` + srv.URL + `/hook?token=qs"}`)
@@ -518,6 +522,7 @@ func TestWebhookUIViewerIsReadOnly(t *testing.T) {
 }
 
 func TestWebhookUIPauseResumeRotateSettingsDelete(t *testing.T) {
+	t.Parallel()
 	e := newWhUIEnv(t)
 	srv := okServer(t, nil)
 	c := e.createViaAPI(`{"name":"erp","url":"` + srv.URL + `/hook?token=qs"}`)
@@ -690,6 +695,7 @@ func TestWebhookUIPauseResumeRotateSettingsDelete(t *testing.T) {
 // explains itself; lifting the ceiling through the form keeps it paused and
 // shows the API's hint; Resume resumes.
 func TestWebhookUICeilingHint(t *testing.T) {
+	t.Parallel()
 	e := newWhUIEnv(t)
 	var status atomic.Int32
 	status.Store(500)
@@ -775,6 +781,7 @@ func (e *whUIEnv) driveToDead(sub int64, n int) {
 }
 
 func TestWebhookUIDeliveriesDLQAndReplay(t *testing.T) {
+	t.Parallel()
 	e := newWhUIEnv(t)
 	var status atomic.Int32
 	srv := okServer(t, &status)
@@ -943,6 +950,7 @@ func TestWebhookUIDeliveriesDLQAndReplay(t *testing.T) {
 }
 
 func TestWebhookUINotFound(t *testing.T) {
+	t.Parallel()
 	e := newWhUIEnv(t)
 	if doc := e.page(e.adminC, "/webhooks/999", http.StatusNotFound); !strings.Contains(text(doc), "no webhook subscription 999") {
 		t.Fatalf("not found page %q", text(doc))
@@ -976,6 +984,7 @@ func whSelected(t *testing.T, doc *html.Node, id string) string {
 // (global, the contract's commit order, preselected on create) with a hint
 // on the trade-off; the choice is saved, shown, and changed.
 func TestWebhookUIOrdering(t *testing.T) {
+	t.Parallel()
 	e := newWhUIEnv(t)
 	rec := newWhRecorder(t)
 	doc := e.page(e.adminC, "/webhooks", 200)
