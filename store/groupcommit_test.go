@@ -67,6 +67,7 @@ func insertV(v string) func(w *writeTx) error {
 
 // One batch: each operation commits or rolls back on its own.
 func TestGroupCommitBatchIsolation(t *testing.T) {
+	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	changed := db.Changed()
@@ -123,6 +124,7 @@ func TestGroupCommitBatchIsolation(t *testing.T) {
 
 // A batch whose every operation fails commits nothing and wakes no one.
 func TestGroupCommitAllFail(t *testing.T) {
+	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	changed := db.Changed()
@@ -155,6 +157,7 @@ func TestGroupCommitAllFail(t *testing.T) {
 // Many concurrent callers: each gets exactly its own outcome, every
 // success is committed and no failure leaves a row.
 func TestGroupCommitConcurrentCallers(t *testing.T) {
+	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	const callers, each = 16, 40
@@ -206,6 +209,7 @@ func TestGroupCommitConcurrentCallers(t *testing.T) {
 // A panicking operation fails alone: the others in its batch commit, and
 // later writes are not stranded behind a leader that never handed off.
 func TestGroupCommitPanic(t *testing.T) {
+	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	ops := []*pendingOp{
@@ -240,6 +244,7 @@ func TestGroupCommitPanic(t *testing.T) {
 // A caller whose context ends while its operation is queued gets ctx.Err()
 // at once, its operation never runs, and the queue keeps moving.
 func TestGroupCommitCancelledWhileQueued(t *testing.T) {
+	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	release := make(chan struct{})
@@ -288,6 +293,7 @@ func TestGroupCommitCancelledWhileQueued(t *testing.T) {
 // Once an operation runs, its caller's cancellation cannot interrupt it
 // (SQLite would roll back the whole shared transaction).
 func TestGroupCommitIgnoresCancellationOnceStarted(t *testing.T) {
+	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	ctx, cancel := context.WithCancel(context.Background())

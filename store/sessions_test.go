@@ -56,6 +56,7 @@ func mustSession(t *testing.T, db *DB, userID int64) (string, Session) {
 }
 
 func TestSessionLifecycle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, c := sessionTestDB(t)
 	u := mustUser(t, db, "a@example.com")
@@ -149,6 +150,7 @@ func TestSessionLifecycle(t *testing.T) {
 // Every change to a user that should end its sessions does so in the same
 // transaction, and leaves other users' sessions alone.
 func TestUserChangesRevokeSessions(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, action, reason string
@@ -220,6 +222,7 @@ func TestUserChangesRevokeSessions(t *testing.T) {
 
 // A disabled user's sessions are refused even if one were left open.
 func TestSessionOfDisabledUser(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, _ := sessionTestDB(t)
 	u := mustUser(t, db, "a@example.com")
@@ -233,6 +236,7 @@ func TestSessionOfDisabledUser(t *testing.T) {
 }
 
 func TestAdminRevokesSessions(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, _ := sessionTestDB(t)
 	u := mustUser(t, db, "a@example.com")
@@ -273,6 +277,7 @@ func TestAdminRevokesSessions(t *testing.T) {
 }
 
 func TestPruneSessions(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, c := sessionTestDB(t)
 	u := mustUser(t, db, "a@example.com")
@@ -313,6 +318,7 @@ func TestPruneSessions(t *testing.T) {
 }
 
 func TestClip(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		n    int
