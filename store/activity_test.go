@@ -13,7 +13,6 @@ import (
 // TestActivity buckets events by the hour they became visible; the
 // binary search must find the window's first row whatever the table size.
 func TestActivity(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	now := base

@@ -81,7 +81,6 @@ func wantBreak(t *testing.T, db *DB, kind AuditBreak, id int64, text string) {
 }
 
 func TestAuditLogIsAutoincrement(t *testing.T) {
-	t.Parallel()
 	db := openTest(t)
 	var ddl string
 	if err := db.r.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'audit_log'`).Scan(&ddl); err != nil {
@@ -96,7 +95,6 @@ func TestAuditLogIsAutoincrement(t *testing.T) {
 // existing one are refused by the insert trigger, with the other triggers in
 // place (INSERT OR REPLACE deletes without firing the delete trigger).
 func TestAuditInsertGuard(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db := openTest(t)
 	appendN(t, db, 3)
@@ -147,7 +145,6 @@ func TestAuditInsertGuard(t *testing.T) {
 // TestAuditVerifyDetectsAttacks: each attack of issue 10 on a log of five
 // rows, by someone holding the file but not the key.
 func TestAuditVerifyDetectsAttacks(t *testing.T) {
-	t.Parallel()
 	otherKey := DeriveAuditKey([]byte("not the key"))
 	for _, tc := range []struct {
 		name   string
@@ -204,7 +201,6 @@ func TestAuditVerifyDetectsAttacks(t *testing.T) {
 }
 
 func TestAuditTruncationIsNotABrokenLink(t *testing.T) {
-	t.Parallel()
 	for _, q := range []string{`DELETE FROM audit_log WHERE id > 1`, `DELETE FROM audit_log`} {
 		db := openTest(t)
 		appendN(t, db, 3)
@@ -218,7 +214,6 @@ func TestAuditTruncationIsNotABrokenLink(t *testing.T) {
 }
 
 func TestAuditReportAndHead(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db := openTest(t)
 	rep, err := db.CheckAudit(ctx)
@@ -246,7 +241,6 @@ func TestAuditReportAndHead(t *testing.T) {
 // cannot: a rewrite by someone holding the key, and a truncation with the
 // sequence lowered to match.
 func TestAuditAnchor(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	setup := func(t *testing.T) (*DB, AuditHead) {
 		db := openTest(t)
@@ -305,7 +299,6 @@ func TestAuditAnchor(t *testing.T) {
 }
 
 func TestRotateAuditKey(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	newKey := DeriveAuditKey([]byte("new"))
 	db := openTest(t)
@@ -360,7 +353,6 @@ func TestRotateAuditKey(t *testing.T) {
 }
 
 func TestRotateAuditKeyRollsBack(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db := openTest(t)
 	appendN(t, db, 2)
@@ -383,7 +375,6 @@ func TestRotateAuditKeyRollsBack(t *testing.T) {
 // TestRotateAuditKeyKeepsBreaks: re-sealing must not turn a tampered log
 // into one that verifies under the new key.
 func TestRotateAuditKeyKeepsBreaks(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name   string
@@ -415,7 +406,6 @@ func TestRotateAuditKeyKeepsBreaks(t *testing.T) {
 // TestRotateAuditKeyWithConcurrentAppends: appends racing a rotation are
 // sealed with whichever key the chain has when they get the writer.
 func TestRotateAuditKeyWithConcurrentAppends(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db := openTest(t)
 	appendN(t, db, 5)
@@ -454,7 +444,6 @@ func TestRotateAuditKeyWithConcurrentAppends(t *testing.T) {
 }
 
 func TestAuditNeedsTheKey(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db := openTest(t)
 	appendN(t, db, 1)
@@ -514,7 +503,6 @@ func legacyDB(t *testing.T, n int, tamper func(r *auditRow)) string {
 }
 
 func TestLegacyChainIsKeyedOnMigrate(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	path := legacyDB(t, 3, nil)
 
@@ -565,7 +553,6 @@ func TestLegacyChainIsKeyedOnMigrate(t *testing.T) {
 }
 
 func TestLegacyChainBreakSurvivesKeying(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	path := legacyDB(t, 3, func(r *auditRow) {
 		if r.id == 2 {

@@ -12,7 +12,6 @@ import (
 )
 
 func TestConnectorSettings(t *testing.T) {
-	t.Parallel()
 	e, _ := syncEnv(t)
 	if _, err := e.db.GetConnectorSettings(e.ctx, "shopify", e.wh1); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("before put: %v", err)
@@ -62,7 +61,6 @@ func TestConnectorSettings(t *testing.T) {
 }
 
 func TestSchedulesReplaceAndAdvance(t *testing.T) {
-	t.Parallel()
 	e, fc := syncEnv(t)
 	next := fc.Now().Add(5 * time.Minute)
 	got, err := e.db.ReplaceSchedules(e.ctx, "user:a", "shopify", e.wh1, []store.ScheduleInput{
@@ -139,7 +137,6 @@ func keysOf(m map[string]string) []string {
 // connector queues its push in the ship transaction, and that orders
 // without a source queue nothing.
 func TestShipQueuesFulfillmentPush(t *testing.T) {
-	t.Parallel()
 	e, fc := syncEnv(t)
 	e.stock(e.wh1, "WIDGET-1", 10)
 	src := &store.SourceRef{Name: "shopify", ID: "gid://shopify/Order/1"}
@@ -231,7 +228,6 @@ func TestShipQueuesFulfillmentPush(t *testing.T) {
 // TestShipRollsBackWithItsPush: if queueing the push fails, the shipment
 // does not commit either (one transaction).
 func TestShipRollsBackWithItsPush(t *testing.T) {
-	t.Parallel()
 	e, _ := syncEnv(t)
 	e.stock(e.wh1, "WIDGET-1", 10)
 	mk := func(num, srcID string) store.SalesOrder {

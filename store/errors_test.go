@@ -13,7 +13,6 @@ import (
 // matches ErrConflict, keeps the driver's error for errors.As, and its text
 // carries no SQLite detail (which once had to be cut off by parsing).
 func TestUniqueViolationIsConflictError(t *testing.T) {
-	t.Parallel()
 	db := openTest(t)
 	ctx := context.Background()
 	if _, err := db.CreateUser(ctx, "test", "dup@example.com", RoleAdmin, "correct horse battery"); err != nil {
@@ -37,7 +36,6 @@ func TestUniqueViolationIsConflictError(t *testing.T) {
 }
 
 func TestIsEventName(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		s  string
 		ok bool

@@ -44,7 +44,6 @@ func envelopeViaMap(tb testing.TB, ev store.Event) []byte {
 }
 
 func TestEnvelope(t *testing.T) {
-	t.Parallel()
 	contractData, err := canonjson.Canonicalize([]byte(`{"order_number":"SO-1001","carrier":"UPS",
 		"tracking":"1Z999AA10123456784","lines":[{"sku":"WIDGET-1","qty":2},{"sku":"GADGET-9","qty":1}]}`))
 	if err != nil {
@@ -108,7 +107,6 @@ func TestEnvelope(t *testing.T) {
 
 // TestStoredEventsEnvelope checks envelopes of events as stored and read back.
 func TestStoredEventsEnvelope(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	e.stock(e.wh2, "BÜGEL-7", 3)
 	ids, err := e.db.AppendEvents(e.ctx, []store.NewEvent{{
@@ -138,7 +136,6 @@ func TestStoredEventsEnvelope(t *testing.T) {
 }
 
 func TestAppendEvents(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	agg, txn := uuid.New(), uuid.New()
 	at := time.Date(2025, 12, 31, 23, 59, 59, 999_999_999, time.FixedZone("X", -3600))
@@ -222,7 +219,6 @@ func appendMix(tb testing.TB, e *whEnv, n int) []int64 {
 var mixTypes = [3]string{store.EventPickConfirmed, store.EventPackConfirmed, store.EventShipConfirmed}
 
 func TestListEvents(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	if id := e.latestEventID(); id != 0 {
 		t.Fatalf("latest event of an empty outbox: %d", id)
@@ -327,7 +323,6 @@ func isClosed(ch <-chan struct{}) bool {
 // listener sees it, and CommittedEventID tells a listener whether the
 // commit appended events.
 func TestChangedFiresAfterCommits(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	steps := []struct {
 		name   string
@@ -399,7 +394,6 @@ func TestChangedFiresAfterCommits(t *testing.T) {
 // and the schema files: seven types at version 1, each with a 2020-12
 // schema that refuses unknown properties.
 func TestCatalog(t *testing.T) {
-	t.Parallel()
 	schemas, aggs := eventSchemas(t)
 	want := map[string]string{
 		store.EventPickConfirmed:      store.AggregateSalesOrder,
@@ -469,7 +463,6 @@ func TestCatalog(t *testing.T) {
 // the poller must see every event exactly once, in id order, with no holes,
 // which is why no visibility floor is needed with one writer.
 func TestConcurrentWritersAndPoller(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	const writers, perWriter = 4, 25
 	start := e.latestEventID()

@@ -31,7 +31,6 @@ var cheapHashing = PasswordHashing{Time: 1, MemoryKiB: 8, Threads: 1, KeyLen: 32
 // A DB opened without WithPasswordHashing hashes at the production cost,
 // and a hash verifies under whatever cost it was written with.
 func TestPasswordHashingCost(t *testing.T) {
-	t.Parallel()
 	if got, want := DefaultPasswordHashing(), (PasswordHashing{Time: 1, MemoryKiB: 64 * 1024, Threads: 2, KeyLen: 32}); got != want {
 		t.Fatalf("default cost %+v, want %+v", got, want)
 	}
@@ -91,7 +90,6 @@ func TestPasswordHashingCost(t *testing.T) {
 }
 
 func TestPragmasOnEveryConnection(t *testing.T) {
-	t.Parallel()
 	db := openTest(t)
 	ctx := context.Background()
 	for name, pool := range map[string]*sql.DB{"writer": db.w, "reader": db.r} {
@@ -116,7 +114,6 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 }
 
 func TestReadyReportsPendingMigrations(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(t.TempDir(), FileName))
 	if err != nil {
@@ -129,7 +126,6 @@ func TestReadyReportsPendingMigrations(t *testing.T) {
 }
 
 func TestAuditChain(t *testing.T) {
-	t.Parallel()
 	db := openTest(t)
 	ctx := context.Background()
 	for i, a := range []Audit{
@@ -189,7 +185,6 @@ func TestAuditChain(t *testing.T) {
 }
 
 func TestUsers(t *testing.T) {
-	t.Parallel()
 	db := openTest(t)
 	ctx := context.Background()
 	u, err := db.CreateUser(ctx, "test", "ops@example.com", RoleAdmin, "correct horse battery")
@@ -239,7 +234,6 @@ func TestUsers(t *testing.T) {
 }
 
 func TestTokenScopes(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		scopes []string
 		need   string

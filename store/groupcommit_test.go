@@ -67,7 +67,6 @@ func insertV(v string) func(w *writeTx) error {
 
 // One batch: each operation commits or rolls back on its own.
 func TestGroupCommitBatchIsolation(t *testing.T) {
-	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	changed := db.Changed()
@@ -124,7 +123,6 @@ func TestGroupCommitBatchIsolation(t *testing.T) {
 
 // A batch whose every operation fails commits nothing and wakes no one.
 func TestGroupCommitAllFail(t *testing.T) {
-	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	changed := db.Changed()
@@ -157,7 +155,6 @@ func TestGroupCommitAllFail(t *testing.T) {
 // Many concurrent callers: each gets exactly its own outcome, every
 // success is committed and no failure leaves a row.
 func TestGroupCommitConcurrentCallers(t *testing.T) {
-	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	const callers, each = 16, 40
@@ -209,7 +206,6 @@ func TestGroupCommitConcurrentCallers(t *testing.T) {
 // A panicking operation fails alone: the others in its batch commit, and
 // later writes are not stranded behind a leader that never handed off.
 func TestGroupCommitPanic(t *testing.T) {
-	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	ops := []*pendingOp{
@@ -244,7 +240,6 @@ func TestGroupCommitPanic(t *testing.T) {
 // A caller whose context ends while its operation is queued gets ctx.Err()
 // at once, its operation never runs, and the queue keeps moving.
 func TestGroupCommitCancelledWhileQueued(t *testing.T) {
-	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	release := make(chan struct{})
@@ -293,7 +288,6 @@ func TestGroupCommitCancelledWhileQueued(t *testing.T) {
 // Once an operation runs, its caller's cancellation cannot interrupt it
 // (SQLite would roll back the whole shared transaction).
 func TestGroupCommitIgnoresCancellationOnceStarted(t *testing.T) {
-	t.Parallel()
 	db := openTest(t)
 	gcTable(t, db)
 	ctx, cancel := context.WithCancel(context.Background())

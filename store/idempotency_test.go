@@ -19,7 +19,6 @@ import (
 // Keys older than the retention window are pruned; younger ones still make
 // a retried request return its first result.
 func TestPruneIdempotencyKeys(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	now := whEpoch
 	e.db.Now = func() time.Time { return now }
@@ -64,7 +63,6 @@ func TestPruneIdempotencyKeys(t *testing.T) {
 // under the key is refused; another caller's identical key is a new key and
 // never sees the first caller's result.
 func TestIdempotencyKeysAreScoped(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	so1 := e.order("SO-1", e.wh1, line("WIDGET-1", 1))
 	so2 := e.order("SO-2", e.wh1, line("WIDGET-1", 1))
@@ -133,7 +131,6 @@ func TestIdempotencyKeysAreScoped(t *testing.T) {
 // TestMigrationScopesExistingKeys upgrades a database holding keys written
 // before 00009: each keeps working for the caller recorded as its actor.
 func TestMigrationScopesExistingKeys(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sentryhub.db")
 	raw, err := sql.Open("sqlite", "file:"+path)

@@ -11,7 +11,6 @@ import (
 // subscription it owns and no other; an owned subscription with no event
 // types receives no catalog events, one with types receives those.
 func TestOwnedSubscriptionMatching(t *testing.T) {
-	t.Parallel()
 	const owner, other = "11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002"
 	private := &Event{EventType: EventInstallationCreated, AggregateType: AggregateIntegration, AggregateID: owner}
 	catalog := &Event{EventType: EventShipConfirmed, AggregateType: AggregateSalesOrder, AggregateID: other, WarehouseID: 1}
@@ -37,7 +36,6 @@ func TestOwnedSubscriptionMatching(t *testing.T) {
 // TestPrivateEventsNotPolled: the polling API and a backfill never serve an
 // integration's private events; IntegrationEvents serves them to its page.
 func TestPrivateEventsNotPolled(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(t.TempDir(), "hub.db"), WithAuditKey(DeriveAuditKey([]byte("k"))))
 	if err != nil {

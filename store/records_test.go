@@ -28,7 +28,6 @@ func outcomes(res []store.RecordResult) []store.Outcome {
 // are written with their events, the refused ones leave nothing, and a
 // second identical batch is unchanged with no event.
 func TestUpsertRecordsBatch(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	shipped := e.order("HAND-1", e.wh1, line("WIDGET-1", 1))
 	_ = shipped
@@ -108,7 +107,6 @@ func TestUpsertRecordsBatch(t *testing.T) {
 // TestUpsertRecordsAdjustmentsOnce applies a pushed adjustment once: the
 // same document again is unchanged, with other values refused.
 func TestUpsertRecordsAdjustmentsOnce(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	adj := func(delta int64) []store.SourceRecord {
 		return []store.SourceRecord{{Source: store.SourceRef{Name: "scanner", ID: "M-1"},
@@ -138,7 +136,6 @@ func TestUpsertRecordsAdjustmentsOnce(t *testing.T) {
 // seen, even when the record changed since, and refuses the key for
 // another document.
 func TestUpsertRecordsIdempotencyKey(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	rec := soRecord("1", "WEB-1", line("WIDGET-1", 2))
 	rec.IdempotencyKey = "evt-1"
@@ -166,7 +163,6 @@ func TestUpsertRecordsIdempotencyKey(t *testing.T) {
 
 // TestMappingVersions keeps every saved version and audits each save.
 func TestMappingVersions(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	if _, err := e.db.SaveMapping(e.ctx, "admin", "erp", "items", "v: 1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("mapping of an unknown source: %v", err)
@@ -235,7 +231,6 @@ func TestMappingVersions(t *testing.T) {
 
 // TestPruneInboundPushes deletes push log rows older than the cutoff only.
 func TestPruneInboundPushes(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	if _, err := e.db.CreateInboundSource(e.ctx, "admin", "erp"); err != nil {
 		t.Fatal(err)
@@ -265,7 +260,6 @@ func TestPruneInboundPushes(t *testing.T) {
 // number under another id: the batch's own creations are seen by the
 // records after them.
 func TestUpsertRecordsSameSourceTwice(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	res, err := e.db.UpsertRecords(e.ctx, e.meta(), []store.SourceRecord{
 		soRecord("1", "WEB-1", line("WIDGET-1", 1)),

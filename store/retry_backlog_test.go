@@ -10,7 +10,6 @@ import (
 // TestRetryBacklog counts retrying deliveries now and an hour ago from the
 // rows' attempt logs and completion times.
 func TestRetryBacklog(t *testing.T) {
-	t.Parallel()
 	db := whTestDB(t)
 	ctx := context.Background()
 	now := time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)

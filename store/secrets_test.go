@@ -16,7 +16,6 @@ import (
 // SealFunc inside the transaction, so a seal failure leaves neither the row
 // nor its secret nor an audit row behind.
 func TestSealRunsInsideTheWrite(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db := openTest(t)
 	s, err := SubscriptionCreate{Name: "erp", URL: "https://x.example/h"}.Normalize(false)
@@ -49,7 +48,6 @@ func TestSealRunsInsideTheWrite(t *testing.T) {
 // TestImportBoundaries: the store is the only package that speaks SQL, and
 // it sits below the vault (which seals and opens, with no SQL of its own).
 func TestImportBoundaries(t *testing.T) {
-	t.Parallel()
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)

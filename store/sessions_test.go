@@ -56,7 +56,6 @@ func mustSession(t *testing.T, db *DB, userID int64) (string, Session) {
 }
 
 func TestSessionLifecycle(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db, c := sessionTestDB(t)
 	u := mustUser(t, db, "a@example.com")
@@ -150,7 +149,6 @@ func TestSessionLifecycle(t *testing.T) {
 // Every change to a user that should end its sessions does so in the same
 // transaction, and leaves other users' sessions alone.
 func TestUserChangesRevokeSessions(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, action, reason string
@@ -222,7 +220,6 @@ func TestUserChangesRevokeSessions(t *testing.T) {
 
 // A disabled user's sessions are refused even if one were left open.
 func TestSessionOfDisabledUser(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db, _ := sessionTestDB(t)
 	u := mustUser(t, db, "a@example.com")
@@ -236,7 +233,6 @@ func TestSessionOfDisabledUser(t *testing.T) {
 }
 
 func TestAdminRevokesSessions(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db, _ := sessionTestDB(t)
 	u := mustUser(t, db, "a@example.com")
@@ -277,7 +273,6 @@ func TestAdminRevokesSessions(t *testing.T) {
 }
 
 func TestPruneSessions(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db, c := sessionTestDB(t)
 	u := mustUser(t, db, "a@example.com")
@@ -318,7 +313,6 @@ func TestPruneSessions(t *testing.T) {
 }
 
 func TestClip(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		n    int

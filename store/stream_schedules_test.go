@@ -13,7 +13,6 @@ import (
 // changes (keeping its cursor), advances by compare-and-set, and its
 // cursor only moves forward.
 func TestStreamSchedules(t *testing.T) {
-	t.Parallel()
 	e, fc := syncEnv(t)
 	if conns, err := e.db.ConfiguredConnections(e.ctx); err != nil || len(conns) != 0 {
 		t.Fatalf("none configured: %v %v", conns, err)

@@ -35,7 +35,6 @@ func itemPage(first, n int, bad ...int) []store.SourceRecord {
 // error; a run that lost its lease counts nothing; progress is shown only
 // while running, and the next claim resets it.
 func TestSyncProgress(t *testing.T) {
-	t.Parallel()
 	e, fc := syncEnv(t)
 	k := store.SyncKey{Connector: "shop", WarehouseID: e.wh1, SyncType: "items"}
 	progress := func() store.SyncProgress {

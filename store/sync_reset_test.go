@@ -11,7 +11,6 @@ import (
 )
 
 func TestResetSync(t *testing.T) {
-	t.Parallel()
 	e, _ := syncEnv(t)
 	k := store.SyncKey{Connector: "tinyshop", WarehouseID: e.wh1, SyncType: "orders"}
 	if _, err := e.db.ResetSync(e.ctx, "admin:ops", k); !errors.Is(err, store.ErrNotFound) {

@@ -22,7 +22,6 @@ func syncEnv(t *testing.T) (*whEnv, *clock.Fake) {
 }
 
 func TestSyncStateMachine(t *testing.T) {
-	t.Parallel()
 	e, fc := syncEnv(t)
 	k := store.SyncKey{Connector: "shopify", WarehouseID: e.wh1, SyncType: "orders"}
 	if _, err := e.db.GetSyncState(e.ctx, k); !errors.Is(err, store.ErrNotFound) {
@@ -111,7 +110,6 @@ func TestSyncStateMachine(t *testing.T) {
 }
 
 func TestSyncStaleTakeoverDropsLateWrites(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		heartbeat bool          // keep the stale run's heartbeat fresh
@@ -173,7 +171,6 @@ func TestSyncStaleTakeoverDropsLateWrites(t *testing.T) {
 }
 
 func TestSyncRunHistoryIsPruned(t *testing.T) {
-	t.Parallel()
 	e, _ := syncEnv(t)
 	k := store.SyncKey{Connector: "shopify", WarehouseID: e.wh1, SyncType: "orders"}
 	other := store.SyncKey{Connector: "shopify", WarehouseID: e.wh2, SyncType: "orders"}
@@ -198,7 +195,6 @@ func TestSyncRunHistoryIsPruned(t *testing.T) {
 }
 
 func TestSyncKeyValidation(t *testing.T) {
-	t.Parallel()
 	e, _ := syncEnv(t)
 	for _, tc := range []struct {
 		key   store.SyncKey

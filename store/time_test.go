@@ -12,7 +12,6 @@ import (
 // at the SQL edge, and their JSON keeps the stored TimeFormat (milliseconds,
 // UTC) the admin API has always shown.
 func TestWebhookRowsAreTyped(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db := openTest(t)
 	now := time.Date(2026, 3, 2, 9, 0, 0, 123456789, time.FixedZone("CET", 3600))

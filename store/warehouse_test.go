@@ -17,7 +17,6 @@ func line(sku string, qty int64) store.OrderLine { return store.OrderLine{SKU: s
 // state change and the one event it appended: envelope fields, canonical
 // data, and data valid against the event type's schema.
 func TestOperationEvents(t *testing.T) {
-	t.Parallel()
 	schemas, aggs := eventSchemas(t)
 	type stockWant struct {
 		wh  int64
@@ -345,7 +344,6 @@ func TestOperationEvents(t *testing.T) {
 }
 
 func TestCycleCountThatMatchesAppendsNoEvent(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	e.stock(e.wh1, "WIDGET-1", 4)
 	before := e.latestEventID()
@@ -366,7 +364,6 @@ func TestCycleCountThatMatchesAppendsNoEvent(t *testing.T) {
 // returns the right kind of error, names the problem, and leaves every
 // table (events, stock, idempotency records) exactly as it was.
 func TestRefusedOperationsChangeNothing(t *testing.T) {
-	t.Parallel()
 	ten := int64(10)
 	neg := int64(-1)
 	tests := []struct {
@@ -767,7 +764,6 @@ func outcome[T any](tb testing.TB, r store.Result[T], err error) opOutcome {
 // TestIdempotentReplay repeats each operation with the same request id: the
 // repeat returns the first result, marked Replayed, and writes nothing.
 func TestIdempotentReplay(t *testing.T) {
-	t.Parallel()
 	tests := []struct {
 		name string
 		// prepare returns the operation to repeat.
@@ -869,7 +865,6 @@ func TestIdempotentReplay(t *testing.T) {
 // order was packed: the caller sees the picked order it saw the first time,
 // not a conflict.
 func TestReplayReturnsTheFirstResultAfterStateMovesOn(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	so := e.order("SO-1", e.wh1, line("WIDGET-1", 1))
 	meta := e.meta()
@@ -899,7 +894,6 @@ func TestReplayReturnsTheFirstResultAfterStateMovesOn(t *testing.T) {
 }
 
 func TestUpsertBySourceDoesNotDuplicate(t *testing.T) {
-	t.Parallel()
 	t.Run("sales order", func(t *testing.T) {
 		e := newWHEnv(t)
 		src := &store.SourceRef{Name: "shopify", ID: "gid://shopify/Order/1"}
@@ -996,7 +990,6 @@ func TestUpsertBySourceDoesNotDuplicate(t *testing.T) {
 }
 
 func TestListWarehousesAndInventory(t *testing.T) {
-	t.Parallel()
 	e := newWHEnv(t)
 	ws, err := e.db.ListWarehouses(e.ctx)
 	if err != nil || len(ws) != 2 || ws[0].ID != 1 || ws[0].Code != "W1" || ws[1].ID != 2 {

@@ -14,7 +14,6 @@ import (
 // last-attempt columns, the log, the cursor and the last failure alone, and
 // the parameters carry no positional arrays.
 func TestEngineBatchStatements(t *testing.T) {
-	t.Parallel()
 	db := whTestDB(t)
 	ctx := context.Background()
 	at := time.Date(2026, 5, 2, 14, 22, 7, 413e6, time.UTC)

@@ -13,7 +13,6 @@ import (
 // those from before migration 00006 (filled in as "aggregate") and those
 // created later with an explicit "aggregate".
 func TestOrderingDefault(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 // Finished deliveries older than the cut-off go; open, dead and recent
 // ones stay, whatever the mix of subscriptions and statuses.
 func TestPruneWebhookDeliveries(t *testing.T) {
-	t.Parallel()
 	db := whTestDB(t)
 	ctx := context.Background()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -73,7 +72,6 @@ func TestPruneWebhookDeliveries(t *testing.T) {
 // The cut-off search finds the last row before the cut-off across gaps in
 // the ids (deleted rows) in O(log n) seeks.
 func TestDeliveryIDBefore(t *testing.T) {
-	t.Parallel()
 	db := whTestDB(t)
 	ctx := context.Background()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

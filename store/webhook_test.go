@@ -25,7 +25,6 @@ func whTestDB(t *testing.T) *DB {
 }
 
 func TestValidateWebhookURL(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		url       string
 		allowHTTP bool
@@ -55,7 +54,6 @@ func TestValidateWebhookURL(t *testing.T) {
 }
 
 func TestSubscriptionCreateNormalize(t *testing.T) {
-	t.Parallel()
 	s, err := SubscriptionCreate{Name: "  erp  ", URL: "https://x.example/h"}.Normalize(false)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +98,6 @@ func TestSubscriptionCreateNormalize(t *testing.T) {
 }
 
 func TestSubscriptionPatchApply(t *testing.T) {
-	t.Parallel()
 	cur, err := SubscriptionCreate{Name: "erp", URL: "https://x.example/h"}.Normalize(false)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +137,6 @@ func TestSubscriptionPatchApply(t *testing.T) {
 }
 
 func TestRedactURL(t *testing.T) {
-	t.Parallel()
 	if got := RedactURL("https://u:p@x.example/h?token=abc&x=1"); strings.Contains(got, "abc") || strings.Contains(got, "u:p") {
 		t.Fatalf("RedactURL = %q", got)
 	}
@@ -150,7 +146,6 @@ func TestRedactURL(t *testing.T) {
 }
 
 func TestFilterMatching(t *testing.T) {
-	t.Parallel()
 	agg := "2a8c34e2-0000-4000-8000-000000000001"
 	fields := map[string]string{}
 	f := NormalizeFilter(SubscriptionFilter{EventTypes: []string{EventShipConfirmed, EventPickConfirmed},
@@ -236,7 +231,6 @@ func FuzzSubscriptionFilter(f *testing.F) {
 // seeks an index (or the rowid) instead of scanning the deliveries table,
 // which is what keeps dispatch cost flat as the table grows.
 func TestWebhookQueryPlans(t *testing.T) {
-	t.Parallel()
 	db := whTestDB(t)
 	fullScan := regexp.MustCompile(`^SCAN (webhook_deliveries|d|integration_events|e)( |$)`)
 	plan := func(name, q string, allow ...string) {
@@ -299,7 +293,6 @@ func TestWebhookQueryPlans(t *testing.T) {
 // diff and view, round-trips through the table, and the column's CHECK
 // refuses what validation would.
 func TestSubscriptionOrdering(t *testing.T) {
-	t.Parallel()
 	str := func(s string) *string { return &s }
 	def, err := SubscriptionCreate{Name: "erp", URL: "https://x.example/h"}.Normalize(false)
 	if err != nil || def.Ordering != OrderingGlobal {
