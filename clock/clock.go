@@ -24,6 +24,21 @@ func (Real) Now() time.Time { return time.Now() }
 // After returns time.After(d).
 func (Real) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
+// At returns a channel that receives once c reaches t. A clock that can
+// wait for an absolute time (Fake) does so; any other waits t.Sub(c.Now()).
+// Waiting for a deadline rather than a duration read off an earlier Now
+// keeps a fake clock moved in between from pushing the wake-up past t.
+func At(c Clock, t time.Time) <-chan time.Time {
+	if a, ok := c.(deadlineClock); ok {
+		return a.At(t)
+	}
+	return c.After(t.Sub(c.Now()))
+}
+
+type deadlineClock interface {
+	At(t time.Time) <-chan time.Time
+}
+
 // Sleep waits for d on c, returning early with ctx.Err() when ctx ends.
 func Sleep(ctx context.Context, c Clock, d time.Duration) error {
 	if d <= 0 {
@@ -69,17 +84,29 @@ func (f *Fake) Now() time.Time {
 func (f *Fake) After(d time.Duration) <-chan time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.atLocked(f.now.Add(d))
+}
+
+func (f *Fake) atLocked(t time.Time) <-chan time.Time {
 	ch := make(chan time.Time, 1)
-	if d <= 0 {
+	if !t.After(f.now) {
 		ch <- f.now
 		return ch
 	}
-	f.waiters = append(f.waiters, waiter{at: f.now.Add(d), ch: ch})
+	f.waiters = append(f.waiters, waiter{at: t, ch: ch})
 	select {
 	case f.added <- struct{}{}:
 	default:
 	}
 	return ch
+}
+
+// At registers a waiter that fires once the clock reaches t (at once if it
+// already has).
+func (f *Fake) At(t time.Time) <-chan time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.atLocked(t)
 }
 
 // Advance moves the clock forward by d and fires every due waiter.

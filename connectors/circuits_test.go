@@ -13,6 +13,7 @@ import (
 // open after five failures, still listed while half-open, gone once a probe
 // succeeds.
 func TestOpenCircuits(t *testing.T) {
+	t.Parallel()
 	kit, c := client(t, connectors.HTTPConfig{MaxRetries: -1})
 	other := kit.Pool.Client("test", 2)
 	up := connectortest.NewUpstream(t)

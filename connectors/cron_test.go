@@ -9,6 +9,7 @@ import (
 )
 
 func TestCronNext(t *testing.T) {
+	t.Parallel()
 	at := func(s string) time.Time {
 		v, err := time.Parse("2006-01-02 15:04 Mon", s)
 		if err != nil {
@@ -52,6 +53,7 @@ func TestCronNext(t *testing.T) {
 }
 
 func TestCronRefusals(t *testing.T) {
+	t.Parallel()
 	for expr, want := range map[string]string{
 		"":                "want 5 fields",
 		"* * * *":         "want 5 fields",
@@ -113,6 +115,7 @@ func FuzzParseCron(f *testing.F) {
 }
 
 func TestParseSchedule(t *testing.T) {
+	t.Parallel()
 	if s, bad := connectors.ParseSchedule(300, ""); bad != nil || s.Interval != 5*time.Minute {
 		t.Fatalf("%+v %v", s, bad)
 	}

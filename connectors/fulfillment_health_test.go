@@ -16,6 +16,7 @@ import (
 // the sync shows failing), a check already running is not started twice,
 // and once the push succeeds the next check records the recovery.
 func TestFulfillmentHealthIsASync(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	svc := connectors.NewService(connectors.ServiceConfig{Registry: h.reg, DB: h.db, Vault: h.vault, HTTP: h.pool,
 		Runner: h.runner, Clock: h.clock})
@@ -106,6 +107,7 @@ func TestFulfillmentHealthIsASync(t *testing.T) {
 // TestFulfillmentHealthOverdue: a push pending longer than the overdue
 // threshold fails the check too, through the Run loop on the fake clock.
 func TestFulfillmentHealthOverdue(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	h.shippedOrder("scripted", "H-2") // queued, never pushed (no worker)
 	check := connectors.NewFulfillmentHealthCheck(h.runner, time.Minute)

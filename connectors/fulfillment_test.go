@@ -21,6 +21,7 @@ func (h *harness) push(orderID string) store.FulfillmentPush {
 }
 
 func TestFulfillmentLoop(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	w := connectors.NewFulfillmentWorker(h.runner, 0)
 	so := h.shippedOrder("scripted", "F-1")
@@ -53,6 +54,7 @@ func TestFulfillmentLoop(t *testing.T) {
 }
 
 func TestFulfillmentRetries(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{MaxPushAttempts: 5})
 	w := connectors.NewFulfillmentWorker(h.runner, 0)
 	fail := true
@@ -99,6 +101,7 @@ func TestFulfillmentRetries(t *testing.T) {
 }
 
 func TestFulfillmentGivesUp(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		err    error
@@ -123,6 +126,7 @@ func TestFulfillmentGivesUp(t *testing.T) {
 }
 
 func TestFulfillmentWithoutAPushingConnector(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	ghost := h.shippedOrder("ghost", "G-1")
 	nopush := h.shippedOrder("nopush", "N-1")
@@ -135,6 +139,7 @@ func TestFulfillmentWithoutAPushingConnector(t *testing.T) {
 }
 
 func TestFulfillmentWaitsForCredentials(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	if err := h.vault.DeleteCredentials(h.ctx, "test", "scripted", h.wh); err != nil {
 		t.Fatal(err)
@@ -155,6 +160,7 @@ func TestFulfillmentWaitsForCredentials(t *testing.T) {
 // poll is an hour away and nothing calls it), and retries a failed push
 // when its retry falls due, again without waiting for the poll.
 func TestFulfillmentWorkerLoop(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	var failOnce atomic.Bool
 	h.s.mu.Lock()

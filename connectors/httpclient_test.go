@@ -30,6 +30,7 @@ func client(t *testing.T, cfg connectors.HTTPConfig) (*connectortest.Kit, *conne
 func get(url string) connectors.Request { return connectors.Request{Method: http.MethodGet, URL: url} }
 
 func TestRetriesAndBackoff(t *testing.T) {
+	t.Parallel()
 	now := connectortest.Start()
 	date := now.Add(20 * time.Second).Format(http.TimeFormat)
 	for _, tc := range []struct {
@@ -94,6 +95,7 @@ func TestRetriesAndBackoff(t *testing.T) {
 }
 
 func TestConnectionErrors(t *testing.T) {
+	t.Parallel()
 	// A port nothing listens on: the dial fails, so even a POST is resent.
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + ln.Addr().String()
@@ -131,6 +133,8 @@ func TestConnectionErrors(t *testing.T) {
 	}
 }
 
+// Serial: the 50 ms real timeout must also let the fast requests through,
+// which CPU contention from parallel tests could break.
 func TestTimeoutsAndSizeCap(t *testing.T) {
 	_, c := client(t, connectors.HTTPConfig{Timeout: 50 * time.Millisecond, MaxRetries: -1, MaxResponseBytes: 64})
 	up := connectortest.NewUpstream(t)
@@ -156,6 +160,7 @@ func TestTimeoutsAndSizeCap(t *testing.T) {
 }
 
 func TestProactiveSlowdown(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		budget connectors.BudgetReader
@@ -195,6 +200,7 @@ func TestProactiveSlowdown(t *testing.T) {
 }
 
 func TestThrottledHook(t *testing.T) {
+	t.Parallel()
 	kit, c := client(t, connectors.HTTPConfig{})
 	c = c.With(connectors.Provider{Throttled: func(r *connectors.Response) (time.Duration, bool) {
 		return 4 * time.Second, strings.Contains(string(r.Body), "THROTTLED")
@@ -209,6 +215,7 @@ func TestThrottledHook(t *testing.T) {
 }
 
 func TestConcurrencyCap(t *testing.T) {
+	t.Parallel()
 	kit := connectortest.NewWithConfig(t, connectors.HTTPConfig{MaxConcurrency: 2})
 	up := connectortest.NewUpstream(t)
 	var inFlight, peak atomic.Int32
@@ -246,6 +253,7 @@ func TestConcurrencyCap(t *testing.T) {
 }
 
 func TestCircuitBreaker(t *testing.T) {
+	t.Parallel()
 	kit, c := client(t, connectors.HTTPConfig{MaxRetries: -1})
 	other := kit.Pool.Client("test", 2) // another warehouse: its own breaker
 	up := connectortest.NewUpstream(t)
@@ -294,6 +302,7 @@ func TestCircuitBreaker(t *testing.T) {
 }
 
 func TestHalfOpenAllowsOneProbe(t *testing.T) {
+	t.Parallel()
 	kit, c := client(t, connectors.HTTPConfig{MaxRetries: -1, BreakerFailures: 1})
 	up := connectortest.NewUpstream(t)
 	up.Reply("GET", "/x", 503, "", nil)
@@ -323,6 +332,7 @@ func TestHalfOpenAllowsOneProbe(t *testing.T) {
 }
 
 func TestSSRFGuard(t *testing.T) {
+	t.Parallel()
 	// No loopback exemption: the production guard.
 	pool := connectortest.NewPool(t, connectors.HTTPConfig{MaxRetries: -1, BreakerFailures: 1, AllowHTTP: true},
 		ssrf.New(ssrf.Config{}), connectortest.NewAutoClock(connectortest.Start()), slog.New(slog.DiscardHandler))
@@ -355,6 +365,7 @@ func TestSSRFGuard(t *testing.T) {
 }
 
 func TestErrorsAreScrubbed(t *testing.T) {
+	t.Parallel()
 	kit, c := client(t, connectors.HTTPConfig{MaxRetries: -1})
 	c.AddSecret("sk_live_abcdef123456", "p@ss word/+")
 	up := connectortest.NewUpstream(t)
@@ -388,6 +399,7 @@ func TestErrorsAreScrubbed(t *testing.T) {
 // Without AllowHTTP (production without private targets) plain http is
 // refused before anything is sent, so credentials never travel in clear.
 func TestPlainHTTPRefusedByDefault(t *testing.T) {
+	t.Parallel()
 	up := connectortest.NewUpstream(t)
 	up.Reply("GET", "/x", 200, "{}", nil)
 	pool := connectortest.NewPool(t, connectors.HTTPConfig{},
@@ -407,6 +419,7 @@ func TestPlainHTTPRefusedByDefault(t *testing.T) {
 // Zero settings take their defaults; a negative one is refused by name
 // instead of being quietly replaced by a default.
 func TestConfigsRefuseNegativeSettings(t *testing.T) {
+	t.Parallel()
 	guard := ssrf.New(ssrf.Config{})
 	clk := connectortest.NewAutoClock(connectortest.Start())
 	for _, tc := range []struct {

@@ -9,6 +9,7 @@ import (
 // TestPageWriter merges the outcomes of pages written in the background
 // into the sync's result and hands back the error that ends the sync.
 func TestPageWriter(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("database gone")
 	write := func(_ context.Context, r *SyncResult, page []string) error {
 		for _, id := range page {

@@ -16,6 +16,7 @@ import (
 )
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		in   string
@@ -56,6 +57,7 @@ func FuzzParseRetryAfter(f *testing.F) {
 }
 
 func TestScrubURL(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"https://user:pw@shop.example.com/a?since=1&api_key=K&page_token=T#frag": "https://shop.example.com/a?api_key=****&page_token=****&since=1",
 		"https://x.example/orders?limit=5":                                       "https://x.example/orders?limit=5",
@@ -84,6 +86,7 @@ func FuzzScrubURL(f *testing.F) {
 }
 
 func TestSanitizeMessage(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"ok", "ok"},
 		{"line1\nline2\r\n\tend", "line1 line2 end"},
@@ -123,6 +126,7 @@ func FuzzSanitizeMessage(f *testing.F) {
 }
 
 func TestDefaultErrorFields(t *testing.T) {
+	t.Parallel()
 	for body, want := range map[string]map[string]string{
 		`{"errors":{"sku":["is unknown","is long"],"qty":"must be positive"}}`:                    {"sku": "is unknown; is long", "qty": "must be positive"},
 		`{"errors":[{"field":["fulfillment","trackingInfo",0,"number"],"message":"is invalid"}]}`: {"fulfillment.trackingInfo[0].number": "is invalid"},
@@ -151,6 +155,7 @@ func FuzzDefaultErrorFields(f *testing.F) {
 }
 
 func TestRegistryRefusals(t *testing.T) {
+	t.Parallel()
 	good := connectors.Schema{Fields: []connectors.Field{{Name: "api_key", Type: connectors.TypeString, Secret: true, Label: "Key", Required: true}}}
 	mk := func(caps []connectors.Capability, s connectors.Schema) connectors.Factory {
 		return func(env connectors.Env) connectors.Connector { return &stub{caps: caps, schema: s} }
@@ -239,6 +244,7 @@ func testSchema() connectors.Schema {
 }
 
 func TestParseSubmission(t *testing.T) {
+	t.Parallel()
 	s := testSchema()
 	for _, tc := range []struct {
 		name    string

@@ -17,6 +17,7 @@ import (
 // with three pages of two items; after each page it tells the test and
 // waits, so the test reads the state between pages.
 func TestRunProgress(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	wrote := make(chan int) // the connector wrote page n and waits
 	next := make(chan struct{})

@@ -19,6 +19,7 @@ func transient(msg string) error {
 }
 
 func TestRunCursorAndOverlap(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	start := h.clock.Now()
 	// First run: everything (zero since); the newest record seen is 10
@@ -73,6 +74,7 @@ func TestRunCursorAndOverlap(t *testing.T) {
 }
 
 func TestRunLevelRetries(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	h.s.sync = func(ctx context.Context, env connectors.Env, n int) (connectors.SyncResult, error) {
 		if n < 3 {
@@ -102,6 +104,7 @@ func TestRunLevelRetries(t *testing.T) {
 }
 
 func TestRunFailures(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		err      error
@@ -139,6 +142,7 @@ func TestRunFailures(t *testing.T) {
 }
 
 func TestRunTransientExhausted(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{Retries: 2})
 	h.s.sync = func(context.Context, connectors.Env, int) (connectors.SyncResult, error) {
 		return connectors.SyncResult{}, transient("still down")
@@ -157,6 +161,7 @@ func TestRunTransientExhausted(t *testing.T) {
 }
 
 func TestDuplicateRunRefused(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	release := make(chan struct{})
 	h.s.sync = func(ctx context.Context, _ connectors.Env, _ int) (connectors.SyncResult, error) {
@@ -182,6 +187,7 @@ func TestDuplicateRunRefused(t *testing.T) {
 }
 
 func TestStaleRunIsTakenOver(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	// A worker claimed the row and died: no heartbeats.
 	dead := uuid.NewString()
@@ -203,6 +209,7 @@ func TestStaleRunIsTakenOver(t *testing.T) {
 }
 
 func TestSupersededRunStopsAndIsDropped(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	wrote := make(chan error, 1)
 	h.s.sync = func(ctx context.Context, env connectors.Env, _ int) (connectors.SyncResult, error) {
@@ -237,6 +244,7 @@ func TestSupersededRunStopsAndIsDropped(t *testing.T) {
 }
 
 func TestShutdownInterruptsRun(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	h.s.sync = func(ctx context.Context, _ connectors.Env, _ int) (connectors.SyncResult, error) {
 		<-ctx.Done()
@@ -256,6 +264,7 @@ func TestShutdownInterruptsRun(t *testing.T) {
 }
 
 func TestRunRefusals(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	for _, tc := range []struct {
 		key  store.SyncKey
@@ -278,6 +287,7 @@ func TestRunRefusals(t *testing.T) {
 }
 
 func TestSinkWritesThroughTheStore(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	h.s.sync = func(ctx context.Context, env connectors.Env, _ int) (connectors.SyncResult, error) {
 		var r connectors.SyncResult

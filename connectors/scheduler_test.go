@@ -71,6 +71,7 @@ func (e *schedEnv) start(s *connectors.Scheduler) (stop func()) {
 }
 
 func TestSchedulerSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	e := newSchedEnv(t)
 	start := e.clock.Now()
 	if _, err := e.svc.PutSchedules(e.ctx, "user:a", "scripted", e.wh, []connectors.ScheduleRequest{{SyncType: "orders", IntervalSeconds: 300}}); err != nil {
@@ -105,6 +106,7 @@ func TestSchedulerSurvivesRestart(t *testing.T) {
 }
 
 func TestSchedulerCronDisabledAndWake(t *testing.T) {
+	t.Parallel()
 	e := newSchedEnv(t)
 	start := e.clock.Now() // 09:00
 	stop := e.start(e.sch)
@@ -130,6 +132,7 @@ func TestSchedulerCronDisabledAndWake(t *testing.T) {
 }
 
 func TestSchedulerLetsRunsFinishOnShutdown(t *testing.T) {
+	t.Parallel()
 	for _, finish := range []bool{true, false} {
 		e := newSchedEnv(t)
 		release := make(chan struct{})
@@ -179,6 +182,7 @@ func TestSchedulerLetsRunsFinishOnShutdown(t *testing.T) {
 }
 
 func TestPutSchedulesValidation(t *testing.T) {
+	t.Parallel()
 	e := newSchedEnv(t)
 	_, err := e.svc.PutSchedules(e.ctx, "user:a", "scripted", e.wh, []connectors.ScheduleRequest{
 		{SyncType: "inventory", IntervalSeconds: 300},

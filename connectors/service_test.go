@@ -36,6 +36,7 @@ func (settingsConnector) ValidateSettings(v connectors.Values, secrets map[strin
 }
 
 func TestCredentials(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	schema := connectors.Schema{Fields: []connectors.Field{
 		{Name: "shop", Type: connectors.TypeString, Required: true, Label: "Shop"},
@@ -122,6 +123,7 @@ func TestCredentials(t *testing.T) {
 }
 
 func TestServiceTestConnection(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	svc := newService(h)
 	res, err := svc.Test(h.ctx, "scripted", h.wh)
@@ -139,6 +141,7 @@ func TestServiceTestConnection(t *testing.T) {
 }
 
 func TestTriggerSync(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	svc := newService(h)
 	if _, err := svc.TriggerSync(h.ctx, "user:a", "scripted", h.wh, "orders", false); !errors.Is(err, connectors.ErrNotRunning) {
@@ -185,6 +188,7 @@ func TestTriggerSync(t *testing.T) {
 // A credentials form is stored whole or not at all: when the settings write
 // fails after the secrets were written, the secrets roll back with it.
 func TestCredentialsAllOrNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	schema := connectors.Schema{Fields: []connectors.Field{
 		{Name: "shop", Type: connectors.TypeString, Required: true, Label: "Shop"},
@@ -240,6 +244,7 @@ func TestCredentialsAllOrNothing(t *testing.T) {
 // Deleting credentials is all or nothing too: when the settings delete
 // fails, the secrets stay.
 func TestDeleteCredentialsAllOrNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	schema := connectors.Schema{Fields: []connectors.Field{
 		{Name: "shop", Type: connectors.TypeString, Required: true, Label: "Shop"},

@@ -47,6 +47,7 @@ func (c *streamed) SyncItems(ctx context.Context, since time.Time) (connectors.S
 // stream of its type; a disabled connection schedule pauses the streams
 // of its type.
 func TestStreamSchedules(t *testing.T) {
+	t.Parallel()
 	e := newSchedEnv(t)
 	s := newScripted()
 	s.caps = []connectors.Capability{connectors.CapSyncOrders, connectors.CapSyncItems}
@@ -176,6 +177,7 @@ func (h *harness) stateOf(k store.SyncKey) store.SyncState {
 // not have is refused before it claims anything, and a stream schedule
 // that does not parse is refused at registration.
 func TestStreamRunValidation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, connectors.RunnerConfig{})
 	s := newScripted()
 	if err := h.reg.Register("streamed", func(env connectors.Env) connectors.Connector {

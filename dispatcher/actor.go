@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"sentryhub/clock"
 	"sentryhub/store"
 )
 
@@ -206,7 +207,7 @@ func (a *actor) run(fetchCtx, workCtx context.Context) {
 		}
 		var timerC <-chan time.Time
 		if active {
-			timerC = a.arm(now)
+			timerC = a.arm()
 		}
 		var drained <-chan struct{}
 		if active && a.blocked {
@@ -427,7 +428,7 @@ func (a *actor) worker(ctx context.Context) {
 
 // arm returns a channel that fires when the next lane is due or the token
 // bucket refills, reusing the pending timer when it fires early enough.
-func (a *actor) arm(now time.Time) <-chan time.Time {
+func (a *actor) arm() <-chan time.Time {
 	var due time.Time
 	if len(a.timers) > 0 {
 		due = a.timers[0].due
@@ -441,7 +442,7 @@ func (a *actor) arm(now time.Time) <-chan time.Time {
 	if a.timerC != nil && !a.timerAt.After(due) {
 		return a.timerC
 	}
-	a.timerAt, a.timerC = due, a.d.clock.After(due.Sub(now))
+	a.timerAt, a.timerC = due, clock.At(a.d.clock, due)
 	return a.timerC
 }
 

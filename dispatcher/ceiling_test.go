@@ -118,6 +118,7 @@ func checkDrained(t *testing.T, e *env, subID int64, ordering string, ids []int6
 // reaches a healthy consumer in full, in order, without a pause: fan-out
 // keeps at most the ceiling open and tops it up as deliveries succeed.
 func TestCeilingHealthyBacklogDrains(t *testing.T) {
+	t.Parallel()
 	for _, ordering := range []string{store.OrderingGlobal, store.OrderingAggregate} {
 		t.Run(ordering, func(t *testing.T) {
 			e := newEnv(t, withFakeClock(time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)))
@@ -148,6 +149,7 @@ func TestCeilingHealthyBacklogDrains(t *testing.T) {
 // admin resume is enough to deliver a backlog several times the ceiling,
 // every event once, in order.
 func TestCeilingResumeDrainsBacklog(t *testing.T) {
+	t.Parallel()
 	for _, ordering := range []string{store.OrderingGlobal, store.OrderingAggregate} {
 		t.Run(ordering, func(t *testing.T) {
 			e := newEnv(t, withFakeClock(time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)))
@@ -190,6 +192,7 @@ func TestCeilingResumeDrainsBacklog(t *testing.T) {
 // failing head, audited with the reason; the cursor stays at the last event
 // fanned out, so the rest of the backlog waits, nothing skipped.
 func TestCeilingFailingConsumerPauses(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		ordering string
 		requests int // attempts before the pause: the head (global), every lane (aggregate)
@@ -237,6 +240,7 @@ func TestCeilingFailingConsumerPauses(t *testing.T) {
 // deliver; the ceiling bounds what it holds, and the subscription pauses
 // only once every open delivery waits behind a failing head.
 func TestCeilingOneBrokenAggregate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFakeClock(time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)))
 	ceilingWatch(e)
 	broken := testAggregates[0]
@@ -279,6 +283,7 @@ func TestCeilingOneBrokenAggregate(t *testing.T) {
 // with failing heads, then restarted, is not paused again for heads that
 // failed before: the head is retried first, and only its failure pauses.
 func TestCeilingRestartRetriesFirst(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)
 	e := newEnv(t, withFakeClock(t0))
 	c := newConsumer(t, nil, func(w http.ResponseWriter, r *http.Request, cp captured) bool {

@@ -18,6 +18,7 @@ func ptr[T any](v T) *T { return &v }
 // TestLanesFIFOAndHeadOfLine: one lane's failing head blocks only that
 // lane; the others deliver in event order, in parallel.
 func TestLanesFIFOAndHeadOfLine(t *testing.T) {
+	t.Parallel()
 	// The fake clock never reaches the retry: lane 0 stays blocked.
 	e := newEnv(t, withFakeClock(time.Now()))
 	var blocked atomic.Int64
@@ -64,6 +65,7 @@ func (e *env) mustNextEventID() int64 {
 }
 
 func TestMaxInFlight(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	release := make(chan struct{})
 	var cur, peak atomic.Int32
@@ -98,6 +100,7 @@ func TestMaxInFlight(t *testing.T) {
 
 // TestRateLimit: a token bucket of 5/s (burst 5) on the injected clock.
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)
 	e := newEnv(t, withFakeClock(t0))
 	c := newConsumer(t, e.fake.Now, nil)
@@ -146,6 +149,7 @@ func findAudit(entries []store.AuditEntry, action string) *store.AuditEntry {
 // not resume it (a hint says so); resuming continues exactly where it
 // stopped.
 func TestPendingCeiling(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFakeClock(time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)))
 	var fail atomic.Bool
 	fail.Store(true)
@@ -217,6 +221,7 @@ func TestPendingCeiling(t *testing.T) {
 // TestDLQCeiling: dead rows reaching dlq_ceiling pause the subscription;
 // replaying the DLQ empties it; resuming delivers.
 func TestDLQCeiling(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFakeClock(time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)))
 	outs := e.watch()
 	var fail atomic.Bool
@@ -284,6 +289,7 @@ func TestDLQCeiling(t *testing.T) {
 // TestFilterNonRetroactive: a filter change applies to events selected
 // from then on; replay-batch with the filter shape backfills.
 func TestFilterNonRetroactive(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := newConsumer(t, nil, nil)
 	e.start()
@@ -359,6 +365,7 @@ func TestFilterNonRetroactive(t *testing.T) {
 // signs with a new secret; a second rotation overwrites generation 2; the
 // reaper deletes it once expired.
 func TestRotationAndReaper(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now().Truncate(time.Second)
 	e := newEnv(t, withFakeClock(t0), func(c *Config) { c.ReaperInterval = time.Hour })
 	c := newConsumer(t, e.fake.Now, nil)
@@ -419,6 +426,7 @@ func TestRotationAndReaper(t *testing.T) {
 }
 
 func TestReplay(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFakeClock(time.Now().Truncate(time.Second)))
 	c := newConsumer(t, e.fake.Now, nil)
 	e.start()
@@ -465,6 +473,7 @@ func TestReplay(t *testing.T) {
 }
 
 func TestReplayOfOpenDeliveryConflicts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	release := make(chan struct{})
 	c := newConsumer(t, nil, func(w http.ResponseWriter, r *http.Request, cp captured) bool {
@@ -486,6 +495,7 @@ func TestReplayOfOpenDeliveryConflicts(t *testing.T) {
 // retry time come back after a restart, in lane order, each retry keeping
 // its schedule, and nothing stays in_flight.
 func TestRestartRecovers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var mu sync.Mutex
 	failing := true
@@ -544,6 +554,7 @@ func TestRestartRecovers(t *testing.T) {
 // recorded; nothing new starts; after the grace period the rest are cut and
 // released, not counted as attempts.
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	t.Run("in-flight attempts finish", func(t *testing.T) {
 		e := newEnv(t)
 		arrived := make(chan struct{}, 100)
@@ -628,6 +639,7 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 func TestVisibilityFloor(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)
 	e := newEnv(t, withFakeClock(t0), func(c *Config) { c.VisibilityFloor = 2 * time.Second })
 	c := newConsumer(t, e.fake.Now, nil)
@@ -642,6 +654,7 @@ func TestVisibilityFloor(t *testing.T) {
 }
 
 func TestDeleteSubscription(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := newConsumer(t, nil, func(w http.ResponseWriter, r *http.Request, cp captured) bool {
 		w.WriteHeader(500)
@@ -673,6 +686,7 @@ func TestDeleteSubscription(t *testing.T) {
 }
 
 func TestStatsAndErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFakeClock(time.Now())) // no retries blur the counts
 	var n atomic.Int32
 	c := newConsumer(t, nil, func(w http.ResponseWriter, r *http.Request, cp captured) bool {
@@ -728,6 +742,7 @@ func TestStatsAndErrors(t *testing.T) {
 // below one per delivery, and the counter is exported with the other
 // dispatcher metrics.
 func TestStatementBudgetAndMetrics(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := newConsumer(t, nil, nil)
 	e.start()
@@ -766,6 +781,7 @@ func TestStatementBudgetAndMetrics(t *testing.T) {
 // current key cannot open (say, the key changed without rotate-key) is not
 // dispatched, loses nothing, and starts once its secret is rotated.
 func TestUnreadableSecretWaitsForRotation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := newConsumer(t, nil, nil)
 	e.start()
@@ -795,6 +811,7 @@ func TestUnreadableSecretWaitsForRotation(t *testing.T) {
 // skipped: no subscription is created whose one-time secret nobody
 // receives, and nothing is audited.
 func TestAbandonedRequestIsSkipped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	gone, cancel := context.WithCancel(context.Background())
 	cancel() // the client hung up while the engine was busy (here: not started)
@@ -833,6 +850,7 @@ func TestAbandonedRequestIsSkipped(t *testing.T) {
 // The generic do returns fn's typed result, and a panic in fn as an error
 // without stopping the engine.
 func TestDoTypedAndPanicSafe(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.start()
 	ctx := context.Background()

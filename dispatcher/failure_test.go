@@ -39,6 +39,9 @@ func serve(t *testing.T, h http.HandlerFunc) target {
 
 // TestFailureMatrix sends one delivery to each kind of broken consumer and
 // checks the first attempt's classification, status code and duration.
+//
+// Serial: the cases bound each attempt's real duration; their own parallel
+// subtests are load enough, other packages' tests on top would stretch them.
 func TestFailureMatrix(t *testing.T) {
 	status := func(code int) func(t *testing.T) target {
 		return func(t *testing.T) target {
@@ -251,6 +254,7 @@ func (r *rebinder) LookupNetIP(ctx context.Context, network, host string) ([]net
 // (a public address), then resolves to loopback at dispatch: the attempt is
 // refused (ssrf_rejected) and nothing reaches the loopback listener.
 func TestDNSRebinding(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	t.Cleanup(srv.Close)
@@ -285,6 +289,8 @@ func TestDNSRebinding(t *testing.T) {
 // timeout: that timeout guards reads of a response, not the transport's
 // wait for the next one (a connection deadline once closed every idle
 // connection after it, so every quiet consumer paid a new handshake).
+//
+// Serial: a 100 ms real read timeout, which CPU contention could trip.
 func TestKeepAliveOutlivesReadTimeout(t *testing.T) {
 	var conns atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))

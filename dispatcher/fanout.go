@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"sentryhub/clock"
 	"sentryhub/store"
 )
 
@@ -53,7 +54,7 @@ func (e *engine) fanout(t *store.EngineTx, eff effects, now time.Time) (bool, er
 			cutoff := now.Add(-floor)
 			for i := range evs {
 				if evs[i].VisibleAt.After(cutoff) {
-					e.armFloor(evs[i].VisibleAt.Add(floor), now)
+					e.armFloor(evs[i].VisibleAt.Add(floor))
 					evs = evs[:i]
 					more = false
 					break
@@ -113,11 +114,11 @@ func (e *engine) fanout(t *store.EngineTx, eff effects, now time.Time) (bool, er
 	return more, nil
 }
 
-func (e *engine) armFloor(at, now time.Time) {
+func (e *engine) armFloor(at time.Time) {
 	if e.floorC != nil && !e.floorAt.After(at) {
 		return
 	}
-	e.floorAt, e.floorC = at, e.d.clock.After(at.Sub(now))
+	e.floorAt, e.floorC = at, clock.At(e.d.clock, at)
 }
 
 // refill reports whether deliveries finished for a subscription whose

@@ -10,6 +10,7 @@ import (
 // The engine's linger, in a synctest bubble: its real-time waits run on the
 // bubble's fake clock, so each case checks the exact wait, instantly.
 func TestLinger(t *testing.T) {
+	t.Parallel()
 	const commit, outcome = 2 * time.Millisecond, 25 * time.Millisecond
 	for _, tc := range []struct {
 		name       string

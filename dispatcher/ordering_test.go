@@ -89,6 +89,7 @@ func wantStrictOrder(t *testing.T, got, want []int64) {
 // still every event arrives in increasing event_id order, one request at a
 // time.
 func TestGlobalOrderingStrictOrder(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	oc := newOrderingConsumer(t, nil)
 	e.start()
@@ -114,6 +115,7 @@ func TestGlobalOrderingStrictOrder(t *testing.T) {
 // aggregates finish meanwhile (the contrast that makes the first half
 // meaningful).
 func TestOrderingHeadOfLine(t *testing.T) {
+	t.Parallel()
 	const events, aggregates, blockedAt = 40, 8, 5
 	for _, ordering := range []string{store.OrderingGlobal, store.OrderingAggregate} {
 		t.Run(ordering, func(t *testing.T) {
@@ -177,6 +179,7 @@ func TestOrderingHeadOfLine(t *testing.T) {
 // succeeds, then everything in event_id order, one at a time. Switching
 // back lets the other aggregates pass a failing head again.
 func TestOrderingPatch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFakeClock(time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)))
 	outs := e.watch()
 	oc := newOrderingConsumer(t, e.fake.Now)
@@ -250,6 +253,7 @@ func TestOrderingPatch(t *testing.T) {
 // before a crash (and rows the crash left in_flight) resumes after a
 // restart in strict event_id order, head first, one at a time.
 func TestOrderingGlobalAcrossRestart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	oc := newOrderingConsumer(t, nil)
 	outs := e.watch()
@@ -288,6 +292,7 @@ func TestOrderingGlobalAcrossRestart(t *testing.T) {
 // a request open lets those finish, then sends everything else in strict
 // event_id order, one at a time.
 func TestOrderingPatchWhileInFlight(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	release := make(chan struct{})
 	var seq, cur, late atomic.Int32

@@ -32,6 +32,7 @@ func seqJitter(vals ...float64) Jitter {
 // head-of-line blocking of the lane meanwhile, the DLQ twelve hours after
 // the eighth failure, and the lane moving on.
 func TestRetryScheduleAndDeadLetter(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)
 	jit := []float64{-0.5, 1, -1, 0.25, -0.75, 0.5, 0.9}
 	e := newEnv(t, withFakeClock(start), func(c *Config) { c.Jitter = seqJitter(jit...) })
@@ -126,6 +127,7 @@ func TestRetryScheduleAndDeadLetter(t *testing.T) {
 // TestSucceedsAfterFailures: a consumer that fails three times and then
 // accepts; the delivery ends succeeded with four attempts on record.
 func TestSucceedsAfterFailures(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFakeClock(time.Date(2026, 5, 2, 14, 0, 0, 0, time.UTC)))
 	outs := e.watch()
 	var calls atomic.Int32

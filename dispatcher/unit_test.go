@@ -22,6 +22,7 @@ import (
 )
 
 func TestRetryDelays(t *testing.T) {
+	t.Parallel()
 	want := []time.Duration{time.Second, 4 * time.Second, 15 * time.Second, time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour}
 	var total time.Duration
 	for i, w := range want {
@@ -75,6 +76,7 @@ func TestRetryDelays(t *testing.T) {
 }
 
 func TestSign(t *testing.T) {
+	t.Parallel()
 	// Computed independently with Python's hmac module.
 	if got, want := Sign([]byte("k"), 1744042927, []byte("{}")), "sha256=cb89d0c213643aeb4e6d97fd8a989074614115b5476d5732e479a1343ddbf767"; got != want {
 		t.Fatalf("Sign = %q, want %q", got, want)
@@ -115,6 +117,7 @@ func (b *bodyReader) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestBoundaryFailsWhenBytesDiffer(t *testing.T) {
+	t.Parallel()
 	signed := []byte(`{"event_id":7,"data":{}}`)
 	for _, tc := range []struct {
 		name string
@@ -168,6 +171,7 @@ func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		err  error
 		want store.ErrorKind
@@ -198,6 +202,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestErrorCatalog(t *testing.T) {
+	t.Parallel()
 	kinds := store.ErrorKinds()
 	if len(kinds) != 7 {
 		t.Fatalf("%d kinds, the contract has exactly 7", len(kinds))
@@ -218,6 +223,7 @@ func TestErrorCatalog(t *testing.T) {
 }
 
 func TestMailbox(t *testing.T) {
+	t.Parallel()
 	m := newMailbox[int]()
 	for i := range 3 {
 		m.put(i)
@@ -232,6 +238,7 @@ func TestMailbox(t *testing.T) {
 // signals a full batch, holds actors back past the backlog limit, and
 // wakes them when a commit takes the backlog down.
 func TestBatchCompleter(t *testing.T) {
+	t.Parallel()
 	pokes := 0
 	c := newBatchCompleter(3, 4, func() { pokes++ })
 	var _ completer = c
@@ -270,6 +277,7 @@ func TestBatchCompleter(t *testing.T) {
 
 // Zero settings take their defaults; negative ones are refused by name.
 func TestNewRefusesNegativeSettings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	base := e.cfg
 	base.Registry = nil // a fresh registry per New

@@ -269,6 +269,7 @@ func verifyStandard(h http.Header, body []byte, whsec string, now time.Time) boo
 var deliveryIDRe = regexp.MustCompile(`^([0-9]+):([0-9]+)$`)
 
 func TestWireFormat(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := newConsumer(t, nil, nil)
 	e.start()
@@ -395,6 +396,7 @@ func TestWireFormat(t *testing.T) {
 // the wire tests run: a consumer who copies the Python or Node example
 // copies code that has verified real deliveries.
 func TestDocsShowTheTestedVerifiers(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile(filepath.Join("..", "docs", "webhooks.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -422,6 +424,7 @@ func hmacHex(key []byte, prefix string, body []byte) string {
 }
 
 func TestStandardWebhooks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withFakeClock(time.Now().Truncate(time.Second)))
 	outs := e.watch()
 	var mu sync.Mutex
@@ -499,6 +502,7 @@ func TestStandardWebhooks(t *testing.T) {
 }
 
 func TestNoSecretOrBodyInLogsOrDatabase(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const leak = "postgres://admin:hunter2@db.internal/prod"
 	c := newConsumer(t, nil, func(w http.ResponseWriter, r *http.Request, cp captured) bool {

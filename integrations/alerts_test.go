@@ -46,6 +46,7 @@ func alertEvents(t *testing.T, db *store.DB, integration string) []string {
 // rule each notify once when their condition starts and once when it ends,
 // however many passes run in between; the run loop wakes on commits.
 func TestAlertRulesFireAndResolveOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.create(t, Spec{Kind: store.IntegrationInternal, Name: "Pager", WebhookURL: "https://pager.example/hook", AlertAction: true})
@@ -159,6 +160,7 @@ func TestAlertRulesFireAndResolveOnce(t *testing.T) {
 // TestAlertKindsOverHubState: the sync, subscription and DLQ rules read
 // the hub's own tables.
 func TestAlertKindsOverHubState(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.create(t, Spec{Kind: store.IntegrationInternal, Name: "Pager", WebhookURL: "https://pager.example/hook", AlertAction: true})

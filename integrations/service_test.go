@@ -56,6 +56,7 @@ func publicSpec(name string) Spec {
 }
 
 func TestInternalTokenCap(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.create(t, internalSpec("ERP sync"))
@@ -98,6 +99,7 @@ func TestInternalTokenCap(t *testing.T) {
 func secretOf(c Created) string { return string(c.ClientSecret.Reveal()) }
 
 func TestOAuthFlow(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.create(t, publicSpec("Carrier"))
@@ -204,6 +206,7 @@ func (e *testEnv) auditActions(t *testing.T) string {
 }
 
 func TestGrantReuseAndExpiry(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.create(t, publicSpec("Carrier"))
@@ -237,6 +240,7 @@ func TestGrantReuseAndExpiry(t *testing.T) {
 }
 
 func TestUninstallRevokes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.create(t, publicSpec("Carrier"))
@@ -267,6 +271,7 @@ func TestUninstallRevokes(t *testing.T) {
 }
 
 func TestSpecValidation(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		spec  Spec
@@ -302,6 +307,7 @@ func TestSpecValidation(t *testing.T) {
 // TestClientSecretSealedAndRotated: the client secret is kept sealed by the
 // vault, opens to what was shown, and survives a key rotation.
 func TestClientSecretSealedAndRotated(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.create(t, publicSpec("Carrier"))
@@ -334,6 +340,7 @@ func TestClientSecretSealedAndRotated(t *testing.T) {
 // gains its subscription, signed with its client secret, when one is set;
 // a set URL cannot be removed.
 func TestWebhookURLAddedLater(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.create(t, internalSpec("ERP"))

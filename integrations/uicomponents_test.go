@@ -6,6 +6,7 @@ import (
 )
 
 func TestExpandTemplate(t *testing.T) {
+	t.Parallel()
 	vars := map[string]string{"var": "value", "hello": "Hello World!", "path": "/foo/bar", "x": "1024", "y": "768", "empty": ""}
 	for _, tc := range []struct{ tmpl, want string }{
 		{"{var}", "value"},
@@ -40,6 +41,7 @@ func TestExpandTemplate(t *testing.T) {
 }
 
 func TestUIComponentsValidation(t *testing.T) {
+	t.Parallel()
 	link := func(uri, pages string) string {
 		return `{"elements":[{"type":"link","label":"Open in ERP","uri":"` + uri + `","pages":[` + pages + `]}]}`
 	}

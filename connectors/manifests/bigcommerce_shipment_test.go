@@ -24,6 +24,7 @@ func bigcommercePush(o bigcommerce.Order, tracking string) connectors.Fulfillmen
 // order's products); a repeated push finds the shipment carrying its
 // tracking number and creates no second one.
 func TestBigCommerceShipment(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := bigcommerceSetup(t, bigcommerce.Config{Seed: 7, Products: 20, Orders: 4})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "bigcommerce", settings, secrets)

@@ -42,12 +42,14 @@ func cmpNow(now func() time.Time) func() time.Time {
 }
 
 func TestBigCommerceConformance(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := bigcommerceSetup(t, bigcommerce.Config{Seed: 1, Products: 60, Orders: 20})
 	connectortest.RunConformance(t, connectortest.Fixture{Registry: reg, Name: "bigcommerce", Settings: settings, Secrets: secrets, Reject: fake.Reject,
 		Push: bigcommercePush(fake.Orders()[0], "1Z999"), Fulfillments: func() int { return len(fake.Shipments()) }})
 }
 
 func TestBigCommerceSyncsPages(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := bigcommerceSetup(t, bigcommerce.Config{Seed: 2, Products: 120, Orders: 23})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "bigcommerce", settings, secrets)
@@ -94,6 +96,7 @@ func TestBigCommerceSyncsPages(t *testing.T) {
 }
 
 func TestBigCommerceWrites(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := bigcommerceSetup(t, bigcommerce.Config{Seed: 3, Products: 5})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "bigcommerce", settings, secrets).(*manifest.Conn)
@@ -134,6 +137,7 @@ func TestBigCommerceWrites(t *testing.T) {
 }
 
 func TestBigCommerceRefusedToken(t *testing.T) {
+	t.Parallel()
 	_, reg, settings, _ := bigcommerceSetup(t, bigcommerce.Config{Seed: 4, Products: 2})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "bigcommerce", settings, map[string]string{"access_token": "wrong"})

@@ -48,6 +48,7 @@ func (l *requestLog) take() ([]url.Values, []string) {
 // escaped in the manifest's path) and sends its $filter only once there
 // is a cursor.
 func TestBusinessCentralNextLinkAndFilter(t *testing.T) {
+	t.Parallel()
 	var now atomic.Int64
 	now.Store(connectortest.Start().UnixNano())
 	fake := businesscentral.New(businesscentral.Config{Seed: 4, Items: 45,

@@ -15,6 +15,7 @@ import (
 // shipment for the order number and ships nothing more; a post the
 // service answers but does not keep is not confirmed.
 func TestBusinessCentralShipOrder(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := businessCentralSetup(t, businesscentral.Config{Seed: 5, Items: 10, Orders: 3})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "businesscentral", settings, secrets)

@@ -32,6 +32,7 @@ func businessCentralSetup(t *testing.T, cfg businesscentral.Config) (*businessce
 }
 
 func TestBusinessCentralConformance(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := businessCentralSetup(t, businesscentral.Config{Seed: 1, Items: 30, Orders: 10})
 	o := fake.Orders()[0]
 	connectortest.RunConformance(t, connectortest.Fixture{Registry: reg, Name: "businesscentral", Settings: settings, Secrets: secrets, Reject: fake.Reject,
@@ -40,6 +41,7 @@ func TestBusinessCentralConformance(t *testing.T) {
 }
 
 func TestBusinessCentralSyncs(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := businessCentralSetup(t, businesscentral.Config{Seed: 2, Items: 55, Orders: 21, RetryAfter: 2 * time.Second})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "businesscentral", settings, secrets)
@@ -82,6 +84,7 @@ func TestBusinessCentralSyncs(t *testing.T) {
 }
 
 func TestBusinessCentralWrites(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := businessCentralSetup(t, businesscentral.Config{Seed: 3, Items: 4})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "businesscentral", settings, secrets).(*manifest.Conn)
@@ -110,6 +113,7 @@ func TestBusinessCentralWrites(t *testing.T) {
 }
 
 func TestBusinessCentralWrongSecret(t *testing.T) {
+	t.Parallel()
 	_, reg, settings, _ := businessCentralSetup(t, businesscentral.Config{Seed: 4, Items: 1})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "businesscentral", settings, map[string]string{"client_secret": "nope"})
@@ -123,6 +127,7 @@ func TestBusinessCentralWrongSecret(t *testing.T) {
 // adjustment of the difference; a write the verification read does not
 // confirm is set back to the snapshot's inventory.
 func TestBusinessCentralStockWrites(t *testing.T) {
+	t.Parallel()
 	cfg := businesscentral.Config{Seed: 7, Items: 3, Now: cmpNow(nil)}
 	fake := businesscentral.New(cfg)
 	var mu sync.Mutex

@@ -14,6 +14,7 @@ import (
 // write action via the durable fulfillment queue, and the fulfillment
 // health check sees it pending, then overdue, then done.
 func TestTinyShopFulfillmentQueueAndHealth(t *testing.T) {
+	t.Parallel()
 	h := newStoreHub(t, 5)
 	h.sync(t, connectors.SyncItems)
 	h.sync(t, connectors.SyncInventory)

@@ -16,6 +16,7 @@ import (
 // its memo; a repeated push finds it by SuiteQL instead of sending the key
 // again (which NetSuite refuses); a write the read cannot confirm fails.
 func TestNetSuiteFulfillment(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := netsuiteSetup(t, netsuite.Config{Seed: 9, Items: 10, Orders: 3})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "netsuite", settings, secrets)

@@ -34,6 +34,7 @@ func netsuiteSetup(t testing.TB, cfg netsuite.Config) (*netsuite.Fake, *connecto
 }
 
 func TestNetSuiteConformance(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := netsuiteSetup(t, netsuite.Config{Seed: 1, Items: 40, Orders: 3})
 	connectortest.RunConformance(t, connectortest.Fixture{Registry: reg, Name: "netsuite", Settings: settings, Secrets: secrets, Reject: fake.Reject,
 		Push:         connectors.FulfillmentRequest{SourceID: strconv.Itoa(fake.Orders()[0].ID), Carrier: "UPS", Tracking: "1Z5", IdempotencyKey: "ful-conf"},
@@ -41,6 +42,7 @@ func TestNetSuiteConformance(t *testing.T) {
 }
 
 func TestNetSuiteSyncsSignedPages(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := netsuiteSetup(t, netsuite.Config{Seed: 2, Items: 2345})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "netsuite", settings, secrets)
@@ -69,6 +71,7 @@ func TestNetSuiteSyncsSignedPages(t *testing.T) {
 }
 
 func TestNetSuiteWrongTokenSecret(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := netsuiteSetup(t, netsuite.Config{Seed: 3, Items: 2})
 	secrets["token_secret"] = "guess"
 	k := connectortest.New(t)
@@ -80,6 +83,7 @@ func TestNetSuiteWrongTokenSecret(t *testing.T) {
 }
 
 func TestNetSuiteWrites(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := netsuiteSetup(t, netsuite.Config{Seed: 4, Items: 3})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "netsuite", settings, secrets).(*manifest.Conn)
@@ -106,6 +110,7 @@ func TestNetSuiteWrites(t *testing.T) {
 // Sales orders come with their lines: one more SuiteQL request per page of
 // orders reads the page's lines (transactionline joined with item).
 func TestNetSuiteSyncsOrderLines(t *testing.T) {
+	t.Parallel()
 	cfg := netsuite.Config{Seed: 5, Items: 30, Orders: 2100, Now: cmpNow(nil)}
 	fake := netsuite.New(cfg)
 	var mu sync.Mutex
@@ -183,6 +188,7 @@ func TestNetSuiteSyncsOrderLines(t *testing.T) {
 // snapshot's quantity; a write the verification read disagrees with (a
 // shipment posted in between) is rolled back by deleting the adjustment.
 func TestNetSuiteStockWrites(t *testing.T) {
+	t.Parallel()
 	fake := netsuite.New(netsuite.Config{Seed: 6, Items: 4, Now: cmpNow(nil)})
 	var mu sync.Mutex
 	var afterAdjust func()

@@ -98,6 +98,7 @@ func (h *hookHub) counts(t *testing.T) store.WebhookEventCounts {
 // is 401 and counted; notifications of another company or entity are
 // ignored.
 func TestQuickBooksItemWebhooks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	fc := clock.NewFake(connectortest.Start())
 	fake, reg, settings, secrets := quickbooksSetup(t, quickbooks.Config{Seed: 9, Items: 4, Orders: 2, Now: fc.Now})
@@ -152,6 +153,7 @@ func TestQuickBooksItemWebhooks(t *testing.T) {
 // delivers; the product and the order are read back; a delivery without
 // or with a wrong header is 401 and counted; a repeat is dropped.
 func TestBigCommerceWebhooks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	fc := clock.NewFake(connectortest.Start())
 	fake, reg, settings, secrets := bigcommerceSetup(t, bigcommerce.Config{Seed: 4, Products: 3, Orders: 2, Now: fc.Now})
@@ -225,6 +227,7 @@ func TestBigCommerceWebhooks(t *testing.T) {
 // notifications carrying the client state are stored and read back, a
 // wrong client state is 401 and counted, a repeat is dropped.
 func TestBusinessCentralWebhooks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	fc := clock.NewFake(connectortest.Start())
 	fake, reg, settings, secrets := businessCentralSetup(t, businesscentral.Config{Seed: 6, Items: 3, Orders: 1, Now: fc.Now})

@@ -34,6 +34,7 @@ func quickbooksSetup(t testing.TB, cfg quickbooks.Config) (*quickbooks.Fake, *co
 }
 
 func TestQuickBooksConformance(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := quickbooksSetup(t, quickbooks.Config{Seed: 3, Items: 30, Orders: 10})
 	var receipt string
 	for _, s := range fake.Sales() {
@@ -62,6 +63,7 @@ func TestQuickBooksConformance(t *testing.T) {
 }
 
 func TestQuickBooksSyncsPagesAndRefreshes(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := quickbooksSetup(t, quickbooks.Config{Seed: 1, Items: 2100, Orders: 40})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "quickbooks", settings, secrets)
@@ -123,6 +125,7 @@ func TestQuickBooksSyncsPagesAndRefreshes(t *testing.T) {
 }
 
 func TestQuickBooksWrites(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := quickbooksSetup(t, quickbooks.Config{Seed: 2, Items: 5, Orders: 4})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "quickbooks", settings, secrets).(*manifest.Conn)
@@ -188,6 +191,7 @@ func TestQuickBooksWrites(t *testing.T) {
 // the Id of a SalesReceipt; the invoice stream's prefix keeps the two
 // orders apart, and a push for an invoice order updates the invoice.
 func TestQuickBooksInvoices(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := quickbooksSetup(t, quickbooks.Config{Seed: 4, Items: 5, Orders: 6})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "quickbooks", settings, secrets).(*manifest.Conn)

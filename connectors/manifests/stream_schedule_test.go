@@ -26,6 +26,7 @@ import (
 // products every 15 minutes, stock every 30), against the fake shop, into
 // the store.
 func TestTinyShopStreamSchedules(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := storetest.Open(t, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))))
 	fc := clock.NewFake(time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC))

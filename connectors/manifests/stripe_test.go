@@ -40,6 +40,7 @@ func shipped(f *stripe.Fake) int {
 }
 
 func TestStripeConformance(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := stripeSetup(t, stripe.Config{Seed: 1, Products: 30, Sessions: 12})
 	s := fake.Sessions()[3]
 	connectortest.RunConformance(t, connectortest.Fixture{Registry: reg, Name: "stripe", Settings: settings, Secrets: secrets,
@@ -51,6 +52,7 @@ func TestStripeConformance(t *testing.T) {
 }
 
 func TestStripeSyncsCursorPages(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := stripeSetup(t, stripe.Config{Seed: 2, Products: 250, Sessions: 130})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "stripe", settings, secrets)
@@ -91,6 +93,7 @@ func TestStripeSyncsCursorPages(t *testing.T) {
 }
 
 func TestStripeWrites(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := stripeSetup(t, stripe.Config{Seed: 3, Products: 4, Sessions: 3})
 	k := connectortest.New(t)
 	c := k.Connector(reg, "stripe", settings, secrets).(*manifest.Conn)
@@ -134,6 +137,7 @@ func TestStripeWrites(t *testing.T) {
 // mapping as the poll stream (deliveries end to end:
 // TestStripeWebhookDeliveries).
 func TestStripeWebhookStream(t *testing.T) {
+	t.Parallel()
 	fake, _, _, _ := stripeSetup(t, stripe.Config{Seed: 4, Products: 2})
 	m, err := manifest.Load(manifests.Catalog, "catalog/stripe")
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 // unsigned product events to the platform's receiver, over HTTP, with a
 // real store: only the valid one is stored and written, once.
 func TestStripeWebhookDeliveries(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := storetest.Open(t, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("test"))), store.WithPasswordHashing(store.PasswordHashing{MemoryKiB: 8, Threads: 1}))
 	fc := clock.NewFake(time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC))

@@ -23,6 +23,7 @@ import (
 // The Test button with typed values: validated, tried against the
 // upstream, and never saved.
 func TestTestValuesBeforeSaving(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.WithAuditKey(store.DeriveAuditKey([]byte("t"))))
 	if err != nil {

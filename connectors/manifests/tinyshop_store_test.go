@@ -74,6 +74,7 @@ func (h *storeHub) sync(t testing.TB, syncType string) connectors.Outcome {
 }
 
 func TestTinyShopWebhooks(t *testing.T) {
+	t.Parallel()
 	h := newStoreHub(t, 10)
 	h.sync(t, connectors.SyncItems) // orders name these skus
 

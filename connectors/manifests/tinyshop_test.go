@@ -24,6 +24,7 @@ func tinyshop(t *testing.T, n int) (*tinyshopfake.Fake, *connectors.Registry, ma
 }
 
 func TestTinyShopConformance(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := tinyshop(t, 30)
 	connectortest.RunConformance(t, connectortest.Fixture{
 		Registry: reg, Name: "tinyshop", Settings: settings, Secrets: secrets,
@@ -35,6 +36,7 @@ func TestTinyShopConformance(t *testing.T) {
 }
 
 func TestTinyShopSyncs(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := tinyshop(t, 30)
 	k := connectortest.New(t)
 	c := k.Connector(reg, "tinyshop", settings, secrets)
@@ -78,6 +80,7 @@ func TestTinyShopSyncs(t *testing.T) {
 }
 
 func TestTinyShopWriteVerifiedAndRolledBack(t *testing.T) {
+	t.Parallel()
 	fake, reg, settings, secrets := tinyshop(t, 5)
 	k := connectortest.New(t)
 	c := k.Connector(reg, "tinyshop", settings, secrets).(*manifest.Conn)

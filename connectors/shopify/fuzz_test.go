@@ -60,6 +60,7 @@ func FuzzTokenResponse(f *testing.F) {
 }
 
 func TestSearchFilter(t *testing.T) {
+	t.Parallel()
 	lo := time.Date(2026, 1, 2, 3, 4, 5, 600, time.FixedZone("x", 3600))
 	hi := lo.Add(time.Hour)
 	for _, tc := range []struct {

@@ -83,6 +83,7 @@ func line(sku string, qty int64) shopify.FakeLine {
 var ctx = context.Background()
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	e := newShop(t, shopify.FakeConfig{}, shopify.Options{OrdersPerPage: 2})
 	t0 := connectortest.Start().Add(-time.Hour)
 	e.order("#1001", t0, line("WIDGET-1", 2))
@@ -101,6 +102,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestOrdersPaginateAcrossWindows(t *testing.T) {
+	t.Parallel()
 	// The fake stops paginating a search after 10 objects, like Shopify at
 	// 25,000: the connector must open new date windows to read all 23.
 	e := newShop(t, shopify.FakeConfig{MaxObjects: 10}, shopify.Options{OrdersPerPage: 4, MaxWindowObjects: 10})
@@ -125,6 +127,7 @@ func TestOrdersPaginateAcrossWindows(t *testing.T) {
 }
 
 func TestOrderMapping(t *testing.T) {
+	t.Parallel()
 	e := newShop(t, shopify.FakeConfig{}, shopify.Options{LinesPerOrder: 3})
 	t0 := connectortest.Start().Add(-time.Hour)
 	many := []shopify.FakeLine{}
@@ -169,6 +172,7 @@ func TestOrderMapping(t *testing.T) {
 }
 
 func TestThrottling(t *testing.T) {
+	t.Parallel()
 	// A 300-point bucket refilling at 50/s; each orders page costs 2+5*(3+5) = 42.
 	e := newShop(t, shopify.FakeConfig{Throttle: true, BucketMax: 300, RestoreRate: 50}, shopify.Options{OrdersPerPage: 5, LinesPerOrder: 5})
 	t0 := connectortest.Start().Add(-time.Hour)
@@ -202,6 +206,7 @@ func TestThrottling(t *testing.T) {
 }
 
 func TestTransientFailuresAndRetryAfter(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		status    int
@@ -241,6 +246,7 @@ func TestTransientFailuresAndRetryAfter(t *testing.T) {
 }
 
 func TestItemsAndInventory(t *testing.T) {
+	t.Parallel()
 	e := newShop(t, shopify.FakeConfig{}, shopify.Options{VariantsPerPage: 2, LevelsPerPage: 2})
 	t0 := connectortest.Start().Add(-time.Hour)
 	v1 := e.fake.AddVariant(shopify.FakeVariant{SKU: "WIDGET-1", Barcode: "012345", ProductTitle: "Widget", Title: "Default Title", UpdatedAt: t0})
@@ -282,6 +288,7 @@ func TestItemsAndInventory(t *testing.T) {
 }
 
 func TestPushFulfillment(t *testing.T) {
+	t.Parallel()
 	e := newShop(t, shopify.FakeConfig{}, shopify.Options{})
 	t0 := connectortest.Start().Add(-time.Hour)
 	id := e.order("#1", t0, line("WIDGET-1", 1))
@@ -331,6 +338,7 @@ func TestPushFulfillment(t *testing.T) {
 }
 
 func TestClientCredentials(t *testing.T) {
+	t.Parallel()
 	e := newShop(t, shopify.FakeConfig{AccessToken: "-", ClientID: "cid", ClientSecret: "csecret_0123456789"}, shopify.Options{})
 	settings := map[string]string{"auth_mode": shopify.AuthClientCredentials, "client_id": "cid"}
 	secrets := map[string]string{"client_secret": "csecret_0123456789"}
@@ -383,6 +391,7 @@ func TestClientCredentials(t *testing.T) {
 }
 
 func TestTokenRevokedIsRegranted(t *testing.T) {
+	t.Parallel()
 	e := newShop(t, shopify.FakeConfig{AccessToken: "-", ClientID: "cid", ClientSecret: "csecret", TokenTTL: time.Hour},
 		shopify.Options{RefreshBefore: time.Minute})
 	settings := map[string]string{"auth_mode": shopify.AuthClientCredentials, "client_id": "cid"}
@@ -395,6 +404,7 @@ func TestTokenRevokedIsRegranted(t *testing.T) {
 }
 
 func TestValidateSettings(t *testing.T) {
+	t.Parallel()
 	e := newShop(t, shopify.FakeConfig{}, shopify.Options{})
 	v := e.connector(nil, nil).(connectors.SettingsValidator)
 	for _, tc := range []struct {

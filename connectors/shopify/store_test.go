@@ -92,6 +92,7 @@ func (h *hubEnv) count(table string) int {
 }
 
 func TestEndToEndThroughTheStore(t *testing.T) {
+	t.Parallel()
 	h := newHub(t)
 	t0 := h.clock.Now().Add(-time.Hour)
 	h.fake.AddVariant(shopify.FakeVariant{SKU: "WIDGET-1", ProductTitle: "Widget", Title: "Default Title", UpdatedAt: t0})

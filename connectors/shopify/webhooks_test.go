@@ -26,6 +26,7 @@ func shopifyHeaders(topic, id string, body []byte, secret string) http.Header {
 
 // Products then an order arrive by webhook, through the real store.
 func TestShopifyWebhookStreams(t *testing.T) {
+	t.Parallel()
 	h := newHub(t)
 	rx := manifest.NewReceiver(h.runner, h.db, h.clock, nil)
 	rx.Processed.Init(t, "shopify webhook processed")
