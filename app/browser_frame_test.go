@@ -31,7 +31,7 @@ func uiLogin(t *testing.T, ctx context.Context, base, email string) {
 		chromedp.Navigate(base+"/login"),
 		chromedp.WaitVisible("#email"),
 		chromedp.SendKeys("#email", email),
-		chromedp.SendKeys("#password", "correct horse battery"),
+		chromedp.SendKeys("#password", hubPassword),
 		chromedp.Click("#login-submit"),
 		chromedp.WaitReady("#who"), // in the DOM; folded away at phone width
 	); err != nil {

@@ -168,15 +168,18 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
+// hubPassword is the password of every user the browser tests' hubs have.
+const hubPassword = "correct horse battery"
+
 // adminHub is the environment of a browser test's hub: a fresh data
 // directory and key, loopback targets allowed (test consumers and fakes
 // listen there), extra settings as key-value pairs (they override these),
-// and an admin ops@example.com with the password uiLogin types.
+// and an admin ops@example.com with hubPassword.
 func adminHub(t *testing.T, kv ...string) func(string) string {
 	t.Helper()
 	getenv := env(append([]string{"SENTRY_ENCRYPTION_KEY", testKey(t), "SENTRY_DATA_DIR", t.TempDir(),
 		"SENTRY_LOG_LEVEL", "warn", "SENTRY_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8"}, kv...)...)
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
+	if r := run(t, getenv, hubPassword+"\n", "admin", "create", "--email", "ops@example.com"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	return getenv
@@ -186,7 +189,7 @@ func adminHub(t *testing.T, kv ...string) func(string) string {
 func viewerHub(t *testing.T) func(string) string {
 	t.Helper()
 	getenv := adminHub(t)
-	if r := run(t, getenv, "correct horse battery\n", "admin", "create", "--email", "view@example.com", "--role", "viewer"); r.code != 0 {
+	if r := run(t, getenv, hubPassword+"\n", "admin", "create", "--email", "view@example.com", "--role", "viewer"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	return getenv
@@ -202,7 +205,7 @@ func loginAt(t *testing.T, ctx context.Context, base, path, sel string) {
 	}
 }
 
-// sessionLogin logs email in (password "correct horse battery") with the
+// sessionLogin logs email in (with hubPassword) by the
 // same POST the login form sends, made from Go, and gives the tab the
 // session cookie the hub answers with. The form itself is driven by
 // TestBrowserLogin and, without JavaScript, TestBrowserWithoutJavaScript;
@@ -211,7 +214,7 @@ func loginAt(t *testing.T, ctx context.Context, base, path, sel string) {
 func sessionLogin(t *testing.T, ctx context.Context, base, email string) {
 	t.Helper()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.PostForm(base+"/login", url.Values{"email": {email}, "password": {"correct horse battery"}})
+	resp, err := client.PostForm(base+"/login", url.Values{"email": {email}, "password": {hubPassword}})
 	if err != nil {
 		t.Fatalf("login %s: %v", email, err)
 	}
@@ -345,7 +348,7 @@ func TestBrowserLogin(t *testing.T) {
 
 	// The right password logs in and returns to the page asked for.
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys("#password", "correct horse battery"),
+		chromedp.SendKeys("#password", hubPassword),
 		chromedp.Click("#login-submit"),
 		chromedp.WaitVisible("#who"),
 	); err != nil {
